@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { RestClient } from './rest-client.js';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+const say = (line: string) => process.stderr.write(`weir: ${line}\n`);
+
+export interface ClusterUpOptions {
+  readonly workers: number;
+  readonly slots: number;
+  readonly restPort: number;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A local multi-process cluster: one coordinator and N worker processes, real OS processes that
+ * talk over NATS exactly as on separate machines. Ctrl-C (or SIGTERM) stops them all.
+ */
+export async function clusterUp(o: ClusterUpOptions): Promise<number> {
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const start = (role: string, args: string[]) => {
+    const child = spawn(process.execPath, [MAIN, role, ...args], { env: o.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(child);
+    child.on('exit', (code, signal) => {
+      if (!stopping) say(`${role} (pid ${child.pid}) exited (${signal ?? code})`);
+    });
+    return child;
+  };
+  const coordinator = start('coordinator', ['--rest-port', String(o.restPort)]);
+  const restUrl = `http://127.0.0.1:${o.restPort}`;
+  const rest = new RestClient(restUrl);
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  const done = new Promise<number>((resolve) => {
+    const onSignal = () => void stopAll().then(() => resolve(0));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    coordinator.on('exit', () => {
+      if (!stopping) void stopAll().then(() => resolve(1));
+    });
+  });
+  // Workers start once the coordinator answers, so their first registration is not lost.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (stopping) return done;
+    try {
+      await rest.request('GET', '/overview');
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        say('the coordinator did not come up within 30 s');
+        await stopAll();
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  for (let i = 0; i < o.workers; i++) start('worker', ['--slots', String(o.slots), '--id', `w${i + 1}`]);
+  for (;;) {
+    if (stopping) return done;
+    const ov = await rest.request<{ workers: number }>('GET', '/overview').catch(() => ({ workers: 0 }));
+    if (ov.workers >= o.workers) break;
+    if (Date.now() > deadline) {
+      say(`only ${ov.workers} of ${o.workers} workers registered within 30 s`);
+      await stopAll();
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  say(`cluster up: REST ${restUrl}, coordinator pid ${coordinator.pid}, ${o.workers} workers (pids ${children.slice(1).map((c) => c.pid).join(', ')}); Ctrl-C stops all`);
+  process.stdout.write(`WEIR_REST_URL=${restUrl}\n`);
+  return done;
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const natsUrl = z
+  .string()
+  .regex(/^(nats|tls|ws|wss):\/\/[^\s,]+(,(nats|tls|ws|wss):\/\/[^\s,]+)*$/, 'must be nats://host:port (several separated by commas)');
+const restUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
+const token = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 letters, digits, '_' or '-'");
+const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+const schema = z.object({
+  WEIR_NATS_URL: natsUrl.default('nats://127.0.0.1:4222'),
+  WEIR_REST_URL: restUrl.optional(),
+  WEIR_CLUSTER_ID: token.default('default'),
+  WEIR_LOG_LEVEL: level.optional(),
+});
+
+export type Env = z.infer<typeof schema>;
+
+/** Read and validate the WEIR_* environment; a bad value names the variable and the fix. */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
+  const picked = Object.fromEntries(Object.keys(schema.shape).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
+  const r = schema.safeParse(picked);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join('.')}=${String(picked[issue.path[0] as string])} is invalid: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Validate a command-line flag value with a zod schema, naming the flag on failure. */
+export function flag<T>(name: string, schemaOf: z.ZodType<T>, value: unknown): T {
+  const r = schemaOf.safeParse(value);
+  if (!r.success) throw new ConfigError(`--${name} ${String(value)} is invalid: ${r.error.issues[0]!.message}`);
+  return r.data;
+}
+
+export const positiveInt = (max = 32768) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+export const port = z.coerce.number().int().min(0).max(65535);
+export const schemas = { natsUrl, restUrl, token };

@@ -1,0 +1,6 @@
+/** @weir/cli — the `weir` command's building blocks (the entry point is main.ts). */
+export { bundleJob } from './bundle.js';
+export { readEnv, type Env } from './config.js';
+export { startCoordinator, startWorker, startEmbedded } from './roles.js';
+export { RestClient } from './rest-client.js';
+export { ConfigError, formatError } from './errors.js';

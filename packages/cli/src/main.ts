@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { clusterUp } from './cluster-up.js';
+import { flag, port, positiveInt, readEnv, schemas } from './config.js';
+import { formatError } from './errors.js';
+import { createLogger } from './logging.js';
+import { RestClient } from './rest-client.js';
+import { startCoordinator, startWorker, type Running } from './roles.js';
+import { run } from './run.js';
+
+const program = new Command('weir').description('Weir: stateful stream processing for TypeScript').exitOverride();
+program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+let exitCode = 0;
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Run a long-lived role until SIGINT/SIGTERM, then stop it gracefully. */
+async function serve(start: () => Promise<Running>): Promise<void> {
+  const running = await start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const force = setTimeout(() => process.exit(0), 5000);
+  force.unref();
+  await running.stop().catch(() => undefined);
+}
+
+program
+  .command('coordinator')
+  .description('run a coordinator: job lifecycles, scheduling, REST API')
+  .option('--rest-port <port>', 'REST port', '8081')
+  .option('--rest-host <host>', 'REST interface to bind', '127.0.0.1')
+  .option('--heartbeat-timeout <ms>', 'a worker silent this long is lost', '10000')
+  .action(async (opts: { restPort: string; restHost: string; heartbeatTimeout: string }) => {
+    const env = readEnv();
+    const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'coordinator', cluster: env.WEIR_CLUSTER_ID });
+    const restPort = flag('rest-port', port, opts.restPort);
+    const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
+    await serve(() => startCoordinator({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs }));
+  });
+
+program
+  .command('worker')
+  .description('run a worker with task slots')
+  .option('--slots <n>', 'task slots', '1')
+  .option('--id <id>', 'worker id (default: random)')
+  .action(async (opts: { slots: string; id?: string }) => {
+    const env = readEnv();
+    const slots = flag('slots', positiveInt(1024), opts.slots);
+    const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
+    const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
+    await serve(() => startWorker({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+  });
+
+program
+  .command('cluster')
+  .description('a local multi-process cluster')
+  .command('up')
+  .description('start a coordinator and N worker processes; Ctrl-C stops all')
+  .option('--workers <n>', 'worker processes', '2')
+  .option('--slots <n>', 'slots per worker', '1')
+  .option('--rest-port <port>', 'REST port', '8081')
+  .action(async (opts: { workers: string; slots: string; restPort: string }) => {
+    readEnv();
+    exitCode = await clusterUp({
+      workers: flag('workers', positiveInt(64), opts.workers),
+      slots: flag('slots', positiveInt(1024), opts.slots),
+      restPort: flag('rest-port', port, opts.restPort),
+      env: process.env,
+    });
+  });
+
+program
+  .command('run')
+  .description('run a job: on the cluster at WEIR_REST_URL, or on the embedded default when none is configured')
+  .argument('<job-file>', 'a module whose default export is defineJob(...)')
+  .option('-p, --parallelism <n>', 'default parallelism of operators', '1')
+  .option('--arg <key=value>', 'a job argument (repeatable)', collect, [])
+  .option('--detach', 'submit and return the job id (cluster only)', false)
+  .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
+  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string }) => {
+    const env = readEnv();
+    const restUrl = opts.restUrl === undefined ? undefined : flag('rest-url', schemas.restUrl, opts.restUrl);
+    const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
+    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, log });
+  });
+
+const restOption = () => new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL').default('http://127.0.0.1:8081');
+
+program
+  .command('list')
+  .description('list jobs')
+  .addOption(restOption())
+  .action(async (opts: { restUrl: string }) => {
+    const rest = new RestClient(flag('rest-url', schemas.restUrl, opts.restUrl));
+    const { jobs } = await rest.request<{ jobs: { id: string; name: string; state: string; attempt: number; startTime: number | null; duration: number }[] }>('GET', '/jobs');
+    if (jobs.length === 0) return void process.stdout.write('no jobs\n');
+    const rows = [['JOB ID', 'NAME', 'STATE', 'ATTEMPT', 'STARTED', 'DURATION'], ...jobs.map((j) => [j.id, j.name, j.state, String(j.attempt), j.startTime ? new Date(j.startTime).toISOString() : '-', `${(j.duration / 1000).toFixed(1)}s`])];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ') + '\n');
+  });
+
+program
+  .command('cancel')
+  .description('cancel a job')
+  .argument('<job-id>')
+  .addOption(restOption())
+  .action(async (jobId: string, opts: { restUrl: string }) => {
+    const rest = new RestClient(flag('rest-url', schemas.restUrl, opts.restUrl));
+    const r = await rest.request<{ jobId: string; state: string }>('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`);
+    process.stdout.write(`job ${r.jobId} is ${r.state}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`weir: ${formatError(e)}\n`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { ActorSystem, InProcessTransport, NatsTransport } from '@weir/actors';
+import { Coordinator, createRestServer } from '@weir/coordinator';
+import { InProcessDataPlane, JetStreamDataPlane, MemoryArtifactStore, ObjectStoreArtifacts, subjects, Worker } from '@weir/runtime';
+import type { Logger } from 'pino';
+import { JOB_CACHE_DIR } from './cache-dir.js';
+import { connectNats, connectorConnections } from './nats.js';
+
+export interface ClusterConfig {
+  readonly natsUrl: string;
+  readonly clusterId: string;
+  readonly log: Logger;
+}
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+/** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
+export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number }): Promise<Running & { url: string }> {
+  const nc = await connectNats(c.natsUrl, 'weir-coordinator');
+  const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
+  const coordinator = new Coordinator({
+    system,
+    dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
+    artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
+    log: c.log,
+    ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
+  });
+  await coordinator.start();
+  const rest = createRestServer(coordinator, c.log);
+  const address = await rest.listen({ host: c.restHost, port: c.restPort });
+  c.log.info({ rest: address, cluster: c.clusterId }, 'coordinator ready');
+  return {
+    url: address,
+    async stop() {
+      await rest.close();
+      await coordinator.stop();
+      await system.shutdown();
+      await nc.drain();
+    },
+  };
+}
+
+/** A worker process: registers with whichever coordinator serves this cluster id. */
+export async function startWorker(c: ClusterConfig & { slots: number; workerId?: string }): Promise<Running> {
+  const nc = await connectNats(c.natsUrl, 'weir-worker');
+  const workerId = c.workerId ?? randomBytes(4).toString('hex');
+  const system = new ActorSystem({ name: `worker-${workerId}`, transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
+  const conns = connectorConnections(c.natsUrl, nc);
+  const worker = new Worker({
+    workerId,
+    slots: c.slots,
+    system,
+    dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
+    artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
+    log: c.log,
+    cacheDir: JOB_CACHE_DIR,
+    nats: (s) => conns.get(s),
+  });
+  await worker.start();
+  return {
+    async stop() {
+      await worker.stop();
+      await system.shutdown();
+      await conns.close();
+      await nc.drain();
+    },
+  };
+}
+
+/**
+ * The embedded default: coordinator and one worker in this process, over the in-process
+ * transport and channels. Only those two ports differ from a cluster.
+ */
+export async function startEmbedded(log: Logger, slots: number, natsUrl: string) {
+  const transport = new InProcessTransport();
+  const system = new ActorSystem({ name: 'embedded', transport, logger: log });
+  const dataPlane = new InProcessDataPlane();
+  const artifacts = new MemoryArtifactStore();
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, log });
+  await coordinator.start();
+  const conns = connectorConnections(natsUrl);
+  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, log, cacheDir: JOB_CACHE_DIR, nats: (s) => conns.get(s) });
+  await worker.start();
+  return {
+    coordinator,
+    async stop() {
+      await worker.stop();
+      await coordinator.stop();
+      await system.shutdown();
+      await conns.close();
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { buildJob, parseArgPairs, WeirError, type JobGraphDescription } from '@weir/sdk';
+import { importJobBundle, planExecution } from '@weir/runtime';
+import type { Logger } from 'pino';
+import { bundleJob } from './bundle.js';
+import { JOB_CACHE_DIR } from './cache-dir.js';
+import { RestClient } from './rest-client.js';
+import { startEmbedded } from './roles.js';
+
+export interface RunOptions {
+  readonly file: string;
+  readonly parallelism: number;
+  readonly args: readonly string[];
+  readonly detach: boolean;
+  readonly restUrl: string | undefined;
+  readonly natsUrl: string;
+  readonly log: Logger;
+}
+
+interface JobView {
+  id: string;
+  name: string;
+  state: string;
+  duration: number;
+  failure: { code: string; message: string; task?: string; subtask?: number; workerId?: string } | null;
+  vertices: { uid: string; recordsIn: number; recordsOut: number }[];
+}
+
+const TERMINAL = new Set(['FINISHED', 'CANCELED', 'FAILED']);
+const say = (line: string) => process.stderr.write(`weir: ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Bundle, validate locally (so a bad job fails before it reaches a cluster), then run. */
+export async function run(o: RunOptions): Promise<number> {
+  const args = parseArgPairs(o.args);
+  const bundle = await bundleJob(o.file);
+  const def = await importJobBundle(bundle, JOB_CACHE_DIR);
+  const { description } = buildJob(def, { args, parallelism: o.parallelism });
+  return o.restUrl ? runOnCluster(o, bundle, description, args) : runEmbedded(o, bundle, description, args);
+}
+
+async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
+  const rest = new RestClient(o.restUrl!);
+  const { artifact } = await rest.request<{ artifact: string }>('POST', '/artifacts', bundle, 'application/octet-stream');
+  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism });
+  if (o.detach) {
+    process.stdout.write(`${jobId}\n`);
+    say(`submitted ${description.name} as job ${jobId} (detached); follow it with 'weir list', stop it with 'weir cancel ${jobId}'`);
+    return 0;
+  }
+  say(`submitted ${description.name} as job ${jobId}; waiting for it to end (Ctrl-C detaches, the job keeps running)`);
+  let detached = false;
+  const onSigint = () => {
+    detached = true;
+  };
+  process.once('SIGINT', onSigint);
+  let last = '';
+  try {
+    for (;;) {
+      if (detached) {
+        say(`detached from job ${jobId}; it keeps running: 'weir cancel ${jobId}' stops it`);
+        return 0;
+      }
+      const view = await rest.request<JobView>('GET', `/jobs/${jobId}`);
+      if (view.state !== last) say(`job ${jobId} is ${(last = view.state)}`);
+      if (TERMINAL.has(view.state)) return report(view);
+      await sleep(250);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
+  say(`no cluster configured (WEIR_REST_URL unset): running '${description.name}' on the embedded default, in this process`);
+  const slots = Math.max(...planExecution(description).tasks.map((t) => t.parallelism));
+  const cluster = await startEmbedded(o.log, slots, o.natsUrl);
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const artifact = await cluster.coordinator.putArtifact(bundle);
+    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism });
+    for (;;) {
+      const view = cluster.coordinator.view(job.id) as unknown as JobView;
+      if (TERMINAL.has(view.state)) return report(view);
+      if (interrupted) {
+        interrupted = false;
+        say('interrupted: canceling the job');
+        await cluster.coordinator.cancel(job.id).catch(() => undefined);
+      }
+      await sleep(50);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await cluster.stop();
+  }
+}
+
+function report(view: JobView): number {
+  const records = view.vertices.map((v) => `${v.uid} ${v.recordsIn}/${v.recordsOut}`).join(', ');
+  if (view.state === 'FINISHED') {
+    say(`job ${view.name} FINISHED in ${(view.duration / 1000).toFixed(2)} s (records in/out: ${records})`);
+    return 0;
+  }
+  if (view.state === 'FAILED' && view.failure) {
+    const f = view.failure;
+    const where = f.task ? ` in ${f.task}#${f.subtask}${f.workerId ? ` on worker ${f.workerId}` : ''}` : '';
+    say(`job ${view.name} FAILED${where}: ${f.code}: ${f.message}`);
+    return 1;
+  }
+  say(`job ${view.name} ${view.state}`);
+  return view.state === 'CANCELED' ? 0 : 1;
+}
+
+export { WeirError };

@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto';
+import type { ActorRef, ActorSystem } from '@weir/actors';
+import {
+  planExecution,
+  subjects,
+  TERMINAL_TASK_STATES,
+  type ArtifactStore,
+  type CoordinatorMessage,
+  type DataPlane,
+  type TaskStateUpdate,
+  type WorkerMessage,
+} from '@weir/runtime';
+import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
+import type { Logger } from 'pino';
+import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
+import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
+import { schedule } from './scheduler.js';
+import { WorkerRegistry } from './workers.js';
+
+export interface CoordinatorOptions {
+  readonly system: ActorSystem;
+  readonly dataPlane: DataPlane;
+  readonly artifacts: ArtifactStore;
+  readonly log: Logger;
+  /** A worker with no heartbeat for this long is lost (default 10 s). */
+  readonly heartbeatTimeoutMs?: number;
+  /** How long a job waits for enough free slots before it fails (default 30 s). */
+  readonly slotWaitTimeoutMs?: number;
+  /** Time to wait for subtasks to acknowledge a cancel (default 10 s). */
+  readonly cancelTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+export interface SubmitRequest {
+  readonly artifact: string;
+  readonly description: JobGraphDescription;
+  readonly args?: Readonly<Record<string, string>>;
+  readonly parallelism?: number;
+}
+
+/**
+ * The coordinator (Flink: JobManager): accepts jobs, builds their execution plan, schedules
+ * subtasks onto registered workers' slots, and tracks job and task states.
+ */
+export class Coordinator {
+  readonly workers = new WorkerRegistry();
+  readonly jobs = new Map<string, Job>();
+  private ref: ActorRef<CoordinatorMessage> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly waiting = new Map<string, { since: number }>();
+  readonly log: Logger;
+
+  constructor(private readonly o: CoordinatorOptions) {
+    this.now = o.now ?? Date.now;
+    this.log = o.log.child({ component: 'coordinator' });
+  }
+
+  async start(): Promise<void> {
+    this.ref = this.o.system.spawn<CoordinatorMessage>(subjects.coordinator, {
+      create: () => ({ receive: (m: CoordinatorMessage) => this.receive(m) }),
+      mailboxCapacity: 10_000,
+    });
+    this.timer = setInterval(() => void this.tick(), 500);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
+  }
+
+  private receive(m: CoordinatorMessage): unknown {
+    const now = this.now();
+    switch (m.type) {
+      case 'register':
+        this.workers.register(m, now);
+        this.log.info({ worker: m.workerId, slots: m.slots, host: m.host, pid: m.pid }, 'worker registered');
+        void this.scheduleWaiting();
+        return { ok: true };
+      case 'heartbeat':
+        return { known: this.workers.heartbeat(m.workerId, now) };
+      case 'task-state':
+        this.onTaskState(m);
+        return undefined;
+      case 'metrics':
+        for (const t of m.tasks) {
+          const job = this.jobs.get(t.jobId);
+          const s = job && job.attempt === t.attempt ? job.subtasks.get(subtaskKey(t.task, t.subtask)) : undefined;
+          if (s) s.counts = { ...t.counts };
+        }
+        return undefined;
+      default:
+        throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `coordinator got an unknown message type '${String((m as { type?: unknown }).type)}'`);
+    }
+  }
+
+  /** Heartbeat timeouts and slot waits. */
+  private async tick(): Promise<void> {
+    const now = this.now();
+    for (const w of this.workers.expire(now, this.o.heartbeatTimeoutMs ?? 10_000)) {
+      this.log.warn({ worker: w.workerId }, 'worker lost: no heartbeat');
+      for (const job of this.jobs.values()) {
+        if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
+        const hit = [...job.subtasks.values()].some((s) => s.workerId === w.workerId && !TERMINAL_TASK_STATES.has(s.state));
+        if (hit) await this.failJob(job, { code: 'WEIR_WORKER_LOST', message: `worker ${w.workerId} (pid ${w.pid} on ${w.host}) stopped sending heartbeats`, time: now, workerId: w.workerId });
+      }
+    }
+    for (const [jobId, { since }] of this.waiting) {
+      const job = this.jobs.get(jobId);
+      if (!job || job.status !== 'CREATED') {
+        this.waiting.delete(jobId);
+        continue;
+      }
+      if (now - since > (this.o.slotWaitTimeoutMs ?? 30_000)) {
+        this.waiting.delete(jobId);
+        const needed = Math.max(...job.plan.tasks.map((t) => t.parallelism));
+        await this.failJob(job, { code: 'WEIR_NOT_ENOUGH_SLOTS', message: `job needs ${needed} free slots and the cluster has ${this.workers.freeSlots().length}; start more workers (weir worker --slots N) or lower the parallelism`, time: now });
+      }
+    }
+  }
+
+  async putArtifact(bytes: Uint8Array): Promise<string> {
+    return this.o.artifacts.put(bytes);
+  }
+
+  /** Accept a job: validate, plan, and schedule it (or wait for slots). */
+  async submit(req: SubmitRequest): Promise<Job> {
+    validateGraph(req.description);
+    await this.o.artifacts.get(req.artifact); // fail now, not in a worker, if the bundle is missing
+    const id = randomBytes(8).toString('hex');
+    const now = this.now();
+    const job: Job = {
+      id,
+      description: req.description,
+      plan: planExecution(req.description),
+      artifact: req.artifact,
+      args: req.args ?? {},
+      parallelism: req.parallelism ?? 1,
+      status: 'CREATED',
+      attempt: 1,
+      submittedAt: now,
+      subtasks: new Map(),
+      statusTimestamps: { CREATED: now },
+    };
+    this.jobs.set(id, job);
+    this.log.info({ job: id, name: req.description.name }, 'job submitted');
+    this.waiting.set(id, { since: now });
+    await this.scheduleWaiting();
+    return job;
+  }
+
+  private async scheduleWaiting(): Promise<void> {
+    for (const jobId of [...this.waiting.keys()]) {
+      const job = this.jobs.get(jobId);
+      if (!job || job.status !== 'CREATED') {
+        this.waiting.delete(jobId);
+        continue;
+      }
+      const result = schedule(job.plan, this.workers.freeSlots());
+      if (result.kind === 'not-enough-slots') continue;
+      this.waiting.delete(jobId);
+      await this.deploy(job, result.assignments);
+    }
+  }
+
+  private async deploy(job: Job, assignments: readonly { workerId: string; slot: number; subtasks: readonly { task: number; subtask: number }[] }[]): Promise<void> {
+    const log = this.log.child({ job: job.id, attempt: job.attempt });
+    for (const a of assignments) {
+      this.workers.workers.get(a.workerId)?.used.set(a.slot, job.id);
+      for (const s of a.subtasks) job.subtasks.set(subtaskKey(s.task, s.subtask), { state: 'DEPLOYING', workerId: a.workerId, counts: {} });
+    }
+    try {
+      await this.o.dataPlane.prepare(job.id, job.attempt, job.plan.edges);
+      await Promise.all(
+        assignments.map((a) =>
+          this.o.system.ref<WorkerMessage>(subjects.worker(a.workerId)).ask(
+            { type: 'deploy', jobId: job.id, attempt: job.attempt, artifact: job.artifact, args: job.args, parallelism: job.parallelism, description: job.description, slot: a.slot, subtasks: a.subtasks },
+            { timeoutMs: 30_000 },
+          ),
+        ),
+      );
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      log.error({ err }, 'deployment failed');
+      await this.failJob(job, { code: err.code ?? 'WEIR_DEPLOY_FAILED', message: `deployment failed: ${err.message ?? String(e)}`, time: this.now() });
+      return;
+    }
+    if (job.status !== 'CREATED') return; // failed or canceled meanwhile
+    job.startTime = this.now();
+    this.setStatus(job, 'RUNNING');
+    log.info({ slots: assignments.length }, 'job running');
+  }
+
+  private onTaskState(m: TaskStateUpdate): void {
+    const job = this.jobs.get(m.jobId);
+    if (!job || job.attempt !== m.attempt) return; // a zombie of an old attempt
+    const key = subtaskKey(m.task, m.subtask);
+    const s = job.subtasks.get(key);
+    if (!s) return;
+    s.state = m.state;
+    s.counts = { ...m.counts };
+    if (m.state === 'FAILED' && !TERMINAL_JOB_STATUSES.has(job.status) && job.status !== 'FAILING') {
+      const task = job.plan.tasks[m.task];
+      void this.failJob(job, { ...(m.error ?? { code: 'WEIR_TASK_EXCEPTION', message: 'task failed' }), time: this.now(), task: task?.name ?? String(m.task), subtask: m.subtask, workerId: m.workerId });
+      return;
+    }
+    const all = [...job.subtasks.values()];
+    if (job.status === 'RUNNING' && all.every((x) => x.state === 'FINISHED')) void this.finish(job, 'FINISHED');
+    else if (job.status === 'CANCELING' && all.every((x) => TERMINAL_TASK_STATES.has(x.state))) void this.finish(job, 'CANCELED');
+  }
+
+  private setStatus(job: Job, to: JobStatus): void {
+    job.status = transition(job.id, job.status, to);
+    job.statusTimestamps[to] = this.now();
+    this.log.info({ job: job.id, attempt: job.attempt, status: to }, 'job status');
+  }
+
+  private async finish(job: Job, to: 'FINISHED' | 'CANCELED' | 'FAILED'): Promise<void> {
+    if (TERMINAL_JOB_STATUSES.has(job.status)) return;
+    this.setStatus(job, to);
+    job.endTime = this.now();
+    this.workers.release(job.id);
+    await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
+    void this.scheduleWaiting();
+  }
+
+  /** Fail the attempt: keep the root cause, cancel what still runs, end FAILED. */
+  private async failJob(job: Job, failure: JobFailure): Promise<void> {
+    if (TERMINAL_JOB_STATUSES.has(job.status) || job.status === 'FAILING') return;
+    job.failure = failure;
+    this.log.error({ job: job.id, failure }, 'job failing');
+    this.setStatus(job, 'FAILING');
+    await this.cancelTasks(job);
+    await this.finish(job, 'FAILED');
+  }
+
+  /** Cancel a job by id. */
+  async cancel(jobId: string): Promise<Job> {
+    const job = this.getJob(jobId);
+    if (TERMINAL_JOB_STATUSES.has(job.status)) throw new WeirError('WEIR_JOB_NOT_RUNNING', `job ${jobId} is already ${job.status}`);
+    if (job.status === 'CANCELING') return job;
+    this.setStatus(job, 'CANCELING');
+    this.waiting.delete(jobId);
+    void this.cancelTasks(job).then(() => this.finish(job, 'CANCELED'));
+    return job;
+  }
+
+  private async cancelTasks(job: Job): Promise<void> {
+    const workerIds = new Set([...job.subtasks.values()].filter((s) => !TERMINAL_TASK_STATES.has(s.state)).map((s) => s.workerId));
+    await Promise.all(
+      [...workerIds].map((w) =>
+        this.o.system
+          .ref<WorkerMessage>(subjects.worker(w))
+          .ask({ type: 'cancel', jobId: job.id, attempt: job.attempt }, { timeoutMs: this.o.cancelTimeoutMs ?? 10_000 })
+          .catch((e) => this.log.warn({ err: (e as Error).message, worker: w, job: job.id }, 'cancel not acknowledged')),
+      ),
+    );
+  }
+
+  getJob(jobId: string): Job {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new WeirError('WEIR_JOB_NOT_FOUND', `no job with id '${jobId}'; list jobs with GET /jobs or 'weir list'`);
+    return job;
+  }
+
+  view(jobId: string) {
+    return jobView(this.getJob(jobId), this.now());
+  }
+
+  listJobs() {
+    return [...this.jobs.values()].map((j) => {
+      const v = jobView(j, this.now());
+      return { id: v.id, name: v.name, version: v.version, state: v.state, attempt: v.attempt, startTime: v.startTime, endTime: v.endTime, duration: v.duration };
+    });
+  }
+
+  listWorkers() {
+    return [...this.workers.workers.values()].map((w) => ({
+      id: w.workerId,
+      host: w.host,
+      pid: w.pid,
+      slots: w.slots,
+      freeSlots: w.slots - w.used.size,
+      registeredAt: w.registeredAt,
+      lastHeartbeat: w.lastHeartbeat,
+    }));
+  }
+
+  overview() {
+    const counts: Record<string, number> = { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 };
+    for (const j of this.jobs.values()) {
+      const k = j.status.toLowerCase();
+      counts[k in counts ? k : 'other']!++;
+    }
+    const workers = this.listWorkers();
+    return {
+      workers: workers.length,
+      slotsTotal: workers.reduce((n, w) => n + w.slots, 0),
+      slotsAvailable: workers.reduce((n, w) => n + w.freeSlots, 0),
+      jobs: counts,
+    };
+  }
+}

@@ -1,0 +1,98 @@
+import type { ExecutionPlan, OperatorCounts, SerializedError, TaskState } from '@weir/runtime';
+import type { JobGraphDescription } from '@weir/sdk';
+import type { JobStatus } from './job-status.js';
+
+export interface SubtaskStatus {
+  state: TaskState;
+  workerId: string;
+  counts: Record<string, OperatorCounts>;
+}
+
+export interface JobFailure extends SerializedError {
+  readonly time: number;
+  readonly task?: string;
+  readonly subtask?: number;
+  readonly workerId?: string;
+}
+
+/** A job as the coordinator tracks it. */
+export interface Job {
+  readonly id: string;
+  readonly description: JobGraphDescription;
+  readonly plan: ExecutionPlan;
+  readonly artifact: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly parallelism: number;
+  status: JobStatus;
+  attempt: number;
+  readonly submittedAt: number;
+  startTime?: number;
+  endTime?: number;
+  /** `${task}/${subtask}` -> status, for the current attempt */
+  readonly subtasks: Map<string, SubtaskStatus>;
+  readonly statusTimestamps: Partial<Record<JobStatus, number>>;
+  failure?: JobFailure;
+}
+
+export const subtaskKey = (task: number, subtask: number): string => `${task}/${subtask}`;
+
+/** The REST view of a job: one vertex per operator, with aggregated status and counts. */
+export function jobView(job: Job, now: number) {
+  const vertices = job.description.nodes.map((n) => {
+    const task = job.plan.tasks[job.plan.taskOfNode[n.id]!]!;
+    const subtasks = [];
+    let recordsIn = 0;
+    let recordsOut = 0;
+    const states: TaskState[] = [];
+    for (let i = 0; i < task.parallelism; i++) {
+      const s = job.subtasks.get(subtaskKey(task.id, i));
+      const c = s?.counts[n.uid] ?? { in: 0, out: 0 };
+      recordsIn += c.in;
+      recordsOut += c.out;
+      states.push(s?.state ?? 'DEPLOYING');
+      subtasks.push({ subtask: i, status: s?.state ?? 'CREATED', worker: s?.workerId ?? null, recordsIn: c.in, recordsOut: c.out });
+    }
+    return {
+      id: n.id,
+      uid: n.uid,
+      name: n.name,
+      kind: n.kind,
+      task: task.id,
+      taskName: task.name,
+      parallelism: n.parallelism,
+      maxParallelism: n.maxParallelism,
+      status: aggregate(states),
+      recordsIn,
+      recordsOut,
+      inputs: n.inputs,
+      subtasks,
+    };
+  });
+  const end = job.endTime ?? now;
+  return {
+    id: job.id,
+    name: job.description.name,
+    version: job.description.version,
+    state: job.status,
+    attempt: job.attempt,
+    submittedAt: job.submittedAt,
+    startTime: job.startTime ?? null,
+    endTime: job.endTime ?? null,
+    duration: job.startTime ? end - job.startTime : 0,
+    parallelism: job.parallelism,
+    artifact: job.artifact,
+    args: job.args,
+    timestamps: job.statusTimestamps,
+    failure: job.failure ?? null,
+    vertices,
+  };
+}
+
+function aggregate(states: TaskState[]): TaskState | 'CREATED' {
+  if (states.some((s) => s === 'FAILED')) return 'FAILED';
+  if (states.every((s) => s === 'FINISHED')) return 'FINISHED';
+  if (states.every((s) => s === 'CANCELED')) return 'CANCELED';
+  if (states.some((s) => s === 'CANCELING')) return 'CANCELING';
+  if (states.some((s) => s === 'RUNNING')) return 'RUNNING';
+  return states.some((s) => s === 'DEPLOYING') ? 'DEPLOYING' : 'CREATED';
+}

@@ -1,0 +1,40 @@
+import type { EdgePlan } from '../plan.js';
+
+/**
+ * One data channel's sending end (sender subtask -> receiver subtask). Frames keep their order.
+ * `send` never blocks and never drops: it queues; `ready()` waits while the queue is over its
+ * bound, which is how backpressure reaches the sending task.
+ */
+export interface OutputChannel {
+  send(frame: Uint8Array): void;
+  ready(): Promise<void>;
+  /** Resolves when every queued frame is stored by the transport. */
+  flushed(): Promise<void>;
+  /** Frames queued and not yet stored (for backpressure metrics). */
+  readonly backlog: number;
+  close(): Promise<void>;
+}
+
+/** Receives frames from every channel of an edge into one receiver subtask. */
+export interface InputSubscription {
+  stop(): Promise<void>;
+}
+
+/** Called for each frame, in per-channel order; its promise is awaited before the next frame. */
+export type Deliver = (from: number, frame: Uint8Array) => Promise<void>;
+
+/** The data plane of one job attempt, as a worker sees it. */
+export interface ChannelFactory {
+  output(edge: EdgePlan, from: number, to: number): OutputChannel;
+  input(edge: EdgePlan, to: number, deliver: Deliver): Promise<InputSubscription>;
+}
+
+/** Creates and disposes the data plane of job attempts (the coordinator's side). */
+export interface DataPlane {
+  /** Create what an attempt's channels need (a stream, consumers) before tasks are deployed. */
+  prepare(jobId: string, attempt: number, edges: readonly EdgePlan[]): Promise<void>;
+  /** The worker side of an attempt. */
+  channels(jobId: string, attempt: number): ChannelFactory;
+  /** Delete an attempt's data (old attempts' streams). */
+  dispose(jobId: string, attempt: number): Promise<void>;
+}

@@ -1,0 +1,17 @@
+/**
+ * @weir/runtime — the worker side of Weir: tasks, operator chaining, data channels, keyed state,
+ * connectors, and the execution plan shared with the coordinator.
+ */
+export { Worker, type WorkerOptions } from './worker.js';
+export { Task, DEFAULT_TASK_OPTIONS, type TaskOptions } from './task/task.js';
+export { planExecution, isChainable, receiversOf, sendersOf, type ExecutionPlan, type TaskPlan, type EdgePlan } from './plan.js';
+export { keyId, hashKeyId, keyGroupOf, subtaskForKeyGroup, keyGroupRange, type KeyGroupRange } from './keygroups.js';
+export { encodeRecords, encodeEnd, decodeFrame, FrameKind, type Frame } from './frames.js';
+export type { ChannelFactory, DataPlane, OutputChannel, InputSubscription, Deliver } from './channels/channel.js';
+export { InProcessDataPlane } from './channels/in-process.js';
+export { JetStreamDataPlane, type JetStreamDataPlaneOptions } from './channels/jetstream.js';
+export { MemoryArtifactStore, ObjectStoreArtifacts, JobModuleCache, importJobBundle, contentHash, type ArtifactStore } from './artifacts.js';
+export { subjects, assertToken } from './subjects.js';
+export { HeapKeyedState } from './state/heap-keyed-state.js';
+export * from './protocol.js';
+export type { ConnectorContext, SourceReader, SinkWriter } from './connectors/types.js';

@@ -1,0 +1,94 @@
+import type { JobGraphDescription } from '@weir/sdk';
+
+/**
+ * Control-plane messages between the coordinator and workers (actor messages over NATS
+ * request/reply, or in-process). Data never travels here.
+ */
+
+export type TaskState = 'DEPLOYING' | 'RUNNING' | 'FINISHED' | 'CANCELING' | 'CANCELED' | 'FAILED';
+export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['FINISHED', 'CANCELED', 'FAILED']);
+
+export interface SerializedError {
+  readonly code: string;
+  readonly message: string;
+  readonly name?: string;
+  readonly stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'WEIR_TASK_EXCEPTION', message: e.message, name: e.name, ...(e.stack ? { stack: e.stack } : {}) };
+  }
+  return { code: 'WEIR_TASK_EXCEPTION', message: String(e) };
+}
+
+/** Records in and out of one operator of one subtask. */
+export interface OperatorCounts {
+  readonly in: number;
+  readonly out: number;
+}
+
+export interface SubtaskRef {
+  readonly task: number;
+  readonly subtask: number;
+}
+
+// ---- worker -> coordinator
+export interface RegisterWorker {
+  readonly type: 'register';
+  readonly workerId: string;
+  readonly slots: number;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+}
+export interface Heartbeat {
+  readonly type: 'heartbeat';
+  readonly workerId: string;
+}
+export interface TaskStateUpdate {
+  readonly type: 'task-state';
+  readonly workerId: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly task: number;
+  readonly subtask: number;
+  readonly state: TaskState;
+  readonly error?: SerializedError;
+  /** operator uid -> counts, for the operators of this task. */
+  readonly counts: Readonly<Record<string, OperatorCounts>>;
+}
+export interface TaskMetrics {
+  readonly type: 'metrics';
+  readonly workerId: string;
+  readonly tasks: readonly Omit<TaskStateUpdate, 'type' | 'workerId' | 'error'>[];
+}
+export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics;
+export interface HeartbeatReply {
+  /** False when the coordinator does not know this worker (it restarted): register again. */
+  readonly known: boolean;
+}
+
+// ---- coordinator -> worker
+export interface DeployTasks {
+  readonly type: 'deploy';
+  readonly jobId: string;
+  readonly attempt: number;
+  /** Content hash of the job bundle in the artifact store. */
+  readonly artifact: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly parallelism: number;
+  readonly description: JobGraphDescription;
+  readonly slot: number;
+  readonly subtasks: readonly SubtaskRef[];
+}
+export interface CancelJob {
+  readonly type: 'cancel';
+  readonly jobId: string;
+  readonly attempt: number;
+}
+export interface WorkerStatusRequest {
+  readonly type: 'status';
+}
+export type WorkerMessage = DeployTasks | CancelJob | WorkerStatusRequest;

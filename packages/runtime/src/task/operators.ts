@@ -1,0 +1,218 @@
+import type { ActorDefinition, JobArgs, Key, OperatorNode, UserLogger } from '@weir/sdk';
+import type { Logger } from 'pino';
+import type { SinkWriter } from '../connectors/types.js';
+import { keyId } from '../keygroups.js';
+import { stateAccessors } from '../state/accessors.js';
+import { HeapKeyedState } from '../state/heap-keyed-state.js';
+
+/** Where an operator's output goes: chained operators (direct calls) and network writers. */
+export interface Collector {
+  collect(record: unknown): void;
+}
+
+/** One operator of a chain, for one subtask. `process` is synchronous: chains are direct calls. */
+export interface OperatorInstance {
+  readonly node: OperatorNode;
+  readonly counts: { in: number; out: number };
+  out: Collector;
+  process(record: unknown, input: number): void;
+  /** The operator's input ended: emit what is left (actors' onEnd). */
+  endInput(): void;
+  /** Async work after a batch (sink writes); awaited by the task, so it backpressures. */
+  afterBatch?(): Promise<void> | void;
+  fireTimers?(now: number): void;
+  nextTimer?(): number | undefined;
+  close(): Promise<void>;
+}
+
+abstract class Base {
+  readonly counts = { in: 0, out: 0 };
+  out: Collector = { collect() {} };
+  constructor(readonly node: OperatorNode) {}
+  endInput(): void {}
+  async close(): Promise<void> {}
+  protected emit(r: unknown): void {
+    this.counts.out++;
+    this.out.collect(r);
+  }
+}
+
+class MapOp extends Base implements OperatorInstance {
+  private readonly fn = this.node.fn!;
+  process(r: unknown): void {
+    this.counts.in++;
+    this.emit(this.fn(r));
+  }
+}
+
+class FilterOp extends Base implements OperatorInstance {
+  private readonly fn = this.node.fn!;
+  process(r: unknown): void {
+    this.counts.in++;
+    if (this.fn(r)) this.emit(r);
+  }
+}
+
+class FlatMapOp extends Base implements OperatorInstance {
+  private readonly fn = this.node.fn!;
+  process(r: unknown): void {
+    this.counts.in++;
+    for (const x of this.fn(r) as Iterable<unknown>) this.emit(x);
+  }
+}
+
+/** A source's head: records come from the reader through the task, not from an input. */
+class SourceOp extends Base implements OperatorInstance {
+  process(r: unknown): void {
+    this.emit(r);
+  }
+}
+
+class SinkOp extends Base implements OperatorInstance {
+  private buffer: unknown[] = [];
+  constructor(
+    node: OperatorNode,
+    private readonly writer: SinkWriter,
+  ) {
+    super(node);
+  }
+  process(r: unknown): void {
+    this.counts.in++;
+    this.buffer.push(r);
+  }
+  afterBatch(): Promise<void> | void {
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    return this.writer.write(batch);
+  }
+  override async close(): Promise<void> {
+    await this.afterBatch();
+    await this.writer.close();
+  }
+}
+
+const isGenerator = (r: unknown): r is Generator<unknown> => Object.prototype.toString.call(r) === '[object Generator]';
+
+export interface ActorRuntimeContext {
+  readonly args: JobArgs;
+  readonly subtask: number;
+  readonly parallelism: number;
+  readonly log: Logger;
+  /** Ask the task to call fireTimers at (or soon after) this time. */
+  wakeAt(time: number): void;
+}
+
+/** A user actor: keyed (state per key, timers) or not (state per subtask). */
+class ActorOp extends Base implements OperatorInstance {
+  readonly state: HeapKeyedState;
+  private readonly def: ActorDefinition<unknown, unknown>;
+  private readonly keys: ((r: unknown) => Key)[];
+  private readonly ctx: { key: Key | undefined; [k: string]: unknown };
+  /** time -> keyId -> key */
+  private readonly timers = new Map<number, Map<string, Key>>();
+
+  constructor(node: OperatorNode, rt: ActorRuntimeContext) {
+    super(node);
+    this.def = node.actor as ActorDefinition<unknown, unknown>;
+    this.keys = node.inputs.map((e) => e.key ?? (() => undefined as never));
+    this.state = new HeapKeyedState(this.def.state, node.maxParallelism, node.keyed);
+    const log = rt.log.child({ operator: node.uid });
+    const userLog: UserLogger = {
+      debug: (m, f) => log.debug(f ?? {}, m),
+      info: (m, f) => log.info(f ?? {}, m),
+      warn: (m, f) => log.warn(f ?? {}, m),
+      error: (m, f) => log.error(f ?? {}, m),
+    };
+    const self = this;
+    const at = (time: number) => {
+      const key = self.ctx.key;
+      if (key === undefined) throw new Error('timers need a current key: register them from onMessage or onTimer of a keyed actor');
+      let bucket = self.timers.get(time);
+      if (!bucket) self.timers.set(time, (bucket = new Map()));
+      bucket.set(keyId(key), key);
+      rt.wakeAt(time);
+    };
+    this.ctx = {
+      key: undefined,
+      state: stateAccessors(this.state, this.def.state),
+      args: rt.args,
+      subtask: { index: rt.subtask, parallelism: rt.parallelism, operatorUid: node.uid },
+      log: userLog,
+      now: () => Date.now(),
+      timers: {
+        at,
+        after: (ms: number) => at(Date.now() + ms),
+        delete(time: number) {
+          const key = self.ctx.key;
+          if (key !== undefined) self.timers.get(time)?.delete(keyId(key));
+        },
+      },
+    };
+  }
+
+  private handle(result: unknown): void {
+    if (result === undefined) return;
+    if (isGenerator(result)) for (const x of result) this.emit(x);
+    else this.emit(result);
+  }
+
+  process(r: unknown, input: number): void {
+    this.counts.in++;
+    if (this.node.keyed) {
+      const key = this.keys[input]!(r);
+      this.state.setCurrentKey(key);
+      this.ctx.key = key;
+    }
+    this.handle(this.def.onMessage(r, this.ctx as never));
+  }
+
+  override endInput(): void {
+    if (!this.def.onEnd) return;
+    this.state.clearCurrentKey();
+    this.ctx.key = undefined;
+    this.handle(this.def.onEnd(this.ctx as never));
+  }
+
+  nextTimer(): number | undefined {
+    let min: number | undefined;
+    for (const t of this.timers.keys()) if (min === undefined || t < min) min = t;
+    return min;
+  }
+
+  fireTimers(now: number): void {
+    const due = [...this.timers.keys()].filter((t) => t <= now).sort((a, b) => a - b);
+    for (const t of due) {
+      const bucket = this.timers.get(t)!;
+      this.timers.delete(t);
+      for (const key of bucket.values()) {
+        this.state.setCurrentKey(key);
+        this.ctx.key = key;
+        this.handle(this.def.onTimer!(t, this.ctx as never));
+      }
+    }
+  }
+}
+
+export function createOperator(node: OperatorNode, rt: ActorRuntimeContext, sink?: SinkWriter): OperatorInstance {
+  switch (node.kind) {
+    case 'source':
+      return new SourceOp(node);
+    case 'map':
+      return new MapOp(node);
+    case 'filter':
+      return new FilterOp(node);
+    case 'flatMap':
+      return new FlatMapOp(node);
+    case 'actor':
+      return new ActorOp(node, rt);
+    case 'sink':
+      return new SinkOp(node, sink!);
+  }
+}
+
+/** Sends a record to several collectors (an operator with chained and network outputs). */
+export function fanOut(targets: Collector[]): Collector {
+  if (targets.length === 1) return targets[0]!;
+  return { collect: (r) => { for (const t of targets) t.collect(r); } };
+}

@@ -1,0 +1,265 @@
+import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
+import { jobArgs, type JobGraph } from '@weir/sdk';
+import type { Logger } from 'pino';
+import type { ChannelFactory, InputSubscription } from '../channels/channel.js';
+import { sinkFactory, sourceFactory } from '../connectors/registry.js';
+import type { ConnectorContext, SourceReader } from '../connectors/types.js';
+import { decodeFrame, FrameKind } from '../frames.js';
+import { receiversOf, sendersOf, type ExecutionPlan, type TaskPlan } from '../plan.js';
+import { serializeError, type OperatorCounts, type SerializedError, type TaskState } from '../protocol.js';
+import { EdgeWriter } from './edge-writer.js';
+import { createOperator, fanOut, type Collector, type OperatorInstance } from './operators.js';
+
+export interface TaskOptions {
+  /** Records per frame before a channel buffer is flushed. */
+  readonly batchSize: number;
+  /** Longest time a record waits in an output buffer (ms). */
+  readonly bufferTimeoutMs: number;
+  /** Frames a task's mailbox holds before its input consumers wait. */
+  readonly mailboxCapacity: number;
+}
+
+export const DEFAULT_TASK_OPTIONS: TaskOptions = { batchSize: 512, bufferTimeoutMs: 5, mailboxCapacity: 64 };
+
+export interface TaskSetup {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly graph: JobGraph;
+  readonly plan: ExecutionPlan;
+  readonly task: TaskPlan;
+  readonly subtask: number;
+  readonly args: Readonly<Record<string, string>>;
+  readonly channels: ChannelFactory;
+  readonly system: ActorSystem;
+  readonly log: Logger;
+  readonly options: TaskOptions;
+  connectorContext(uid: string): ConnectorContext;
+  /** Called on every state change. */
+  onState(task: Task, state: TaskState, error?: SerializedError): void;
+}
+
+type TaskMessage =
+  | { t: 'poll' }
+  | { t: 'frame'; input: number; from: number; bytes: Uint8Array }
+  | { t: 'flush' }
+  | { t: 'timers' };
+
+/**
+ * One subtask of a chain, run as an actor: frames from input channels, source polls, timer and
+ * flush ticks all go through its mailbox, so user code runs one message at a time. A full
+ * mailbox stops the input consumers: that is backpressure.
+ */
+export class Task {
+  state: TaskState = 'DEPLOYING';
+  private operators: OperatorInstance[] = [];
+  private writers: EdgeWriter[] = [];
+  private inputs: InputSubscription[] = [];
+  private reader: SourceReader | undefined;
+  private ref: ActorRef<TaskMessage> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private timerWake: NodeJS.Timeout | undefined;
+  private timerWakeAt = Infinity;
+  private flushPending = false;
+  /** edge input index -> sender -> ended */
+  private openChannels = 0;
+  private endedChannels = new Set<string>();
+  readonly name: string;
+  readonly log: Logger;
+
+  constructor(private readonly s: TaskSetup) {
+    this.name = `task-${s.jobId}-${s.attempt}-${s.task.id}-${s.subtask}`;
+    this.log = s.log.child({ task: s.task.name, subtask: s.subtask });
+  }
+
+  get id(): { task: number; subtask: number } {
+    return { task: this.s.task.id, subtask: this.s.subtask };
+  }
+
+  counts(): Record<string, OperatorCounts> {
+    const out: Record<string, OperatorCounts> = {};
+    for (const op of this.operators) out[op.node.uid] = { in: op.counts.in, out: op.counts.out };
+    return out;
+  }
+
+  /** Open connectors, wire the chain and channels, subscribe inputs, start. */
+  async start(): Promise<void> {
+    const { graph, task, subtask, plan } = this.s;
+    const byNode = new Map<number, OperatorInstance>();
+    const rt = {
+      args: jobArgs(this.s.args),
+      subtask,
+      parallelism: task.parallelism,
+      log: this.log,
+      wakeAt: (t: number) => this.scheduleTimerWake(t),
+    };
+    try {
+      for (const id of task.nodes) {
+        const node = graph.nodes[id]!;
+        const sink = node.kind === 'sink' ? await sinkFactory(node.sink!.type)(node.sink!.options, this.s.connectorContext(node.uid)) : undefined;
+        const op = createOperator(node, rt, sink);
+        byNode.set(id, op);
+        this.operators.push(op);
+      }
+      const head = graph.nodes[task.head]!;
+      if (head.kind === 'source') this.reader = await sourceFactory(head.source!.type)(head.source!.options, this.s.connectorContext(head.uid));
+      // Wire outputs: chained successors get direct calls, network edges get writers.
+      for (const id of task.nodes) {
+        const targets: Collector[] = [];
+        for (const e of plan.edges) {
+          if (e.fromNode !== id) continue;
+          if (e.chained) {
+            const down = byNode.get(e.toNode)!;
+            targets.push({ collect: (r) => down.process(r, e.inputIndex) });
+          } else {
+            const to = graph.nodes[e.toNode]!;
+            const channels = receiversOf(e, subtask).map((r) => this.s.channels.output(e, subtask, r));
+            const w = new EdgeWriter(e, channels, this.s.options.batchSize, to.inputs[e.inputIndex]!.key, to.maxParallelism);
+            this.writers.push(w);
+            targets.push(w);
+          }
+        }
+        byNode.get(id)!.out = fanOut(targets);
+      }
+      this.ref = this.s.system.spawn<TaskMessage>(this.name, {
+        create: () => ({ receive: (m: TaskMessage) => this.receive(m) }),
+        mailboxCapacity: this.s.options.mailboxCapacity,
+        overflow: 'backpressure',
+        supervisor: Supervision.stop(),
+      });
+      for (const edge of task.inputs) {
+        const senders = sendersOf(edge, subtask);
+        this.openChannels += senders.length;
+        const input = edge.inputIndex;
+        const ref = this.ref;
+        this.inputs.push(await this.s.channels.input(edge, subtask, (from, bytes) => ref.send({ t: 'frame', input, from, bytes })));
+      }
+      this.flushTimer = setInterval(() => {
+        if (this.flushPending || this.state !== 'RUNNING') return;
+        this.flushPending = true;
+        this.ref?.tell({ t: 'flush' });
+      }, this.s.options.bufferTimeoutMs);
+      this.setState('RUNNING');
+      if (this.reader) this.ref.tell({ t: 'poll' });
+    } catch (e) {
+      await this.fail(e);
+    }
+  }
+
+  private async receive(m: TaskMessage): Promise<void> {
+    if (this.state !== 'RUNNING') return;
+    try {
+      switch (m.t) {
+        case 'frame':
+          return await this.onFrame(m.input, m.from, m.bytes);
+        case 'poll':
+          return await this.onPoll();
+        case 'flush':
+          this.flushPending = false;
+          for (const w of this.writers) w.flushAll();
+          return;
+        case 'timers':
+          this.timerWakeAt = Infinity;
+          for (const op of this.operators) op.fireTimers?.(Date.now());
+          this.rescheduleTimers();
+          return await this.afterBatch();
+      }
+    } catch (e) {
+      await this.fail(e);
+    }
+  }
+
+  private async onPoll(): Promise<void> {
+    const batch = await this.reader!.poll(this.s.options.batchSize);
+    if (this.state !== 'RUNNING') return;
+    if (batch === null) return this.finishInput();
+    const head = this.operators[0]!;
+    for (const r of batch) head.process(r, 0);
+    await this.afterBatch();
+    this.ref!.tell({ t: 'poll' });
+  }
+
+  private async onFrame(input: number, from: number, bytes: Uint8Array): Promise<void> {
+    const frame = decodeFrame(bytes);
+    if (frame.kind === FrameKind.End) {
+      this.endedChannels.add(`${input}/${from}`);
+      if (this.endedChannels.size === this.openChannels) await this.finishInput();
+      return;
+    }
+    const head = this.operators[0]!;
+    for (const r of frame.records) head.process(r, input);
+    await this.afterBatch();
+  }
+
+  private async afterBatch(): Promise<void> {
+    for (const op of this.operators) {
+      const p = op.afterBatch?.();
+      if (p) await p;
+    }
+    for (const w of this.writers) await w.ready();
+  }
+
+  /** All inputs ended: let operators emit their last records, end outputs, close. */
+  private async finishInput(): Promise<void> {
+    for (const op of this.operators) op.endInput();
+    await this.afterBatch();
+    for (const w of this.writers) w.end();
+    for (const w of this.writers) await w.flushed();
+    await this.release();
+    for (const op of this.operators) await op.close();
+    this.setState('FINISHED');
+  }
+
+  private scheduleTimerWake(time: number): void {
+    if (time >= this.timerWakeAt) return;
+    clearTimeout(this.timerWake);
+    this.timerWakeAt = time;
+    this.timerWake = setTimeout(() => this.ref?.tell({ t: 'timers' }), Math.max(0, time - Date.now()));
+  }
+
+  private rescheduleTimers(): void {
+    for (const op of this.operators) {
+      const t = op.nextTimer?.();
+      if (t !== undefined) this.scheduleTimerWake(t);
+    }
+  }
+
+  /** Stop inputs, timers and the actor; idempotent. */
+  private async release(): Promise<void> {
+    clearInterval(this.flushTimer);
+    clearTimeout(this.timerWake);
+    const ref = this.ref;
+    this.ref = undefined;
+    if (ref) void this.s.system.stop(ref).catch(() => undefined);
+    // An input loop may be parked on a full mailbox; do not let it hold the task open.
+    const inputs = this.inputs.splice(0);
+    const stops = Promise.all(inputs.map((i) => i.stop().catch(() => undefined)));
+    await Promise.race([stops, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.reader?.close().catch(() => undefined);
+    this.reader = undefined;
+  }
+
+  async cancel(): Promise<void> {
+    if (this.state === 'FINISHED' || this.state === 'CANCELED' || this.state === 'FAILED') return;
+    this.setState('CANCELING');
+    for (const w of this.writers) await w.close();
+    await this.release();
+    for (const op of this.operators) await op.close().catch(() => undefined);
+    this.setState('CANCELED');
+  }
+
+  private async fail(e: unknown): Promise<void> {
+    if (this.state === 'FAILED' || this.state === 'CANCELED') return;
+    this.log.error({ err: e }, 'task failed');
+    this.state = 'FAILED';
+    for (const w of this.writers) await w.close().catch(() => undefined);
+    await this.release();
+    for (const op of this.operators) await op.close().catch(() => undefined);
+    this.s.onState(this, 'FAILED', serializeError(e));
+  }
+
+  private setState(state: TaskState): void {
+    this.state = state;
+    this.log.debug({ state }, 'task state');
+    this.s.onState(this, state);
+  }
+}

@@ -1,0 +1,186 @@
+import { hostname } from 'node:os';
+import type { ActorRef, ActorSystem } from '@weir/actors';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { buildJob, WeirError } from '@weir/sdk';
+import type { Logger } from 'pino';
+import { JobModuleCache, type ArtifactStore } from './artifacts.js';
+import type { DataPlane } from './channels/channel.js';
+import { planExecution } from './plan.js';
+import { subjects } from './subjects.js';
+import { DEFAULT_TASK_OPTIONS, Task, type TaskOptions } from './task/task.js';
+import {
+  TERMINAL_TASK_STATES,
+  type CoordinatorMessage,
+  type DeployTasks,
+  type HeartbeatReply,
+  type TaskState,
+  type WorkerMessage,
+} from './protocol.js';
+
+export interface WorkerOptions {
+  readonly workerId: string;
+  readonly slots: number;
+  readonly system: ActorSystem;
+  readonly dataPlane: DataPlane;
+  readonly artifacts: ArtifactStore;
+  readonly log: Logger;
+  /** Where fetched job bundles are written before import. */
+  readonly cacheDir: string;
+  /** NATS connections for connectors (shared by servers). */
+  readonly nats: (servers?: string | readonly string[]) => Promise<NatsConnection>;
+  readonly heartbeatIntervalMs?: number;
+  readonly metricsIntervalMs?: number;
+  readonly taskOptions?: Partial<TaskOptions>;
+}
+
+interface Slot {
+  jobId: string;
+  attempt: number;
+  tasks: Task[];
+}
+
+/**
+ * A worker process's actor (Flink: TaskManager): registers with the coordinator, keeps a
+ * heartbeat, runs the subtasks deployed to its slots, reports their states and record counts.
+ */
+export class Worker {
+  private readonly slots: (Slot | undefined)[];
+  private readonly modules: JobModuleCache;
+  private ref: ActorRef<WorkerMessage> | undefined;
+  private coordinator: ActorRef<CoordinatorMessage>;
+  private timers: NodeJS.Timeout[] = [];
+  private registered = false;
+  readonly log: Logger;
+
+  constructor(private readonly o: WorkerOptions) {
+    if (!Number.isInteger(o.slots) || o.slots < 1) throw new WeirError('WEIR_CONFIG_INVALID', `a worker needs at least one slot, got ${o.slots}`);
+    this.slots = new Array(o.slots).fill(undefined);
+    this.modules = new JobModuleCache(o.artifacts, o.cacheDir);
+    this.coordinator = o.system.ref(subjects.coordinator);
+    this.log = o.log.child({ worker: o.workerId });
+  }
+
+  get name(): string {
+    return subjects.worker(this.o.workerId);
+  }
+
+  async start(): Promise<void> {
+    this.ref = this.o.system.spawn<WorkerMessage>(this.name, {
+      create: () => ({ receive: (m: WorkerMessage) => this.receive(m) }),
+      mailboxCapacity: 1000,
+    });
+    const beat = this.o.heartbeatIntervalMs ?? 1000;
+    this.timers.push(setInterval(() => void this.heartbeat(), beat));
+    this.timers.push(setInterval(() => this.sendMetrics(), this.o.metricsIntervalMs ?? 1000));
+    await this.heartbeat();
+  }
+
+  /** Registers when the coordinator does not know us (first start, or it restarted). */
+  private async heartbeat(): Promise<void> {
+    try {
+      if (!this.registered) {
+        await this.coordinator.ask({ type: 'register', workerId: this.o.workerId, slots: this.o.slots, host: hostname(), pid: process.pid, startedAt: Date.now() }, { timeoutMs: 2000 });
+        this.registered = true;
+        this.log.info({ slots: this.o.slots }, 'registered with the coordinator');
+        return;
+      }
+      const reply = await this.coordinator.ask<HeartbeatReply>({ type: 'heartbeat', workerId: this.o.workerId }, { timeoutMs: 2000 });
+      if (!reply.known) this.registered = false;
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, 'coordinator not reachable');
+    }
+  }
+
+  private sendMetrics(): void {
+    const tasks = [];
+    for (const slot of this.slots) {
+      if (!slot) continue;
+      for (const t of slot.tasks) tasks.push({ jobId: slot.jobId, attempt: slot.attempt, ...t.id, state: t.state, counts: t.counts() });
+    }
+    if (tasks.length > 0) this.coordinator.tell({ type: 'metrics', workerId: this.o.workerId, tasks });
+  }
+
+  private async receive(m: WorkerMessage): Promise<unknown> {
+    switch (m.type) {
+      case 'deploy':
+        return this.deploy(m);
+      case 'cancel':
+        await this.cancel(m.jobId);
+        return { ok: true };
+      case 'status':
+        return {
+          workerId: this.o.workerId,
+          slots: this.slots.map((s, i) => ({ slot: i, jobId: s?.jobId ?? null, attempt: s?.attempt ?? null, tasks: s?.tasks.length ?? 0 })),
+        };
+      default:
+        throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `worker ${this.o.workerId} got an unknown message type '${String((m as { type?: unknown }).type)}'`);
+    }
+  }
+
+  private async deploy(d: DeployTasks): Promise<{ ok: true }> {
+    if (!Number.isInteger(d.slot) || d.slot < 0 || d.slot >= this.o.slots) {
+      throw new WeirError('WEIR_UNKNOWN_SLOT', `worker ${this.o.workerId} has slots 0..${this.o.slots - 1}; slot ${String(d.slot)} does not exist`);
+    }
+    const busy = this.slots[d.slot];
+    if (busy && !(busy.jobId === d.jobId && busy.attempt < d.attempt) && busy.tasks.some((t) => !TERMINAL_TASK_STATES.has(t.state))) {
+      throw new WeirError('WEIR_SLOT_BUSY', `slot ${d.slot} of worker ${this.o.workerId} runs job ${busy.jobId} (attempt ${busy.attempt})`);
+    }
+    const log = this.log.child({ job: d.jobId, attempt: d.attempt, slot: d.slot });
+    const def = await this.modules.load(d.artifact);
+    const { graph, description } = buildJob(def, { args: d.args, parallelism: d.parallelism });
+    if (JSON.stringify(description) !== JSON.stringify(d.description)) {
+      throw new WeirError('WEIR_JOB_GRAPH_MISMATCH', `job ${d.jobId}: the bundle builds a different graph on this worker than the one submitted; the build function must be deterministic for the same --arg values`);
+    }
+    const plan = planExecution(description);
+    const channels = this.o.dataPlane.channels(d.jobId, d.attempt);
+    const slot: Slot = { jobId: d.jobId, attempt: d.attempt, tasks: [] };
+    this.slots[d.slot] = slot;
+    const options = { ...DEFAULT_TASK_OPTIONS, ...this.o.taskOptions };
+    for (const ref of d.subtasks) {
+      const taskPlan = plan.tasks[ref.task];
+      if (!taskPlan || ref.subtask < 0 || ref.subtask >= taskPlan.parallelism) {
+        throw new WeirError('WEIR_DEPLOY_INVALID', `job ${d.jobId} has no subtask ${ref.subtask} of task ${ref.task}`);
+      }
+      const task = new Task({
+        jobId: d.jobId,
+        attempt: d.attempt,
+        graph,
+        plan,
+        task: taskPlan,
+        subtask: ref.subtask,
+        args: d.args,
+        channels,
+        system: this.o.system,
+        log,
+        options,
+        connectorContext: (uid) => ({ subtask: ref.subtask, parallelism: taskPlan.parallelism, operatorUid: uid, jobId: d.jobId, log: log.child({ operator: uid, subtask: ref.subtask }), nats: this.o.nats }),
+        onState: (t, state, error) => this.report(d, slot, t, state, error),
+      });
+      slot.tasks.push(task);
+    }
+    // Start after all are created, so a failing start can cancel its siblings.
+    void Promise.all(slot.tasks.map((t) => t.start()));
+    log.info({ subtasks: d.subtasks.length }, 'deployed');
+    return { ok: true };
+  }
+
+  private report(d: DeployTasks, slot: Slot, t: Task, state: TaskState, error?: { code: string; message: string }): void {
+    this.coordinator.tell({ type: 'task-state', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, ...t.id, state, ...(error ? { error } : {}), counts: t.counts() });
+    if (TERMINAL_TASK_STATES.has(state) && slot.tasks.every((x) => TERMINAL_TASK_STATES.has(x.state))) {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots[i] = undefined;
+    }
+  }
+
+  /** Cancel every subtask of a job (all attempts) on this worker. */
+  async cancel(jobId: string): Promise<void> {
+    const tasks = this.slots.filter((s): s is Slot => s?.jobId === jobId).flatMap((s) => s.tasks);
+    await Promise.all(tasks.map((t) => t.cancel()));
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.slots) if (s) await Promise.all(s.tasks.map((t) => t.cancel()));
+    if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
+  }
+}
