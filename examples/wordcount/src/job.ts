@@ -4,6 +4,7 @@
  *
  *   --arg source=sample|generator|file|jetstream   (default sample: the bundled text)
  *   --arg words=N          generator: about N words (10 a line)      --arg seed=S
+ *   --arg unbounded=true   generator: never ends, --arg rate=N lines/s
  *   --arg input=PATH       file source                                --arg stream=NAME  jetstream source
  *   --arg output=top|print|file|jetstream|none (default top)          --arg out=DIR|SUBJECT
  *   --arg top=K            how many top words to print (default 10)
@@ -42,8 +43,10 @@ function lines(env: StreamEnvironment, args: JobArgs): DataStream<string> {
     case 'sample':
       return env.source(generator({ count: SAMPLE_TEXT.length, make: (i) => SAMPLE_TEXT[i]! }), { uid: 'lines', parallelism: 1 });
     case 'generator': {
-      const words = args.int('words', 1_000_000);
-      return env.source(generator({ count: Math.ceil(words / 10), seed: args.int('seed', 1) }), { uid: 'lines' });
+      const seed = args.int('seed', 1);
+      // --arg unbounded=true runs until canceled, at --arg rate=N lines/s (default 1000).
+      if (args.bool('unbounded', false)) return env.source(generator({ seed, ratePerSecond: args.int('rate', 1000) }), { uid: 'lines' });
+      return env.source(generator({ count: Math.ceil(args.int('words', 1_000_000) / 10), seed }), { uid: 'lines' });
     }
     case 'file':
       return env.source(fileSource({ path: args.string('input') }), { uid: 'lines' });

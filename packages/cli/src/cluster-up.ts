@@ -9,6 +9,7 @@ export interface ClusterUpOptions {
   readonly workers: number;
   readonly slots: number;
   readonly restPort: number;
+  readonly slotWaitTimeoutMs: number;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -27,7 +28,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
     });
     return child;
   };
-  const coordinator = start('coordinator', ['--rest-port', String(o.restPort)]);
+  const coordinator = start('coordinator', ['--rest-port', String(o.restPort), '--slot-wait-timeout', String(o.slotWaitTimeoutMs)]);
   const restUrl = `http://127.0.0.1:${o.restPort}`;
   const rest = new RestClient(restUrl);
   const stopAll = async (): Promise<void> => {

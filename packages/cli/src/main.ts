@@ -32,12 +32,14 @@ program
   .option('--rest-port <port>', 'REST port', '8081')
   .option('--rest-host <host>', 'REST interface to bind', '127.0.0.1')
   .option('--heartbeat-timeout <ms>', 'a worker silent this long is lost', '10000')
-  .action(async (opts: { restPort: string; restHost: string; heartbeatTimeout: string }) => {
+  .option('--slot-wait-timeout <ms>', 'how long a job waits for free slots before it fails', '30000')
+  .action(async (opts: { restPort: string; restHost: string; heartbeatTimeout: string; slotWaitTimeout: string }) => {
     const env = readEnv();
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'coordinator', cluster: env.WEIR_CLUSTER_ID });
     const restPort = flag('rest-port', port, opts.restPort);
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
-    await serve(() => startCoordinator({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs }));
+    const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
+    await serve(() => startCoordinator({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs }));
   });
 
 program
@@ -61,9 +63,11 @@ program
   .option('--workers <n>', 'worker processes', '2')
   .option('--slots <n>', 'slots per worker', '1')
   .option('--rest-port <port>', 'REST port', '8081')
-  .action(async (opts: { workers: string; slots: string; restPort: string }) => {
+  .option('--slot-wait-timeout <ms>', 'how long a job waits for free slots before it fails', '30000')
+  .action(async (opts: { workers: string; slots: string; restPort: string; slotWaitTimeout: string }) => {
     readEnv();
     exitCode = await clusterUp({
+      slotWaitTimeoutMs: flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout),
       workers: flag('workers', positiveInt(64), opts.workers),
       slots: flag('slots', positiveInt(1024), opts.slots),
       restPort: flag('rest-port', port, opts.restPort),

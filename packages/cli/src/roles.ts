@@ -17,7 +17,7 @@ export interface Running {
 }
 
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
-export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number }): Promise<Running & { url: string }> {
+export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number }): Promise<Running & { url: string }> {
   const nc = await connectNats(c.natsUrl, 'weir-coordinator');
   const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
   const coordinator = new Coordinator({
@@ -26,6 +26,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
     log: c.log,
     ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
+    ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
   });
   await coordinator.start();
   const rest = createRestServer(coordinator, c.log);

@@ -74,7 +74,7 @@ export class Coordinator {
     switch (m.type) {
       case 'register':
         this.workers.register(m, now);
-        this.log.info({ worker: m.workerId, slots: m.slots, host: m.host, pid: m.pid }, 'worker registered');
+        this.log.info({ worker: m.workerId, slots: m.slots, host: m.host, workerPid: m.pid }, 'worker registered');
         void this.scheduleWaiting();
         return { ok: true };
       case 'heartbeat':

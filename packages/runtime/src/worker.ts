@@ -57,7 +57,7 @@ export class Worker {
     this.slots = new Array(o.slots).fill(undefined);
     this.modules = new JobModuleCache(o.artifacts, o.cacheDir);
     this.coordinator = o.system.ref(subjects.coordinator);
-    this.log = o.log.child({ worker: o.workerId });
+    this.log = o.log.child({ workerId: o.workerId });
   }
 
   get name(): string {

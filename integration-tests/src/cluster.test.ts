@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { NatsTransport, RemoteActorError } from '@weir/actors';
+import { FIXTURES, jobIdIn, LocalCluster, waitFor, weir, withNats, WORDCOUNT } from './harness.js';
+import { readCounts, writeWordFile } from './text.js';
+
+describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 300_000 }, () => {
+  const cluster = new LocalCluster(2, ['--slot-wait-timeout', '3000']);
+  const tmp = mkdtempSync(join(tmpdir(), 'weir-it-'));
+
+  before(async () => cluster.start());
+  after(async () => {
+    await cluster.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('wordcount at parallelism 2 over 1,000,000 words: every count exact, job FINISHED, weir run returns', { timeout: 180_000 }, async () => {
+    const input = join(tmp, 'words.txt');
+    const expected = writeWordFile(input, 100_000);
+    const out = join(tmp, 'out');
+    const r = await weir(['run', WORDCOUNT, '-p', '2', '--arg', 'source=file', '--arg', `input=${input}`, '--arg', 'output=file', '--arg', `out=${out}`], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /FINISHED/);
+    const got = readCounts(out);
+    assert.equal(got.lines, 1_000_000, 'one update per word');
+    assert.equal(got.parts.length, 2);
+    assert.ok(got.parts.every((n) => n > 100_000), `both count subtasks worked: ${got.parts.join(', ')}`);
+    assert.equal(got.counts.size, expected.size);
+    for (const [w, n] of expected) assert.equal(got.counts.get(w), n, `count of '${w}'`);
+    const id = jobIdIn(r.stderr)!;
+    const view = (await cluster.rest('GET', `/jobs/${id}`)).body;
+    assert.equal(view.state, 'FINISHED');
+    assert.equal(view.name, 'wordcount');
+    const count = view.vertices.find((v: { uid: string }) => v.uid === 'count');
+    assert.equal(count.parallelism, 2);
+    assert.equal(count.recordsIn, 1_000_000);
+    assert.equal(count.status, 'FINISHED');
+    assert.deepEqual(new Set(count.subtasks.map((s: { worker: string }) => s.worker)).size, 2, 'subtasks ran on both workers');
+  });
+
+  test('an unbounded job runs until weir cancel', { timeout: 60_000 }, async () => {
+    const r = await weir(['run', WORDCOUNT, '-p', '2', '--detach', '--arg', 'source=generator', '--arg', 'unbounded=true', '--arg', 'rate=2000', '--arg', 'output=none'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    assert.match(id, /^[0-9a-f]{16}$/);
+    await waitFor('records flowing', async () => {
+      const v = (await cluster.rest('GET', `/jobs/${id}`)).body;
+      return v.state === 'RUNNING' && v.vertices.find((x: { uid: string }) => x.uid === 'count').recordsIn > 0 ? v : undefined;
+    });
+    const list = await weir(['list'], cluster.env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`${id}\\s+wordcount\\s+RUNNING`));
+    await sleepMs(1500);
+    assert.equal((await cluster.rest('GET', `/jobs/${id}`)).body.state, 'RUNNING', 'still running: it does not end by itself');
+    const c = await weir(['cancel', id], cluster.env);
+    assert.equal(c.code, 0, c.stderr);
+    await waitFor('CANCELED', async () => ((await cluster.rest('GET', `/jobs/${id}`)).body.state === 'CANCELED' ? true : undefined));
+    await waitFor('slots free again', async () => ((await cluster.rest('GET', '/overview')).body.slotsAvailable === 2 ? true : undefined));
+  });
+
+  test('a task exception fails the job with its root cause', { timeout: 60_000 }, async () => {
+    const r = await weir(['run', join(FIXTURES, 'throws.ts')], cluster.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /FAILED in .*explode.*boom on record 500/);
+    const view = (await cluster.rest('GET', `/jobs/${jobIdIn(r.stderr)}`)).body;
+    assert.equal(view.state, 'FAILED');
+    assert.match(view.failure.message, /boom on record 500/);
+    assert.ok(view.failure.workerId);
+  });
+
+  describe('bad input gives a clear error and the cluster keeps running', () => {
+    test('a job file that does not exist', async () => {
+      const r = await weir(['run', join(tmp, 'missing.ts')], cluster.env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /WEIR_JOB_FILE_NOT_FOUND: job file '.*missing\.ts' does not exist/);
+    });
+    test('a module that does not export a job', async () => {
+      const r = await weir(['run', join(FIXTURES, 'no-export.ts')], cluster.env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /WEIR_JOB_NO_EXPORT: .*export default defineJob/);
+    });
+    test('an invalid graph', async () => {
+      const r = await weir(['run', join(FIXTURES, 'duplicate-uid.ts')], cluster.env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /WEIR_GRAPH_DUPLICATE_UID: uid 'twice'/);
+    });
+    test('invalid flags and environment', async () => {
+      const p = await weir(['run', WORDCOUNT, '-p', '0'], cluster.env);
+      assert.equal(p.code, 2);
+      assert.match(p.stderr, /WEIR_CONFIG_INVALID: --parallelism 0 is invalid/);
+      const n = await weir(['worker'], { WEIR_NATS_URL: 'localhost:4222' });
+      assert.equal(n.code, 2);
+      assert.match(n.stderr, /WEIR_CONFIG_INVALID: WEIR_NATS_URL=localhost:4222 is invalid/);
+    });
+    test('malformed and invalid REST bodies', async () => {
+      const bad = await cluster.rest('POST', '/jobs', '{"artifact": ');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'WEIR_REST_MALFORMED_JSON');
+      const invalid = await cluster.rest('POST', '/jobs', { artifact: 'nope' });
+      assert.equal(invalid.status, 400);
+      assert.equal(invalid.body.error.code, 'WEIR_REST_INVALID_BODY');
+      const unknown = await cluster.rest('GET', '/jobs/0123456789abcdef');
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.error.code, 'WEIR_JOB_NOT_FOUND');
+    });
+    test('a deploy to a worker slot that does not exist', async () => {
+      await withNats(async (nc) => {
+        const t = new NatsTransport(nc, { prefix: `weir.${cluster.clusterId}.ctl` });
+        const err = await t
+          .ask('worker-w1', { type: 'deploy', jobId: '0123456789abcdef', attempt: 1, artifact: '0'.repeat(64), args: {}, parallelism: 1, description: {}, slot: 99, subtasks: [] }, 5000)
+          .catch((e: unknown) => e);
+        assert.ok(err instanceof RemoteActorError, String(err));
+        assert.equal(err.code, 'WEIR_UNKNOWN_SLOT');
+        assert.match(err.message, /slot 99 does not exist/);
+      });
+    });
+    test('a job that needs more slots than the cluster has', async () => {
+      const r = await weir(['run', WORDCOUNT, '-p', '3', '--arg', 'source=generator', '--arg', 'words=1000', '--arg', 'output=none'], cluster.env);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /WEIR_NOT_ENOUGH_SLOTS: job needs 3 free slots and the cluster has 2/);
+    });
+    test('after all of it the cluster still runs jobs', async () => {
+      const ov = (await cluster.rest('GET', '/overview')).body;
+      assert.equal(ov.workers, 2);
+      const r = await weir(['run', WORDCOUNT, '-p', '2', '--arg', 'output=top'], cluster.env);
+      assert.equal(r.code, 0, r.stderr);
+    });
+  });
+});
+
+const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

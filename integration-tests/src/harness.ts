@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+export const WORDCOUNT = fileURLToPath(new URL('../../examples/wordcount/src/job.ts', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+export const NATS_URL = process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export const uniqueId = (prefix: string): string => `${prefix}${randomBytes(4).toString('hex')}`;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the weir CLI to completion (bounded by a timeout, then SIGKILL). */
+export function weir(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, WEIR_LOG_LEVEL: 'warn', ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Poll until `check` returns a value, or fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A `weir cluster up` run as a real process tree, isolated by a unique cluster id. */
+export class LocalCluster {
+  private child: ChildProcess | undefined;
+  output = '';
+  restUrl = '';
+  readonly clusterId = uniqueId('it');
+
+  constructor(
+    private readonly workers = 2,
+    private readonly extraArgs: string[] = [],
+  ) {}
+
+  get env(): Record<string, string> {
+    return { WEIR_REST_URL: this.restUrl, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL };
+  }
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'cluster', 'up', '--workers', String(this.workers), '--rest-port', String(port), ...this.extraArgs], {
+      env: { ...process.env, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL, WEIR_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout!.on('data', (d) => (this.output += d));
+    child.stderr!.on('data', (d) => (this.output += d));
+    const line = await waitFor('cluster up', () => /WEIR_REST_URL=(\S+)/.exec(this.output)?.[1], 45_000, 100);
+    this.restUrl = line;
+  }
+
+  async rest<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(new URL(path, this.restUrl), {
+      method,
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  /** Worker process ids as the coordinator knows them. */
+  async workerPids(): Promise<number[]> {
+    return (await this.rest<{ workers: { pid: number }[] }>('GET', '/workers')).body.workers.map((w) => w.pid);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const pids = await this.workerPids().catch(() => [] as number[]);
+      child.kill('SIGTERM');
+      await waitFor('cluster exit', () => child.exitCode !== null || child.signalCode !== null, 15_000, 50).catch(() => child.kill('SIGKILL'));
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    await cleanupNats(this.clusterId);
+  }
+}
+
+/** Delete every stream this cluster id created (attempt streams, the artifact bucket). */
+export async function cleanupNats(clusterId: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const s of jsm.streams.list()) {
+      const name = s.config.name;
+      if (name.startsWith(`WEIR_${clusterId}_`) || name === `OBJ_weir_${clusterId}_artifacts`) await jsm.streams.delete(name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function withNats<T>(fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The id `weir run` printed for the job it submitted. */
+export const jobIdIn = (stderr: string): string | undefined => /as job ([0-9a-f]{16})/.exec(stderr)?.[1];
