@@ -85,7 +85,7 @@ program
   .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
   .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string }) => {
     const env = readEnv();
-    const restUrl = opts.restUrl === undefined ? undefined : flag('rest-url', schemas.restUrl, opts.restUrl);
+    const restUrl = opts.restUrl ? flag('rest-url', schemas.restUrl, opts.restUrl) : undefined; // empty = unset
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
     exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, log });
   });

@@ -62,7 +62,8 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext): 
       return out.length === 0 && ended ? null : out;
     },
     async close() {
-      await messages.close();
+      // stop() ends the pull loop at once; awaiting close() can wait on the server's response.
+      messages.stop();
     },
   };
 }

@@ -234,8 +234,9 @@ export class Task {
     const inputs = this.inputs.splice(0);
     const stops = Promise.all(inputs.map((i) => i.stop().catch(() => undefined)));
     await Promise.race([stops, new Promise((r) => setTimeout(r, 2000).unref())]);
-    await this.reader?.close().catch(() => undefined);
+    const reader = this.reader;
     this.reader = undefined;
+    if (reader) await Promise.race([reader.close().catch((e) => this.log.warn({ err: e }, 'source close failed')), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
   async cancel(): Promise<void> {

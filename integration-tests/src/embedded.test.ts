@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { defaultGeneratedLine, seededRandom } from '@weir/sdk/connectors';
+import { uniqueId, weir, withNats, WORDCOUNT } from './harness.js';
+import { readCounts } from './text.js';
+
+/** The embedded default: no WEIR_REST_URL, everything in the `weir run` process. */
+const EMBEDDED = { WEIR_REST_URL: '' };
+
+describe('embedded default', { timeout: 120_000 }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'weir-emb-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('npm start: wordcount over the bundled sample prints the top words', async () => {
+    const r = await weir(['run', WORDCOUNT], EMBEDDED);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /running 'wordcount' on the embedded default/);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 10);
+    assert.match(lines[0]!, /^\s*1\. the\s+29$/);
+    assert.match(lines[1]!, /^\s*2\. of\s+21$/);
+  });
+
+  test('generator source at parallelism 2: counts equal the generator text counted here', async () => {
+    const words = 200_000;
+    const expected = new Map<string, number>();
+    for (let i = 0; i < words / 10; i++) for (const w of defaultGeneratedLine(i, seededRandom(3, i)).split(' ')) expected.set(w, (expected.get(w) ?? 0) + 1);
+    const out = join(tmp, 'gen');
+    const r = await weir(['run', WORDCOUNT, '-p', '2', '--arg', 'source=generator', '--arg', `words=${words}`, '--arg', 'seed=3', '--arg', 'output=file', '--arg', `out=${out}`], EMBEDDED);
+    assert.equal(r.code, 0, r.stderr);
+    const got = readCounts(out);
+    assert.equal(got.lines, words);
+    assert.deepEqual(got.counts, expected);
+  });
+
+  test('JetStream source to JetStream sink (real NATS)', async () => {
+    const input = uniqueId('WEIR_IT_IN_');
+    const output = uniqueId('WEIR_IT_OUT_');
+    await withNats(async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: input, subjects: [`${input}.lines`] });
+      await jsm.streams.add({ name: output, subjects: [`${output}.counts`] });
+      try {
+        const js = jetstream(nc);
+        const expected = new Map<string, number>();
+        for (let i = 0; i < 500; i++) {
+          const line = `alpha beta ${i % 7 === 0 ? 'gamma' : 'delta'} w${i % 13}`;
+          for (const w of line.split(' ')) expected.set(w, (expected.get(w) ?? 0) + 1);
+          await js.publish(`${input}.lines`, line);
+        }
+        const r = await weir(['run', WORDCOUNT, '-p', '2', '--arg', 'source=jetstream', '--arg', `stream=${input}`, '--arg', 'bounded=true', '--arg', 'output=jetstream', '--arg', `out=${output}.counts`], EMBEDDED);
+        assert.equal(r.code, 0, r.stderr);
+        const info = await jsm.streams.info(output);
+        assert.equal(info.state.messages, 2000, 'one update per word');
+        const got = new Map<string, number>();
+        const consumer = await js.consumers.get(output);
+        for (let seq = 1; seq <= info.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(output, { seq });
+          const u = m!.json<{ word: string; n: number }>();
+          got.set(u.word, Math.max(got.get(u.word) ?? 0, u.n));
+        }
+        void consumer;
+        assert.deepEqual(got, expected);
+      } finally {
+        await jsm.streams.delete(input);
+        await jsm.streams.delete(output);
+      }
+    });
+  });
+
+  test('a sink pointed at a subject no stream captures fails with a clear error', async () => {
+    const r = await weir(['run', WORDCOUNT, '--arg', 'output=jetstream', '--arg', `out=${uniqueId('nowhere.')}`], EMBEDDED);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /WEIR_SINK_STREAM_NOT_FOUND: JetStream sink 'out': no stream captures subject/);
+  });
+});
