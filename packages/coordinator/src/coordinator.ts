@@ -189,6 +189,7 @@ export class Coordinator {
     job.startTime = this.now();
     this.setStatus(job, 'RUNNING');
     log.info({ slots: assignments.length }, 'job running');
+    this.checkCompletion(job);
   }
 
   private onTaskState(m: TaskStateUpdate): void {
@@ -204,6 +205,11 @@ export class Coordinator {
       void this.failJob(job, { ...(m.error ?? { code: 'WEIR_TASK_EXCEPTION', message: 'task failed' }), time: this.now(), task: task?.name ?? String(m.task), subtask: m.subtask, workerId: m.workerId });
       return;
     }
+    this.checkCompletion(job);
+  }
+
+  /** Subtasks can end before the job is marked RUNNING (another worker still deploying): check on both events. */
+  private checkCompletion(job: Job): void {
     const all = [...job.subtasks.values()];
     if (job.status === 'RUNNING' && all.every((x) => x.state === 'FINISHED')) void this.finish(job, 'FINISHED');
     else if (job.status === 'CANCELING' && all.every((x) => TERMINAL_TASK_STATES.has(x.state))) void this.finish(job, 'CANCELED');
