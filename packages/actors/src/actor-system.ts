@@ -84,7 +84,9 @@ export class ActorSystem {
   /** Stop every actor, waiting at most 5 s for each in-flight message. */
   async shutdown(): Promise<void> {
     for (const cell of [...this.cells.values()]) {
-      await Promise.race([cell.whenIdle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([cell.whenIdle(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await cell.stop();
     }
     await this.transport.close();
