@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defineActor } from './actor.js';
+import { discard, generator, print } from './connectors/index.js';
+import { buildJob, defineJob } from './job.js';
+import { jobArgs, parseArgPairs } from './args.js';
+import { valueState } from './state.js';
+import { validateGraph } from './validate.js';
+import type { JobGraphDescription } from './graph.js';
+
+const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
+const counter = defineActor({ state: { n: valueState(0) }, onMessage(w: string, { state }) { state.n.set(state.n.get() + 1); return w; } });
+
+test('a valid job builds deterministically; implicit edges are forward or rebalance; keyBy is hash', () => {
+  const job = defineJob({ name: 'ok' }, (env) =>
+    env.source(generator({ count: 10 }), { uid: 'src' })
+      .flatMap((l) => l.split(' '), { uid: 'split' })
+      .map((w) => w, { uid: 'narrow', parallelism: 1 })
+      .keyBy((w) => w)
+      .actor(counter, { uid: 'count', parallelism: 2 })
+      .sink(print(), { uid: 'out' }),
+  );
+  const a = buildJob(job, { parallelism: 2 }).description;
+  assert.deepEqual(a, buildJob(job, { parallelism: 2 }).description);
+  assert.deepEqual(JSON.parse(JSON.stringify(a)), a);
+  const byUid = Object.fromEntries(a.nodes.map((n) => [n.uid, n]));
+  assert.equal(byUid.split!.inputs[0]!.partitioning, 'forward');
+  assert.equal(byUid.narrow!.inputs[0]!.partitioning, 'rebalance');
+  assert.equal(byUid.count!.inputs[0]!.partitioning, 'hash');
+  assert.equal(byUid.count!.keyed, true);
+  assert.deepEqual(byUid.count!.state, { n: 'value' });
+});
+
+test('union merges inputs; reduce and sum are keyed actors', () => {
+  const { description } = buildJob(defineJob({ name: 'u' }, (env) => {
+    const a = env.source(generator({ count: 1, make: (i) => i }), { uid: 'a' });
+    const b = env.source(generator({ count: 1, make: (i) => i }), { uid: 'b' });
+    a.union(b).keyBy((n) => n % 2).reduce((x, y) => x + y, { uid: 'r' }).keyBy((n) => n).sum((n) => n, { uid: 's' }).sink(discard(), { uid: 'o' });
+  }));
+  const r = description.nodes.find((n) => n.uid === 'r')!;
+  assert.deepEqual(r.inputs.map((e) => e.from), [0, 1]);
+  assert.ok(r.keyed && description.nodes.find((n) => n.uid === 's')!.keyed);
+});
+
+test('invalid graphs fail with typed codes', () => {
+  const build = (f: Parameters<typeof defineJob>[1], p = 1) => () => buildJob(defineJob({ name: 'bad' }, f), { parallelism: p });
+  assert.throws(build((env) => env.source(generator(), { uid: 'x' }).map((v) => v, { uid: 'x' }).sink(print())), code('WEIR_GRAPH_DUPLICATE_UID'));
+  const timed = defineActor({ onMessage(v: string) { return v; }, onTimer() {} });
+  assert.throws(build((env) => env.source(generator()).actor(timed).sink(print())), code('WEIR_GRAPH_KEYED_WITHOUT_KEYBY'));
+  for (const p of [0, 1.5, 200]) assert.throws(build((env) => env.source(generator(), { parallelism: p }).sink(print())), code('WEIR_GRAPH_INVALID_PARALLELISM'), `parallelism ${p}`);
+  assert.throws(build((env) => env.source(generator(), { maxParallelism: 0 }).sink(print())), code('WEIR_GRAPH_INVALID_MAX_PARALLELISM'));
+  assert.throws(build((env) => env.source(generator(), { parallelism: 2 }).forward().map((x) => x, { parallelism: 1 }).sink(print())), code('WEIR_GRAPH_FORWARD_PARALLELISM'));
+  assert.throws(build((env) => void env.source(generator()).map((x) => x)), code('WEIR_GRAPH_NO_SINK'));
+  assert.throws(build((env) => env.source(generator(), { uid: 'bad uid!' }).sink(print())), code('WEIR_GRAPH_INVALID_UID'));
+  assert.throws(() => buildJob(defineJob({ name: 'no spaces' }, (env) => env.source(generator()).sink(print()))), code('WEIR_GRAPH_INVALID_NAME'));
+  assert.throws(build(() => undefined), code('WEIR_GRAPH_EMPTY'));
+  assert.throws(build((env) => env.source({} as never)), code('WEIR_GRAPH_INVALID_CONNECTOR'));
+  assert.throws(() => buildJob(defineJob({ name: 'p' }, (env) => env.source(generator()).sink(print())), { parallelism: -1 }), code('WEIR_GRAPH_INVALID_PARALLELISM'));
+});
+
+test('hand-made descriptions (as REST receives them) are checked too', () => {
+  const base = buildJob(defineJob({ name: 'd' }, (env) => env.source(generator()).keyBy((x) => x).actor(counter).sink(print()))).description;
+  const edit = (f: (d: any) => void): JobGraphDescription => {
+    const d = JSON.parse(JSON.stringify(base));
+    f(d);
+    return d;
+  };
+  validateGraph(base);
+  assert.throws(() => validateGraph(edit((d) => (d.nodes[1].inputs[0].partitioning = 'rebalance'))), code('WEIR_GRAPH_KEYED_WITHOUT_KEYBY'));
+  assert.throws(() => validateGraph(edit((d) => (d.nodes[1].inputs[0].from = 2))), code('WEIR_GRAPH_INVALID_EDGE'));
+  assert.throws(() => validateGraph(edit((d) => (d.apiVersion = 2))), code('WEIR_GRAPH_UNSUPPORTED_VERSION'));
+  assert.throws(() => validateGraph(edit((d) => (d.nodes[1].kind = 'window'))), code('WEIR_GRAPH_UNKNOWN_OPERATOR'));
+});
+
+test('job arguments parse and fail with WEIR_JOB_ARG_INVALID', () => {
+  const a = jobArgs(parseArgPairs(['n=1_000', 'x=1.5', 'b=true', 's=a=b']));
+  assert.equal(a.int('n'), 1000);
+  assert.equal(a.number('x'), 1.5);
+  assert.equal(a.bool('b'), true);
+  assert.equal(a.string('s'), 'a=b');
+  assert.equal(a.int('missing', 7), 7);
+  assert.throws(() => a.int('x'), code('WEIR_JOB_ARG_INVALID'));
+  assert.throws(() => a.string('missing'), code('WEIR_JOB_ARG_INVALID'));
+  assert.throws(() => jobArgs({ b: 'maybe' }).bool('b'), code('WEIR_JOB_ARG_INVALID'));
+  assert.throws(() => parseArgPairs(['novalue']), code('WEIR_JOB_ARG_INVALID'));
+});
