@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { ActorSystem } from '@weir/actors';
+import { InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
+import { buildJob, defineJob } from '@weir/sdk';
+import { discard, generator } from '@weir/sdk/connectors';
+import { Coordinator } from './coordinator.js';
+import { canTransition, transition } from './job-status.js';
+import { createRestServer } from './rest/server.js';
+import { schedule } from './scheduler.js';
+
+const desc = (p: number) => buildJob(defineJob({ name: 'j' }, (env) => env.source(generator({ count: 1 }), { uid: 's' }).rebalance().map((x) => x, { uid: 'm', parallelism: 1 }).sink(discard(), { uid: 'o', parallelism: 1 })), { parallelism: p }).description;
+
+test('scheduler: slot sharing needs max parallelism slots, spread over workers', () => {
+  const plan = planExecution(desc(3));
+  const free = [0, 1, 2].flatMap((s) => [{ workerId: 'b', slot: s }, { workerId: 'a', slot: s }]);
+  const r = schedule(plan, free);
+  assert.equal(r.kind, 'scheduled');
+  if (r.kind !== 'scheduled') return;
+  assert.deepEqual(r.assignments.map((a) => `${a.workerId}${a.slot}`), ['a0', 'b0', 'a1']);
+  assert.deepEqual(r.assignments[0]!.subtasks, [{ task: 0, subtask: 0 }, { task: 1, subtask: 0 }]);
+  assert.deepEqual(r.assignments[2]!.subtasks, [{ task: 0, subtask: 2 }]);
+  assert.deepEqual(schedule(plan, free.slice(0, 2)), { kind: 'not-enough-slots', needed: 3, available: 2 });
+});
+
+test('job status transitions follow the table', () => {
+  assert.equal(transition('j', 'CREATED', 'RUNNING'), 'RUNNING');
+  assert.ok(canTransition('RUNNING', 'CANCELING') && canTransition('FAILING', 'FAILED'));
+  for (const [from, to] of [['FINISHED', 'RUNNING'], ['CANCELED', 'RUNNING'], ['RUNNING', 'CREATED'], ['CANCELING', 'RUNNING']] as const) {
+    assert.throws(() => transition('j', from, to), (e: { code?: string }) => e.code === 'WEIR_JOB_ILLEGAL_TRANSITION');
+  }
+});
+
+test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () => {
+  const log = pino({ level: 'silent' });
+  const system = new ActorSystem({ name: 'c' });
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), log });
+  await coordinator.start();
+  const app = createRestServer(coordinator, log);
+  try {
+    const call = async (method: 'GET' | 'POST', url: string, payload?: string, type = 'application/json') => {
+      const r = await app.inject({ method, url, ...(payload === undefined ? {} : { payload, headers: { 'content-type': type } }) });
+      return { status: r.statusCode, body: r.json() };
+    };
+    assert.deepEqual((await call('GET', '/overview')).body, { workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
+    assert.deepEqual((await call('GET', '/jobs')).body, { jobs: [] });
+    const cases: [string, 'GET' | 'POST', string, string | undefined, number, string][] = [
+      ['unknown job', 'GET', '/jobs/0123456789abcdef', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
+      ['bad job id', 'GET', '/jobs/nope', undefined, 400, 'WEIR_REST_INVALID_BODY'],
+      ['malformed JSON', 'POST', '/jobs', '{"artifact":', 400, 'WEIR_REST_MALFORMED_JSON'],
+      ['missing fields', 'POST', '/jobs', '{"artifact":"x"}', 400, 'WEIR_REST_INVALID_BODY'],
+      ['invalid graph', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes: desc(1).nodes.map((n) => ({ ...n, uid: 'same' })) } }), 400, 'WEIR_GRAPH_DUPLICATE_UID'],
+      ['unknown artifact', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: desc(1) }), 404, 'WEIR_ARTIFACT_NOT_FOUND'],
+      ['unknown route', 'GET', '/nope', undefined, 404, 'WEIR_REST_NOT_FOUND'],
+      ['cancel unknown', 'POST', '/jobs/0123456789abcdef/cancel', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
+    ];
+    for (const [what, method, url, payload, status, code] of cases) {
+      const r = await call(method, url, payload);
+      assert.equal(r.status, status, what);
+      assert.equal(r.body.error.code, code, what);
+      assert.ok(r.body.error.message.length > 10, what);
+    }
+    const empty = await app.inject({ method: 'POST', url: '/artifacts', payload: Buffer.alloc(0), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(empty.statusCode, 400);
+    const put = await app.inject({ method: 'POST', url: '/artifacts', payload: Buffer.from('export default 1'), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(put.statusCode, 201);
+    assert.match(put.json().artifact, /^[0-9a-f]{64}$/);
+  } finally {
+    await app.close();
+    await coordinator.stop();
+    await system.shutdown();
+  }
+});
