@@ -5,7 +5,8 @@ import { WeirError } from '@weir/sdk';
 export async function connectNats(servers: string | readonly string[], name: string): Promise<NatsConnection> {
   const list = (typeof servers === 'string' ? servers.split(',') : [...servers]).map((s) => s.trim());
   try {
-    return await connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+    // noAsyncTraces: no Error object per request/publish just for stack context (a hot path for channels).
+    return await connect({ servers: list, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
   } catch (e) {
     throw new WeirError('WEIR_NATS_UNREACHABLE', `cannot connect to NATS at ${list.join(',')} (${(e as Error).message}); start nats-server with -js, or set WEIR_NATS_URL`, { cause: e });
   }

@@ -182,7 +182,8 @@ export class Coordinator {
     } catch (e) {
       const err = e as { code?: string; message?: string };
       log.error({ err }, 'deployment failed');
-      await this.failJob(job, { code: err.code ?? 'WEIR_DEPLOY_FAILED', message: `deployment failed: ${err.message ?? String(e)}`, time: this.now() });
+      const code = typeof err.code === 'string' && err.code.startsWith('WEIR_') ? err.code : 'WEIR_DEPLOY_FAILED';
+      await this.failJob(job, { code, message: `deployment failed: ${err.message ?? String(e)}`, time: this.now() });
       return;
     }
     if (job.status !== 'CREATED') return; // failed or canceled meanwhile

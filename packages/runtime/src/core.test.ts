@@ -12,7 +12,7 @@ import { discard, generator } from '@weir/sdk/connectors';
 import { fileSource } from './connectors/file-source.js';
 import { generatorSource } from './connectors/generator.js';
 import type { ConnectorContext } from './connectors/types.js';
-import { decodeFrame, encodeEnd, encodeRecords, FrameKind } from './frames.js';
+import { decodeFrame, encodeEnd, encodeRecords, FrameKind, frameSeq } from './frames.js';
 import { hashKeyId, keyGroupOf, keyGroupRange, keyId, subtaskForKeyGroup } from './keygroups.js';
 import { planExecution, receiversOf, sendersOf } from './plan.js';
 import { HeapKeyedState } from './state/heap-keyed-state.js';
@@ -82,6 +82,10 @@ test('frames: encode/decode round trip, readable by a fresh decoder', () => {
   assert.deepEqual(f.kind === FrameKind.Records ? f.records : null, records);
   assert.deepEqual(new Unpackr().unpack(bytes), [0, 7, records]);
   assert.deepEqual(decodeFrame(encodeEnd(8)), { kind: FrameKind.End, seq: 8 });
+  for (const seq of [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32 + 5]) {
+    assert.equal(frameSeq(encodeRecords(seq, ['x'])), seq, `header seq ${seq}`);
+    assert.equal(frameSeq(encodeEnd(seq)), seq, `end seq ${seq}`);
+  }
 });
 
 test('heap keyed state: per-key isolation, key groups, no-key error', () => {

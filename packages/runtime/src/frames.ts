@@ -31,3 +31,20 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (kind === FrameKind.End) return { kind, seq };
   throw new Error(`unknown frame kind ${kind}`);
 }
+
+/**
+ * The channel sequence number of a frame, read from its header without decoding the records
+ * (a msgpack fixarray of 3, a fixint kind, then the seq as a msgpack unsigned integer).
+ */
+export function frameSeq(bytes: Uint8Array): number {
+  if (bytes[0] !== 0x93) throw new Error('not a frame');
+  const b = bytes[2]!;
+  if (b < 0x80) return b;
+  const v = new DataView(bytes.buffer, bytes.byteOffset + 3, Math.min(8, bytes.length - 3));
+  if (b === 0xcc) return v.getUint8(0);
+  if (b === 0xcd) return v.getUint16(0);
+  if (b === 0xce) return v.getUint32(0);
+  if (b === 0xcf) return Number(v.getBigUint64(0));
+  // Other encodings (e.g. a float) do not occur for non-negative integer seqs; decode fully.
+  return decodeFrame(bytes).seq;
+}

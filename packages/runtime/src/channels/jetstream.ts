@@ -1,8 +1,9 @@
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WeirError } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { receiversOf, type EdgePlan } from '../plan.js';
+import { frameSeq } from '../frames.js';
+import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
 import type { ChannelFactory, DataPlane, Deliver, InputSubscription, OutputChannel } from './channel.js';
 
@@ -14,6 +15,8 @@ export interface JetStreamDataPlaneOptions {
   readonly queueBound?: number;
   /** Frames a receiver fetches ahead. */
   readonly fetchAhead?: number;
+  /** Publishes in flight per channel; the receiver restores order by frame sequence number. */
+  readonly window?: number;
 }
 
 const isStreamFull = (e: unknown) => /maximum (messages|bytes)|resource|no responders|timeout|503/i.test(String((e as Error)?.message ?? e));
@@ -48,7 +51,8 @@ export class JetStreamDataPlane implements DataPlane {
     await jsm.streams.add({
       name: stream,
       subjects: [subjects.dataOfAttempt(this.cluster, jobId, attempt)],
-      retention: RetentionPolicy.Workqueue,
+      // Interest: a frame is deleted once its (single) consumer acked it; unlike work-queue it allows AckAll.
+      retention: RetentionPolicy.Interest,
       storage: StorageType.Memory,
       discard: DiscardPolicy.New,
       max_msgs: this.options.maxFrames ?? 20_000,
@@ -61,7 +65,8 @@ export class JetStreamDataPlane implements DataPlane {
         await jsm.consumers.add(stream, {
           durable_name: subjects.dataConsumer(edge.id, to),
           filter_subject: subjects.dataInto(this.cluster, jobId, attempt, edge.id, to),
-          ack_policy: AckPolicy.Explicit,
+          // AckAll: one ack covers every earlier frame of the consumer, so receivers ack in batches.
+          ack_policy: AckPolicy.All,
           deliver_policy: DeliverPolicy.All,
           max_ack_pending: 10_000,
           ack_wait: 60_000_000_000,
@@ -83,20 +88,39 @@ export class JetStreamDataPlane implements DataPlane {
     const stream = subjects.dataStream(this.cluster, jobId, attempt);
     return {
       output: (edge, from, to) =>
-        new JetStreamOutput(this.js, subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 8, this.log),
+        new JetStreamOutput(this.js, subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? 8, this.log),
       input: async (edge, to, deliver) => {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const messages = await consumer.consume({ max_messages: this.options.fetchAhead ?? 32 });
+        const order = new Map<number, Reorder>();
+        const acks = new BatchedAck();
         const loop = (async () => {
           for await (const m of messages) {
             // subject: weir.<cluster>.data.<job>.<attempt>.<edge>.<from>.<to>
             const tokens = m.subject.split('.');
-            await deliver(Number(tokens[tokens.length - 2]), m.data);
-            m.ack();
+            const from = Number(tokens[tokens.length - 2]);
+            let r = order.get(from);
+            if (!r) order.set(from, (r = { next: 0, held: new Map() }));
+            const seq = frameSeq(m.data);
+            if (seq < r.next || r.held.has(seq)) continue; // a duplicate from a retried publish
+            if (seq > r.next) {
+              r.held.set(seq, m); // an earlier frame is being retried; hold this one
+              continue;
+            }
+            await deliver(from, m.data);
+            r.next++;
+            for (let h = r.held.get(r.next); h !== undefined; h = r.held.get(r.next)) {
+              r.held.delete(r.next);
+              await deliver(from, h.data);
+              r.next++;
+            }
+            // Only once nothing is held back: acking m (AckAll) also acks every earlier frame.
+            if (![...order.values()].some((o) => o.held.size > 0)) acks.delivered(m);
           }
         })();
         return {
           stop: async () => {
+            acks.flush();
             messages.stop();
             await loop.catch(() => undefined);
           },
@@ -106,7 +130,35 @@ export class JetStreamDataPlane implements DataPlane {
   }
 }
 
-/** Publishes one channel's frames in order, one in flight, retrying while the stream is full. */
+/** Acks (AckAll) every 16th delivered frame, or the last one after 2 ms without more. */
+class BatchedAck {
+  private last: JsMsg | undefined;
+  private count = 0;
+  private timer: NodeJS.Timeout | undefined;
+  delivered(m: JsMsg): void {
+    this.last = m;
+    if (++this.count % 16 === 0) return this.flush();
+    this.timer ??= setTimeout(() => this.flush(), 2);
+  }
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.last?.ack();
+    this.last = undefined;
+  }
+}
+
+/** Per sender: the next frame sequence to deliver, and frames that arrived ahead of it. */
+interface Reorder {
+  next: number;
+  held: Map<number, JsMsg>;
+}
+
+/**
+ * Publishes one channel's frames with up to `window` publishes in flight, retrying those refused
+ * while the stream is full. A retry can land after later frames: the receiver puts frames back in
+ * sequence order and drops duplicates (a publish that timed out may have been stored).
+ */
 class JetStreamOutput implements OutputChannel {
   private readonly queue: Uint8Array[] = [];
   private pumping = false;
@@ -118,6 +170,7 @@ class JetStreamOutput implements OutputChannel {
     private readonly js: JetStreamClient,
     private readonly subject: string,
     private readonly bound: number,
+    private readonly window: number,
     private readonly log: Logger,
   ) {}
 
@@ -163,22 +216,24 @@ class JetStreamOutput implements OutputChannel {
     this.pumping = true;
     let backoff = 1;
     while (this.queue.length > 0 && !this.closed) {
-      try {
-        await this.js.publish(this.subject, this.queue[0]!, { timeout: 10_000 });
-        this.queue.shift();
-        backoff = 1;
+      const batch = this.queue.slice(0, this.window);
+      const results = await Promise.allSettled(batch.map((f) => this.js.publish(this.subject, f, { timeout: 10_000 })));
+      if (this.closed) break;
+      // Keep the refused frames, in order, at the head of the queue; drop the stored ones.
+      const failed = batch.filter((_, i) => results[i]!.status === 'rejected');
+      this.queue.splice(0, batch.length, ...failed);
+      this.notify();
+      const fatal = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !isStreamFull(r.reason));
+      if (fatal) {
+        this.error = new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${(fatal.reason as Error).message}`, { cause: fatal.reason });
         this.notify();
-      } catch (e) {
-        if (this.closed) break;
-        if (!isStreamFull(e)) {
-          this.error = new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${(e as Error).message}`, { cause: e });
-          this.notify();
-          break;
-        }
-        this.log.debug({ subject: this.subject, err: (e as Error).message }, 'channel full, retrying');
+        break;
+      }
+      if (failed.length > 0) {
+        this.log.debug({ subject: this.subject, refused: failed.length }, 'channel full, retrying');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 100);
-      }
+      } else backoff = 1;
     }
     this.pumping = false;
   }
