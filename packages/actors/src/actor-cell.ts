@@ -1,142 +1,304 @@
 import type { Logger } from 'pino';
-import type { Actor, ActorContext, ActorRef, Props } from './actor.js';
+import type { Actor, ActorContext, Props } from './actor.js';
+import { LocalActorRef, type ActorRef, type LocalTarget } from './actor-ref.js';
 import type { ActorSystem } from './actor-system.js';
-import { ActorError, MailboxFullError } from './errors.js';
+import { AskTimeoutError, MailboxFullError, stoppedError } from './errors.js';
 import { Mailbox } from './mailbox.js';
+import { isThenable, within, yieldToEventLoop } from './waits.js';
 import { RestartBudget, type Directive } from './supervision.js';
 
+/** One queued message; asks carry their settle functions. */
 interface Envelope {
-  message: unknown;
-  resolve?: (v: unknown) => void;
-  reject?: (e: unknown) => void;
+  readonly message: unknown;
+  readonly resolve?: (value: unknown) => void;
+  readonly reject?: (error: unknown) => void;
 }
 
-/** The runtime of one local actor: mailbox, processing loop, supervision, children. */
-export class ActorCell<M> implements ActorRef<M> {
-  private readonly mailbox: Mailbox<Envelope>;
-  private instance: Actor<M>;
-  private running = false;
-  private stopped = false;
-  private stopAfterCurrent = false;
-  private readonly spaceWaiters: (() => void)[] = [];
-  private readonly budget: RestartBudget;
-  private started: Promise<void>;
-  private idle: Promise<void> = Promise.resolve();
-  private markIdle: () => void = () => {};
-  readonly children = new Set<ActorCell<unknown>>();
+/** A send() parked on a full mailbox. */
+interface WaitingSender {
+  readonly message: unknown;
+  readonly accepted: () => void;
+}
+
+/** What a cell needs from its system (kept off the system's public surface). */
+export interface CellHost {
+  readonly system: ActorSystem;
+  spawnChild<C>(parent: ActorCell<any>, name: string, props: Props<C>): ActorRef<C>;
+  /** A top-level actor escalated (or ran out of restarts). */
+  escalate(name: string, error: unknown): void;
+  /** The cell stopped accepting messages: drop it from the transport. */
+  stopping(cell: ActorCell<any>): void;
+  /** The cell is fully stopped: forget it. */
+  stopped(cell: ActorCell<any>): void;
+}
+
+/** How long a stop waits for the in-flight message, and for postStop. */
+export const STOP_WAIT_MS = 5000;
+/** Yield to the event loop after this many messages in a row, so a busy actor cannot starve I/O and timers. */
+const THROUGHPUT = 64;
+
+/**
+ * The runtime of one local actor: mailbox, processing loop, supervision and children.
+ * Everything that changes the actor (start, messages, child failures, stop) runs on its
+ * processing loop, one step at a time, so the actor never sees concurrent calls.
+ */
+export class ActorCell<M> implements LocalTarget<M> {
+  readonly ref: LocalActorRef<M>;
   readonly ctx: ActorContext<M>;
+  readonly children = new Set<ActorCell<any>>();
+  private readonly mailbox: Mailbox<Envelope>;
+  private readonly senders = new Mailbox<WaitingSender>(Number.MAX_SAFE_INTEGER);
+  /** Failures escalated by children; handled before the next message, like Akka's system messages. */
+  private readonly childFailures: unknown[] = [];
+  private readonly budget: RestartBudget;
+  private instance: Actor<M> | undefined;
+  private needsStart = true;
+  private stopRequested = false;
+  private stopping = false;
+  private stopDone: Promise<void> | undefined;
+  /** The processing loop while it runs; awaiting it waits for the in-flight message. */
+  private loop: Promise<void> | undefined;
 
   constructor(
     readonly name: string,
     private readonly props: Props<M>,
-    private readonly system: ActorSystem,
+    private readonly host: CellHost,
     readonly log: Logger,
-    private readonly parent: ActorCell<unknown> | undefined,
-    private readonly onStopped: (cell: ActorCell<M>) => void,
+    readonly parent: ActorCell<any> | undefined,
   ) {
     this.mailbox = new Mailbox(props.mailboxCapacity ?? 1000);
-    const s = props.supervisor;
-    this.budget = new RestartBudget(s?.maxRestarts ?? 10, s?.withinMs ?? 60_000);
+    this.budget = new RestartBudget(props.supervisor?.maxRestarts ?? 10, props.supervisor?.withinMs ?? 60_000);
+    this.ref = new LocalActorRef(this);
     this.ctx = {
-      self: this,
+      self: this.ref,
       name,
-      system,
+      system: host.system,
       log,
-      spawn: (child, p) => system.spawnChild(this as ActorCell<unknown>, `${name}/${child}`, p),
+      spawn: (child, childProps) => host.spawnChild(this, `${name}/${child}`, childProps),
       stop: () => {
-        this.stopAfterCurrent = true;
+        this.stopRequested = true;
+        this.schedule(); // also works when called outside a message (e.g. from a timer)
       },
     };
-    this.instance = props.create();
-    this.started = Promise.resolve(this.instance.preStart?.(this.ctx)).then(() => undefined);
-    this.started.catch((e) => this.fail(e));
   }
 
+  /** True once the actor stopped accepting messages. */
   get isStopped(): boolean {
-    return this.stopped;
+    return this.stopping;
   }
 
-  private enqueue(env: Envelope): void {
-    if (this.stopped) {
-      env.reject?.(new ActorError('WEIR_ACTOR_STOPPED', `actor '${this.name}' is stopped`));
-      if (!env.reject) this.log.debug('message to a stopped actor dropped');
-      return;
-    }
-    this.mailbox.push(env);
-    if (!this.running) void this.run();
+  /** Begin the lifecycle: preStart, then messages. */
+  start(): void {
+    this.schedule();
   }
 
   tell(message: M): void {
-    if (this.props.overflow === 'reject' && this.mailbox.full) throw new MailboxFullError(this.name, this.mailbox.capacity);
-    this.enqueue({ message });
+    if (this.stopping) return this.dropped();
+    if (this.mailbox.full && this.props.overflow === 'reject') throw new MailboxFullError(this.name, this.mailbox.capacity);
+    this.mailbox.push({ message });
+    this.schedule();
   }
 
-  async send(message: M): Promise<void> {
-    while (this.mailbox.full && !this.stopped) await new Promise<void>((r) => this.spaceWaiters.push(r));
-    this.enqueue({ message });
+  send(message: M): Promise<void> {
+    if (this.stopping) return Promise.resolve(this.dropped());
+    // Queue behind earlier waiters even if a slot is free right now, so senders keep their order.
+    if (this.mailbox.full || this.senders.size > 0) return new Promise((accepted) => this.senders.push({ message, accepted }));
+    this.mailbox.push({ message });
+    this.schedule();
+    return Promise.resolve();
   }
 
-  /** Deliver and get the reply (used by asks, local and from transports). */
-  deliver(message: unknown): Promise<unknown> {
-    return new Promise((resolve, reject) => this.enqueue({ message, resolve, reject }));
+  ask(message: M, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new AskTimeoutError(this.name, timeoutMs)), timeoutMs);
+      this.request(
+        message,
+        (v) => (clearTimeout(timer), resolve(v)),
+        (e) => (clearTimeout(timer), reject(e)),
+      );
+    });
   }
 
-  ask<R = unknown>(message: M, opts?: { timeoutMs?: number }): Promise<R> {
-    return this.system.askLocal(this, message, opts?.timeoutMs ?? 5000) as Promise<R>;
+  /** Entry point for transports: the remote side owns the timeout. */
+  deliver(message: unknown, isAsk: boolean): Promise<unknown> {
+    if (isAsk) return new Promise((resolve, reject) => this.request(message, resolve, reject));
+    try {
+      this.tell(message as M);
+      return Promise.resolve(undefined);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Stop (idempotent): rejects queued asks, waits up to 5 s for the in-flight message, stops children, runs postStop. */
+  stop(): Promise<void> {
+    return this.stopFrom(false);
+  }
+
+  /** Enqueue a child's escalated failure for this actor's supervisor. */
+  childFailed(error: unknown): void {
+    if (this.stopping) return;
+    this.childFailures.push(error);
+    this.schedule();
+  }
+
+  private request(message: unknown, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+    if (this.stopping) return reject(stoppedError(this.name));
+    if (this.mailbox.full && this.props.overflow === 'reject') return reject(new MailboxFullError(this.name, this.mailbox.capacity));
+    this.mailbox.push({ message, resolve, reject });
+    this.schedule();
+  }
+
+  private dropped(): void {
+    this.log.debug('message to a stopped actor dropped');
+  }
+
+  private hasWork(): boolean {
+    return this.needsStart || this.stopRequested || this.childFailures.length > 0 || this.mailbox.size > 0;
+  }
+
+  private schedule(): void {
+    if (this.loop || this.stopping) return;
+    // Start on a microtask so tell() never runs a receive on the caller's stack.
+    this.loop = Promise.resolve()
+      .then(() => this.run())
+      .catch((e: unknown) => this.log.error({ err: e }, 'actor loop crashed'))
+      .finally(() => {
+        this.loop = undefined;
+        if (!this.stopping && this.hasWork()) this.schedule(); // work that arrived while the loop wound down
+      });
   }
 
   private async run(): Promise<void> {
-    this.running = true;
-    this.idle = new Promise((r) => (this.markIdle = r));
-    await this.started.catch(() => undefined);
-    for (let env = this.mailbox.shift(); env !== undefined && !this.stopped; env = this.mailbox.shift()) {
-      const waiter = this.spaceWaiters.shift();
-      waiter?.();
-      try {
-        const v = await this.instance.receive(env.message as M, this.ctx);
-        env.resolve?.(v);
-      } catch (e) {
-        env.reject?.(e);
-        await this.fail(e);
+    let processed = 0;
+    while (!this.stopping) {
+      if (this.stopRequested) return void (await this.stopFrom(true));
+      if (this.needsStart) {
+        await this.startInstance();
+        continue;
       }
-      if (this.stopAfterCurrent) await this.stop();
+      if (this.childFailures.length > 0) {
+        await this.onFailure(this.childFailures.shift());
+        continue;
+      }
+      const env = this.mailbox.shift();
+      if (env === undefined) return;
+      this.admitSenders();
+      const pending = this.process(env);
+      if (pending) await pending;
+      if (++processed % THROUGHPUT === 0) await yieldToEventLoop();
     }
-    this.running = false;
-    this.markIdle();
   }
 
-  /** Apply the supervisor's directive to a failure. */
-  async fail(error: unknown): Promise<void> {
-    const directive: Directive = this.props.supervisor?.decide(error) ?? 'restart';
-    this.log.warn({ err: error, directive }, 'actor failed');
-    if (directive === 'resume') return;
-    if (directive === 'restart' && this.budget.take(Date.now())) {
-      await Promise.resolve(this.instance.postStop?.(this.ctx)).catch(() => undefined);
+  /** Move parked senders into freed slots, oldest first. */
+  private admitSenders(): void {
+    while (!this.mailbox.full && this.senders.size > 0) {
+      const s = this.senders.shift()!;
+      this.mailbox.push({ message: s.message });
+      s.accepted();
+    }
+  }
+
+  /** Returns a promise only for async receives, so sync actors skip a microtask per message. */
+  private process(env: Envelope): Promise<void> | undefined {
+    let result: unknown;
+    try {
+      result = this.instance!.receive(env.message as M, this.ctx);
+    } catch (e) {
+      return this.failed(env, e);
+    }
+    if (!isThenable(result)) return void env.resolve?.(result);
+    return Promise.resolve(result).then(
+      (v) => env.resolve?.(v),
+      (e) => this.failed(env, e),
+    );
+  }
+
+  private failed(env: Envelope, error: unknown): Promise<void> {
+    env.reject?.(error); // the failing message is dropped; its asker gets the error itself
+    return this.onFailure(error);
+  }
+
+  private async startInstance(): Promise<void> {
+    this.needsStart = false;
+    try {
       this.instance = this.props.create();
-      this.started = Promise.resolve(this.instance.preStart?.(this.ctx)).then(() => undefined);
-      await this.started.catch(() => undefined);
-      return;
-    }
-    await this.stop();
-    if (directive === 'escalate' || directive === 'restart') {
-      if (this.parent) await this.parent.fail(error);
-      else this.system.escalate(this.name, error);
+      await this.instance.preStart?.(this.ctx);
+    } catch (e) {
+      await this.onFailure(e);
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const c of [...this.children]) await c.stop();
-    for (const env of this.mailbox.drain()) env.reject?.(new ActorError('WEIR_ACTOR_STOPPED', `actor '${this.name}' stopped`));
-    for (const w of this.spaceWaiters.splice(0)) w();
-    await Promise.resolve(this.instance.postStop?.(this.ctx)).catch((e) => this.log.warn({ err: e }, 'postStop failed'));
-    this.parent?.children.delete(this as ActorCell<unknown>);
-    this.onStopped(this);
+  /** Apply the supervisor's directive. Runs on the loop only. */
+  private async onFailure(error: unknown): Promise<void> {
+    if (this.stopping) return; // an external stop is already tearing the actor down
+    let directive: Directive;
+    try {
+      directive = this.props.supervisor?.decide(error) ?? 'restart';
+    } catch (e) {
+      this.log.error({ err: e }, 'supervisor decide() threw; stopping the actor');
+      directive = 'stop';
+    }
+    if (directive === 'resume' && !this.instance) directive = 'stop'; // create() failed: nothing to resume
+    this.log.warn({ err: error, directive }, 'actor failed');
+    switch (directive) {
+      case 'resume':
+        return;
+      case 'restart':
+        if (this.budget.take(Date.now())) return this.restart();
+        this.log.error({ maxRestarts: this.props.supervisor?.maxRestarts ?? 10 }, 'too many restarts; stopping the actor');
+        await this.stopFrom(true);
+        return this.escalateUp(error);
+      case 'escalate':
+        await this.stopFrom(true);
+        return this.escalateUp(error);
+      default:
+        return this.stopFrom(true);
+    }
   }
 
-  /** Resolves when the in-flight message (if any) is done. */
-  whenIdle(): Promise<void> {
-    return this.running ? this.idle : Promise.resolve();
+  private async restart(): Promise<void> {
+    // Children belong to the old instance; a fresh one starts without them.
+    await Promise.all([...this.children].map((c) => c.stop()));
+    await this.runPostStop();
+    this.instance = undefined;
+    this.needsStart = true;
+  }
+
+  private escalateUp(error: unknown): void {
+    if (this.parent) this.parent.childFailed(error);
+    else this.host.escalate(this.name, error);
+  }
+
+  /** `fromLoop`: called by the loop itself, which must not wait for its own in-flight message. */
+  private stopFrom(fromLoop: boolean): Promise<void> {
+    this.stopDone ??= this.teardown(fromLoop);
+    return this.stopDone;
+  }
+
+  private async teardown(fromLoop: boolean): Promise<void> {
+    this.stopping = true;
+    this.host.stopping(this);
+    const queued = this.mailbox.drain();
+    for (const env of queued) env.reject?.(stoppedError(this.name));
+    if (queued.length > 0) this.log.debug({ dropped: queued.length }, 'queued messages of a stopping actor dropped');
+    for (const s of this.senders.drain()) s.accepted(); // never leave a sender parked on a dead mailbox
+    this.childFailures.length = 0;
+    if (!fromLoop && this.loop && !(await within(this.loop, STOP_WAIT_MS))) {
+      this.log.warn({ waitedMs: STOP_WAIT_MS }, 'in-flight message still running; stopping anyway');
+    }
+    await Promise.all([...this.children].map((c) => c.stop()));
+    await this.runPostStop();
+    this.parent?.children.delete(this);
+    this.host.stopped(this);
+  }
+
+  private async runPostStop(): Promise<void> {
+    const instance = this.instance;
+    if (!instance?.postStop) return;
+    const done = Promise.resolve()
+      .then(() => instance.postStop!(this.ctx))
+      .catch((e: unknown) => this.log.warn({ err: e }, 'postStop failed'));
+    if (!(await within(done, STOP_WAIT_MS))) this.log.warn({ waitedMs: STOP_WAIT_MS }, 'postStop did not finish; going on');
   }
 }

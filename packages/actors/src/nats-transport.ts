@@ -1,81 +1,155 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { pino, type Logger } from 'pino';
 import { decode, encode } from './codec.js';
 import { ActorError, ActorNotFoundError, AskTimeoutError, RemoteActorError } from './errors.js';
 import type { Deliver, Transport } from './transport.js';
 
-const NAME = /^[A-Za-z0-9_\-/]+$/;
+/** Options of a {@link NatsTransport}. */
+export interface NatsTransportOptions {
+  /** Subject prefix; default 'weir.actor'. Systems that should see each other share it. */
+  prefix?: string;
+  /** For delivery problems nobody else can see (undecodable messages, failed tells). Default: silent. */
+  logger?: Logger;
+}
+
+/** Wire form of an ask's reply. */
+type ReplyEnvelope = { ok: unknown } | { error: { code: string; message: string; name: string } };
+
+const NAME = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
+const PREFIX = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+
+/** The wire form of an error thrown by a receive: code, message and name survive. */
+function errorEnvelope(e: unknown): ReplyEnvelope {
+  const err = (typeof e === 'object' && e !== null ? e : {}) as { code?: unknown; message?: unknown; name?: unknown };
+  const code = typeof err.code === 'string' || typeof err.code === 'number' ? String(err.code) : '';
+  const message = typeof err.message === 'string' ? err.message : String(e);
+  return { error: { code, message, name: typeof err.name === 'string' ? err.name : 'Error' } };
+}
 
 /**
- * Actors across processes: actor `n` listens on `<prefix>.<n>` ('/' becomes '.'); tell is a
- * publish, ask a request with a timeout. The connection is the caller's; close() only unsubscribes.
+ * Actors across processes over NATS core. Actor `n` listens on `${prefix}.${n}` ('/' in names
+ * becomes '.'); tell is a publish, ask a request with a timeout, both msgpack-encoded. The
+ * receiver replies `{ ok: value }` or `{ error: { code, message, name } }`.
+ *
+ * Names are global across every process sharing the prefix; a duplicate in another process is
+ * not detected (both would receive). The connection is the caller's: close() only unsubscribes.
  */
 export class NatsTransport implements Transport {
   private readonly subs = new Map<string, Subscription>();
   private readonly prefix: string;
+  private readonly log: Logger;
 
   constructor(
     private readonly nc: NatsConnection,
-    opts: { prefix?: string } = {},
+    opts: NatsTransportOptions = {},
   ) {
     this.prefix = opts.prefix ?? 'weir.actor';
+    if (!PREFIX.test(this.prefix)) throw new ActorError('WEIR_ACTOR_BAD_NAME', `'${this.prefix}' is not a valid subject prefix`);
+    this.log = opts.logger ?? pino({ level: 'silent' });
   }
 
-  private subject(name: string): string {
-    if (!NAME.test(name)) throw new ActorError('WEIR_ACTOR_BAD_NAME', `actor name '${name}' may only contain letters, digits, '_', '-' and '/'`);
+  /** The subject an actor name maps to; throws ActorError WEIR_ACTOR_BAD_NAME for names outside [A-Za-z0-9_-/]. */
+  subjectOf(name: string): string {
+    if (!NAME.test(name)) {
+      throw new ActorError('WEIR_ACTOR_BAD_NAME', `actor name '${name}' must be segments of letters, digits, '_' and '-', separated by single '/'`);
+    }
     return `${this.prefix}.${name.replaceAll('/', '.')}`;
   }
 
   register(name: string, deliver: Deliver): void {
-    const sub = this.nc.subscribe(this.subject(name), {
+    const subject = this.subjectOf(name);
+    if (this.subs.has(name)) throw new ActorError('WEIR_ACTOR_NAME_TAKEN', `an actor named '${name}' is already registered on this transport`);
+    const sub = this.nc.subscribe(subject, {
       callback: (err, msg) => {
-        if (err) return;
-        let message: unknown;
-        try {
-          message = decode(msg.data);
-        } catch (e) {
-          if (msg.reply) msg.respond(encode({ error: { code: 'WEIR_ACTOR_BAD_MESSAGE', message: `undecodable message: ${(e as Error).message}` } }));
-          return;
-        }
-        const isAsk = Boolean(msg.reply);
-        deliver(message, isAsk).then(
-          (value) => isAsk && msg.respond(encode({ ok: value === undefined ? null : value })),
-          (e: unknown) => {
-            if (!isAsk) return;
-            const err = e as { code?: unknown; message?: unknown; name?: unknown };
-            msg.respond(encode({ error: { code: typeof err?.code === 'string' ? err.code : '', message: String(err?.message ?? e), name: String(err?.name ?? 'Error') } }));
-          },
-        );
+        if (err) return void this.log.warn({ err, actor: name }, 'actor subscription failed');
+        this.onMessage(name, msg, deliver);
       },
     });
     this.subs.set(name, sub);
   }
 
   unregister(name: string): void {
-    this.subs.get(name)?.unsubscribe();
+    const sub = this.subs.get(name);
     this.subs.delete(name);
+    this.unsubscribe(sub);
   }
 
   tell(name: string, message: unknown): void {
-    this.nc.publish(this.subject(name), encode(message));
+    this.nc.publish(this.subjectOf(name), encode(message));
   }
 
   async ask(name: string, message: unknown, timeoutMs: number): Promise<unknown> {
-    let reply;
+    let reply: Msg;
     try {
-      reply = await this.nc.request(this.subject(name), encode(message), { timeout: timeoutMs });
+      reply = await this.nc.request(this.subjectOf(name), encode(message), { timeout: timeoutMs });
     } catch (e) {
-      const text = String((e as Error)?.message ?? e) + String((e as { code?: unknown })?.code ?? '');
-      if (/no responders|503/i.test(text)) throw new ActorNotFoundError(name);
-      if (/timeout/i.test(text)) throw new AskTimeoutError(name, timeoutMs);
+      if (e instanceof RequestError && e.isNoResponders()) throw new ActorNotFoundError(name);
+      if (e instanceof TimeoutError || (e as Error)?.cause instanceof TimeoutError) throw new AskTimeoutError(name, timeoutMs);
       throw e;
     }
-    const env = decode(reply.data) as { ok?: unknown; error?: { code: string; message: string } };
-    if (env.error) throw new RemoteActorError(env.error.code, env.error.message);
-    return env.ok;
+    let env: Partial<{ ok: unknown; error: { code?: unknown; message?: unknown; name?: unknown } }>;
+    try {
+      env = decode(reply.data) as typeof env;
+    } catch (e) {
+      throw new ActorError('WEIR_ACTOR_BAD_MESSAGE', `undecodable reply from actor '${name}'`, { cause: e });
+    }
+    if (env?.error) {
+      const { code, message: text, name: errName } = env.error;
+      throw new RemoteActorError(typeof code === 'string' ? code : '', String(text ?? 'remote error'), typeof errName === 'string' ? errName : 'Error');
+    }
+    return env?.ok;
   }
 
   async close(): Promise<void> {
-    for (const s of this.subs.values()) s.unsubscribe();
+    for (const sub of this.subs.values()) this.unsubscribe(sub);
     this.subs.clear();
+  }
+
+  private onMessage(name: string, msg: Msg, deliver: Deliver): void {
+    const isAsk = Boolean(msg.reply);
+    let message: unknown;
+    try {
+      message = decode(msg.data);
+    } catch (e) {
+      this.log.warn({ err: e, actor: name }, 'undecodable message dropped');
+      if (isAsk) this.respond(msg, errorEnvelope(new ActorError('WEIR_ACTOR_BAD_MESSAGE', `actor '${name}' got an undecodable message`)));
+      return;
+    }
+    let reply: Promise<unknown>;
+    try {
+      reply = deliver(message, isAsk);
+    } catch (e) {
+      reply = Promise.reject(e); // a custom Deliver that throws synchronously
+    }
+    reply.then(
+      (value) => isAsk && this.respond(msg, { ok: value }),
+      (e: unknown) => {
+        if (isAsk) this.respond(msg, errorEnvelope(e));
+        else this.log.debug({ err: e, actor: name }, 'tell not delivered');
+      },
+    );
+  }
+
+  /** Never throws: a reply that cannot be encoded becomes an error reply, a closed connection is logged. */
+  private respond(msg: Msg, env: ReplyEnvelope): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode(env);
+    } catch (e) {
+      bytes = encode(errorEnvelope(new ActorError('WEIR_ACTOR_BAD_MESSAGE', `the reply could not be encoded: ${(e as Error)?.message ?? String(e)}`)));
+    }
+    try {
+      msg.respond(bytes);
+    } catch (e) {
+      this.log.debug({ err: e }, 'could not send a reply');
+    }
+  }
+
+  private unsubscribe(sub: Subscription | undefined): void {
+    try {
+      sub?.unsubscribe();
+    } catch (e) {
+      this.log.debug({ err: e }, 'unsubscribe failed (connection closed?)');
+    }
   }
 }
