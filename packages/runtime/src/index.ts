@@ -15,3 +15,5 @@ export { subjects, assertToken } from './subjects.js';
 export { HeapKeyedState } from './state/heap-keyed-state.js';
 export * from './protocol.js';
 export type { ConnectorContext, SourceReader, SinkWriter } from './connectors/types.js';
+export type { SnapshotStore, BlobWrite, CompletedCheckpoint, OperatorSnapshot, OperatorSubtaskSnapshot, SubtaskSnapshot, SubtaskCheckpointStats } from './snapshots/types.js';
+export { keyGroupBlob, operatorStateBlob } from './snapshots/names.js';

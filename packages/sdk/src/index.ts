@@ -14,3 +14,5 @@ export { describeGraph, DEFAULT_MAX_PARALLELISM, MAX_MAX_PARALLELISM } from './g
 export type { JobGraph, JobGraphDescription, OperatorDescription, OperatorNode, OperatorOptions, InputEdge, Partitioning, OperatorKind } from './graph.js';
 export { validateGraph } from './validate.js';
 export { WeirError, GraphValidationError, JobArgumentError, StateAccessError } from './errors.js';
+export { DEFAULT_CHECKPOINT_CONFIG, DEFAULT_RESTART_STRATEGY } from './config.js';
+export type { CheckpointConfig, RestartStrategyConfig, JobConfig } from './config.js';

@@ -1,0 +1,89 @@
+/**
+ * What checkpoints store and where. Blobs hold state (msgpackr); metadata says which blobs make
+ * up a checkpoint. Blob names are logical (built by `blobName` in names.ts); a store maps them to
+ * its own keys or paths.
+ */
+
+/** One blob to write. */
+export interface BlobWrite {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** The state of one operator of one subtask in a checkpoint (what a subtask acknowledges with). */
+export interface OperatorSubtaskSnapshot {
+  /** key group -> blob names: the full base first, then deltas in order. */
+  readonly keyGroups: Readonly<Record<number, readonly string[]>>;
+  /** Blob of the subtask's non-keyed state (source position, actor state of a non-keyed actor). */
+  readonly operatorState?: string;
+}
+
+/** A subtask's acknowledgement payload: operator uid -> its snapshot. */
+export interface SubtaskSnapshot {
+  readonly operators: Readonly<Record<string, OperatorSubtaskSnapshot>>;
+}
+
+/** Byte and time figures of one subtask's part of a checkpoint. */
+export interface SubtaskCheckpointStats {
+  /** Time from trigger (or first barrier) to the end of the synchronous part (ms). */
+  readonly syncMs: number;
+  /** Time of the asynchronous write (ms). */
+  readonly asyncMs: number;
+  /** Time channels were held back waiting for barriers (ms). */
+  readonly alignmentMs: number;
+  /** Size of the whole state the snapshot describes (bytes, estimated from blob sizes). */
+  readonly stateBytes: number;
+  /** Bytes written for this checkpoint (the increment). */
+  readonly writtenBytes: number;
+}
+
+/** The state of one operator (all subtasks) in a completed checkpoint. */
+export interface OperatorSnapshot {
+  readonly maxParallelism: number;
+  readonly parallelism: number;
+  readonly keyGroups: Readonly<Record<number, readonly string[]>>;
+  /** subtask index -> blob name. */
+  readonly operatorState: Readonly<Record<number, string>>;
+}
+
+/** Metadata of a completed checkpoint, written atomically with the job's latest pointer. */
+export interface CompletedCheckpoint {
+  readonly formatVersion: 1;
+  readonly id: number;
+  readonly jobId: string;
+  readonly attempt: number;
+  /** Trigger time (ms since epoch). */
+  readonly timestamp: number;
+  readonly completedAt: number;
+  readonly operators: Readonly<Record<string, OperatorSnapshot>>;
+  /** `${taskHeadUid}/${subtask}` of subtasks that had finished: restored as finished (no replay). */
+  readonly finished: readonly string[];
+  readonly stateBytes: number;
+  readonly writtenBytes: number;
+}
+
+/**
+ * Where checkpoint state lives. Implementations: Redis (clusters) and a directory (embedded
+ * default, tests). Every write is fenced by the job's current attempt: once `fence(job, n)` ran,
+ * writes from attempts below n are refused with WEIR_SNAPSHOT_FENCED.
+ */
+export interface SnapshotStore {
+  /** Make `attempt` the job's current attempt. Refuses (WEIR_SNAPSHOT_FENCED) an attempt lower than the stored one. */
+  fence(jobId: string, attempt: number): Promise<void>;
+  /** Write blobs, fenced; resolves with the bytes written. */
+  writeBlobs(jobId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number>;
+  /** Read blobs in the order asked; a missing one is WEIR_SNAPSHOT_MISSING. */
+  readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]>;
+  deleteBlobs(jobId: string, names: readonly string[]): Promise<void>;
+  /** Store the metadata and set the latest pointer in one atomic, fenced step. */
+  commitCheckpoint(jobId: string, attempt: number, checkpoint: CompletedCheckpoint): Promise<void>;
+  /** Delete metadata of checkpoints (not their blobs). */
+  removeCheckpoints(jobId: string, ids: readonly number[]): Promise<void>;
+  latestCheckpoint(jobId: string): Promise<CompletedCheckpoint | undefined>;
+  getCheckpoint(jobId: string, id: number): Promise<CompletedCheckpoint | undefined>;
+  /** Ids of the checkpoints whose metadata is stored, ascending. */
+  listCheckpoints(jobId: string): Promise<number[]>;
+  /** Delete everything of a job: blobs, metadata, pointer, fencing token. */
+  deleteJob(jobId: string): Promise<void>;
+  close(): Promise<void>;
+}
