@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js';
 const natsUrl = z
   .string()
   .regex(/^(nats|tls|ws|wss):\/\/[^\s,]+(,(nats|tls|ws|wss):\/\/[^\s,]+)*$/, 'must be nats://host:port (several separated by commas)');
+const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port[/db] (or rediss:// for TLS)');
 const restUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
 const token = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "must be 1-32 letters, digits, '_' or '-'");
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -11,6 +12,8 @@ const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silen
 const schema = z.object({
   WEIR_NATS_URL: natsUrl.default('nats://127.0.0.1:4222'),
   WEIR_REST_URL: restUrl.optional(),
+  WEIR_REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  WEIR_CHECKPOINT_DIR: z.string().min(1).default('.weir/checkpoints'),
   WEIR_CLUSTER_ID: token.default('default'),
   WEIR_LOG_LEVEL: level.optional(),
 });
@@ -37,4 +40,4 @@ export function flag<T>(name: string, schemaOf: z.ZodType<T>, value: unknown): T
 
 export const positiveInt = (max = 32768) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
 export const port = z.coerce.number().int().min(0).max(65535);
-export const schemas = { natsUrl, restUrl, token };
+export const schemas = { natsUrl, restUrl, redisUrl, token };

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import { printCheckpoints } from './checkpoints-table.js';
 import { clusterUp } from './cluster-up.js';
 import { flag, port, positiveInt, readEnv, schemas } from './config.js';
 import { formatError } from './errors.js';
@@ -39,7 +41,7 @@ program
     const restPort = flag('rest-port', port, opts.restPort);
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
-    await serve(() => startCoordinator({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs }));
+    await serve(() => startCoordinator({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs }));
   });
 
 program
@@ -52,7 +54,7 @@ program
     const slots = flag('slots', positiveInt(1024), opts.slots);
     const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
-    await serve(() => startWorker({ natsUrl: env.WEIR_NATS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+    await serve(() => startWorker({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
   });
 
 program
@@ -82,12 +84,18 @@ program
   .option('-p, --parallelism <n>', 'default parallelism of operators', '1')
   .option('--arg <key=value>', 'a job argument (repeatable)', collect, [])
   .option('--detach', 'submit and return the job id (cluster only)', false)
+  .option('--checkpoint-interval <ms>', "time between checkpoints; 0 turns them off (default: the job's, else 10000)")
+  .addOption(new Option('--checkpoint-mode <mode>', "barrier alignment (default: the job's, else exactly-once)").choices(['exactly-once', 'at-least-once']))
   .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
-  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string }) => {
+  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once' }) => {
     const env = readEnv();
     const restUrl = opts.restUrl ? flag('rest-url', schemas.restUrl, opts.restUrl) : undefined; // empty = unset
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
-    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, log });
+    const checkpoints = {
+      ...(opts.checkpointInterval !== undefined ? { intervalMs: flag('checkpoint-interval', z.coerce.number().int('must be a whole number of ms').min(0, 'must be 0 (off) or more'), opts.checkpointInterval) } : {}),
+      ...(opts.checkpointMode ? { mode: opts.checkpointMode } : {}),
+    };
+    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, log });
   });
 
 const restOption = () => new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL').default('http://127.0.0.1:8081');
@@ -114,6 +122,15 @@ program
     const rest = new RestClient(flag('rest-url', schemas.restUrl, opts.restUrl));
     const r = await rest.request<{ jobId: string; state: string }>('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`);
     process.stdout.write(`job ${r.jobId} is ${r.state}\n`);
+  });
+
+program
+  .command('checkpoints')
+  .description("a job's checkpoints: counts, latest, history, and its failures")
+  .argument('<job-id>')
+  .addOption(restOption())
+  .action(async (jobId: string, opts: { restUrl: string }) => {
+    await printCheckpoints(new RestClient(flag('rest-url', schemas.restUrl, opts.restUrl)), jobId);
   });
 
 try {

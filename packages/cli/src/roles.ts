@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { ActorSystem, InProcessTransport, NatsTransport } from '@weir/actors';
 import { Coordinator, createRestServer } from '@weir/coordinator';
-import { InProcessDataPlane, JetStreamDataPlane, MemoryArtifactStore, ObjectStoreArtifacts, subjects, Worker } from '@weir/runtime';
+import { FileSnapshotStore, InProcessDataPlane, JetStreamDataPlane, MemoryArtifactStore, ObjectStoreArtifacts, RedisSnapshotStore, subjects, Worker } from '@weir/runtime';
 import type { Logger } from 'pino';
 import { JOB_CACHE_DIR } from './cache-dir.js';
 import { connectNats, connectorConnections } from './nats.js';
+import { connectRedis } from './redis.js';
 
 export interface ClusterConfig {
   readonly natsUrl: string;
+  readonly redisUrl: string;
   readonly clusterId: string;
   readonly log: Logger;
 }
@@ -19,11 +21,13 @@ export interface Running {
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
 export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number }): Promise<Running & { url: string }> {
   const nc = await connectNats(c.natsUrl, 'weir-coordinator');
+  const redis = await connectRedis(c.redisUrl, 'weir-coordinator');
   const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
   const coordinator = new Coordinator({
     system,
     dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
+    snapshots: new RedisSnapshotStore(redis, { cluster: c.clusterId }),
     log: c.log,
     ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
     ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
@@ -39,6 +43,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
       await coordinator.stop();
       await system.shutdown();
       await nc.drain();
+      redis.disconnect();
     },
   };
 }
@@ -46,6 +51,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
 /** A worker process: registers with whichever coordinator serves this cluster id. */
 export async function startWorker(c: ClusterConfig & { slots: number; workerId?: string }): Promise<Running> {
   const nc = await connectNats(c.natsUrl, 'weir-worker');
+  const redis = await connectRedis(c.redisUrl, 'weir-worker');
   const workerId = c.workerId ?? randomBytes(4).toString('hex');
   const system = new ActorSystem({ name: `worker-${workerId}`, transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
   const conns = connectorConnections(c.natsUrl, nc);
@@ -55,6 +61,7 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
     system,
     dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
+    snapshots: new RedisSnapshotStore(redis, { cluster: c.clusterId }),
     log: c.log,
     cacheDir: JOB_CACHE_DIR,
     nats: (s) => conns.get(s),
@@ -66,6 +73,7 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
       await system.shutdown();
       await conns.close();
       await nc.drain();
+      redis.disconnect();
     },
   };
 }
@@ -74,15 +82,16 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
  * The embedded default: coordinator and one worker in this process, over the in-process
  * transport and channels. Only those two ports differ from a cluster.
  */
-export async function startEmbedded(log: Logger, slots: number, natsUrl: string) {
+export async function startEmbedded(log: Logger, slots: number, natsUrl: string, checkpointDir: string) {
   const transport = new InProcessTransport();
   const system = new ActorSystem({ name: 'embedded', transport, logger: log });
   const dataPlane = new InProcessDataPlane();
   const artifacts = new MemoryArtifactStore();
-  const coordinator = new Coordinator({ system, dataPlane, artifacts, log });
+  const snapshots = new FileSnapshotStore(checkpointDir);
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, log });
   await coordinator.start();
   const conns = connectorConnections(natsUrl);
-  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, log, cacheDir: JOB_CACHE_DIR, nats: (s) => conns.get(s) });
+  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (s) => conns.get(s) });
   await worker.start();
   return {
     coordinator,

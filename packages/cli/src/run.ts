@@ -1,4 +1,4 @@
-import { buildJob, parseArgPairs, WeirError, type JobGraphDescription } from '@weir/sdk';
+import { buildJob, parseArgPairs, WeirError, type CheckpointConfig, type JobGraphDescription } from '@weir/sdk';
 import { importJobBundle, planExecution } from '@weir/runtime';
 import type { Logger } from 'pino';
 import { bundleJob } from './bundle.js';
@@ -13,6 +13,10 @@ export interface RunOptions {
   readonly detach: boolean;
   readonly restUrl: string | undefined;
   readonly natsUrl: string;
+  /** Embedded default: where checkpoints are written. */
+  readonly checkpointDir: string;
+  /** Overrides of the job's checkpoint configuration (flags). */
+  readonly checkpoints: Partial<CheckpointConfig>;
   readonly log: Logger;
 }
 
@@ -22,6 +26,8 @@ interface JobView {
   state: string;
   duration: number;
   failure: { code: string; message: string; task?: string; subtask?: number; workerId?: string } | null;
+  restarts: number;
+  restartStrategyExhausted: string | null;
   vertices: { uid: string; recordsIn: number; recordsOut: number }[];
 }
 
@@ -41,7 +47,7 @@ export async function run(o: RunOptions): Promise<number> {
 async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
   const rest = new RestClient(o.restUrl!);
   const { artifact } = await rest.request<{ artifact: string }>('POST', '/artifacts', bundle, 'application/octet-stream');
-  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism });
+  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints });
   if (o.detach) {
     process.stdout.write(`${jobId}\n`);
     say(`submitted ${description.name} as job ${jobId} (detached); follow it with 'weir list', stop it with 'weir cancel ${jobId}'`);
@@ -73,7 +79,7 @@ async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobG
 async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
   say(`no cluster configured (WEIR_REST_URL unset): running '${description.name}' on the embedded default, in this process`);
   const slots = Math.max(...planExecution(description).tasks.map((t) => t.parallelism));
-  const cluster = await startEmbedded(o.log, slots, o.natsUrl);
+  const cluster = await startEmbedded(o.log, slots, o.natsUrl, o.checkpointDir);
   let interrupted = false;
   const onSigint = () => {
     interrupted = true;
@@ -81,7 +87,7 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
   process.once('SIGINT', onSigint);
   try {
     const artifact = await cluster.coordinator.putArtifact(bundle);
-    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism });
+    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints });
     for (;;) {
       const view = cluster.coordinator.view(job.id) as unknown as JobView;
       if (TERMINAL.has(view.state)) return report(view);
@@ -108,6 +114,7 @@ function report(view: JobView): number {
     const f = view.failure;
     const where = f.task ? ` in ${f.task}#${f.subtask}${f.workerId ? ` on worker ${f.workerId}` : ''}` : '';
     say(`job ${view.name} FAILED${where}: ${f.code}: ${f.message}`);
+    if (view.restartStrategyExhausted) say(`not restarted after ${view.restarts} restart(s): ${view.restartStrategyExhausted}`);
     return 1;
   }
   say(`job ${view.name} ${view.state}`);

@@ -7,10 +7,13 @@ import {
   type ArtifactStore,
   type CoordinatorMessage,
   type DataPlane,
+  type SnapshotStore,
   type TaskStateUpdate,
   type WorkerMessage,
 } from '@weir/runtime';
-import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
+import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
+import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
+import { JobCheckpoints } from './job-checkpoints.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -21,6 +24,8 @@ export interface CoordinatorOptions {
   readonly system: ActorSystem;
   readonly dataPlane: DataPlane;
   readonly artifacts: ArtifactStore;
+  /** Where completed checkpoints live (the same store workers write to). */
+  readonly snapshots: SnapshotStore;
   readonly log: Logger;
   /** A worker with no heartbeat for this long is lost (default 10 s). */
   readonly heartbeatTimeoutMs?: number;
@@ -36,7 +41,15 @@ export interface SubmitRequest {
   readonly description: JobGraphDescription;
   readonly args?: Readonly<Record<string, string>>;
   readonly parallelism?: number;
+  /** Overrides of the job's checkpoint configuration. */
+  readonly checkpoints?: Partial<CheckpointConfig>;
+  /** Overrides the job's restart strategy. */
+  readonly restartStrategy?: RestartStrategyConfig;
 }
+
+/** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
+const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT']);
+const MAX_EXCEPTIONS = 100;
 
 /**
  * The coordinator (Flink: JobManager): accepts jobs, builds their execution plan, schedules
@@ -72,11 +85,17 @@ export class Coordinator {
   private receive(m: CoordinatorMessage): unknown {
     const now = this.now();
     switch (m.type) {
-      case 'register':
+      case 'register': {
+        const previous = this.workers.workers.get(m.workerId);
+        if (previous && (previous.pid !== m.pid || previous.host !== m.host)) {
+          // A new process under a known id: the old one died, whatever its heartbeats said.
+          void this.workerLost(previous, `worker ${m.workerId} restarted (pid ${previous.pid} -> ${m.pid}); its tasks were lost`, now);
+        }
         this.workers.register(m, now);
         this.log.info({ worker: m.workerId, slots: m.slots, host: m.host, workerPid: m.pid }, 'worker registered');
         void this.scheduleWaiting();
         return { ok: true };
+      }
       case 'heartbeat':
         return { known: this.workers.heartbeat(m.workerId, now) };
       case 'task-state':
@@ -89,33 +108,46 @@ export class Coordinator {
           if (s) s.counts = { ...t.counts };
         }
         return undefined;
+      case 'checkpoint-ack':
+      case 'checkpoint-decline': {
+        const job = this.jobs.get(m.jobId);
+        if (!job || job.attempt !== m.attempt || job.status !== 'RUNNING') return undefined; // a zombie or a late one
+        if (m.type === 'checkpoint-ack') job.checkpoints.onAck(m);
+        else job.checkpoints.onDecline(m);
+        return undefined;
+      }
       default:
         throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `coordinator got an unknown message type '${String((m as { type?: unknown }).type)}'`);
     }
   }
 
-  /** Heartbeat timeouts and slot waits. */
+  /** Heartbeat timeouts, slot waits, checkpoint triggers and timeouts. */
   private async tick(): Promise<void> {
     const now = this.now();
     for (const w of this.workers.expire(now, this.o.heartbeatTimeoutMs ?? 10_000)) {
-      this.log.warn({ worker: w.workerId }, 'worker lost: no heartbeat');
-      for (const job of this.jobs.values()) {
-        if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
-        const hit = [...job.subtasks.values()].some((s) => s.workerId === w.workerId && !TERMINAL_TASK_STATES.has(s.state));
-        if (hit) await this.failJob(job, { code: 'WEIR_WORKER_LOST', message: `worker ${w.workerId} (pid ${w.pid} on ${w.host}) stopped sending heartbeats`, time: now, workerId: w.workerId });
-      }
+      await this.workerLost(w, `worker ${w.workerId} (pid ${w.pid} on ${w.host}) stopped sending heartbeats`, now);
     }
+    for (const job of this.jobs.values()) if (job.status === 'RUNNING') job.checkpoints.tick();
     for (const [jobId, { since }] of this.waiting) {
       const job = this.jobs.get(jobId);
-      if (!job || job.status !== 'CREATED') {
+      if (!job || (job.status !== 'CREATED' && job.status !== 'RESTARTING')) {
         this.waiting.delete(jobId);
         continue;
       }
       if (now - since > (this.o.slotWaitTimeoutMs ?? 30_000)) {
         this.waiting.delete(jobId);
         const needed = Math.max(...job.plan.tasks.map((t) => t.parallelism));
-        await this.failJob(job, { code: 'WEIR_NOT_ENOUGH_SLOTS', message: `job needs ${needed} free slots and the cluster has ${this.workers.freeSlots().length}; start more workers (weir worker --slots N) or lower the parallelism`, time: now });
+        await this.failJob(job, { code: 'WEIR_NOT_ENOUGH_SLOTS', message: `job needs ${needed} free slots and the cluster has ${this.workers.freeSlots().length}; start more workers (weir worker --slots N) or lower the parallelism`, time: now }, true);
       }
+    }
+  }
+
+  private async workerLost(w: { workerId: string; pid: number; host: string }, message: string, now: number): Promise<void> {
+    this.log.warn({ worker: w.workerId, workerPid: w.pid }, 'worker lost');
+    for (const job of this.jobs.values()) {
+      if (TERMINAL_JOB_STATUSES.has(job.status)) continue;
+      const hit = [...job.subtasks.values()].some((s) => s.workerId === w.workerId && !TERMINAL_TASK_STATES.has(s.state));
+      if (hit) await this.failJob(job, { code: 'WEIR_WORKER_LOST', message, time: now, workerId: w.workerId });
     }
   }
 
@@ -126,6 +158,8 @@ export class Coordinator {
   /** Accept a job: validate, plan, and schedule it (or wait for slots). */
   async submit(req: SubmitRequest): Promise<Job> {
     validateGraph(req.description);
+    const checkpointConfig = resolveCheckpointConfig({ ...req.description.config?.checkpoints, ...req.checkpoints });
+    const restartConfig = resolveRestartStrategy(req.restartStrategy ?? req.description.config?.restartStrategy);
     await this.o.artifacts.get(req.artifact); // fail now, not in a worker, if the bundle is missing
     const id = randomBytes(8).toString('hex');
     const now = this.now();
@@ -141,7 +175,23 @@ export class Coordinator {
       submittedAt: now,
       subtasks: new Map(),
       statusTimestamps: { CREATED: now },
+      exceptions: [],
+      restarts: 0,
+      checkpointConfig,
+      restartConfig,
+      restartStrategy: createRestartStrategy(restartConfig),
+      checkpoints: undefined as unknown as JobCheckpoints,
     };
+    (job as { checkpoints: JobCheckpoints }).checkpoints = new JobCheckpoints({
+      job,
+      config: checkpointConfig,
+      store: this.o.snapshots,
+      system: this.o.system,
+      log: this.log,
+      now: this.now,
+      failJob: (message) => void this.failJob(job, { code: 'WEIR_CHECKPOINT_FAILURES_EXCEEDED', message, time: this.now() }),
+    });
+    await this.o.snapshots.fence(id, job.attempt);
     this.jobs.set(id, job);
     this.log.info({ job: id, name: req.description.name }, 'job submitted');
     this.waiting.set(id, { since: now });
@@ -152,7 +202,7 @@ export class Coordinator {
   private async scheduleWaiting(): Promise<void> {
     for (const jobId of [...this.waiting.keys()]) {
       const job = this.jobs.get(jobId);
-      if (!job || job.status !== 'CREATED') {
+      if (!job || (job.status !== 'CREATED' && job.status !== 'RESTARTING')) {
         this.waiting.delete(jobId);
         continue;
       }
@@ -169,12 +219,28 @@ export class Coordinator {
       this.workers.workers.get(a.workerId)?.used.set(a.slot, job.id);
       for (const s of a.subtasks) job.subtasks.set(subtaskKey(s.task, s.subtask), { state: 'DEPLOYING', workerId: a.workerId, counts: {} });
     }
+    const status = job.status;
+    const attempt = job.attempt;
+    const restore = job.checkpoints.latest;
     try {
       await this.o.dataPlane.prepare(job.id, job.attempt, job.plan.edges);
+      const checkpointing = { mode: job.checkpointConfig.mode, maxDeltaChain: job.checkpointConfig.maxDeltaChain };
       await Promise.all(
         assignments.map((a) =>
           this.o.system.ref<WorkerMessage>(subjects.worker(a.workerId)).ask(
-            { type: 'deploy', jobId: job.id, attempt: job.attempt, artifact: job.artifact, args: job.args, parallelism: job.parallelism, description: job.description, slot: a.slot, subtasks: a.subtasks },
+            {
+              type: 'deploy',
+              jobId: job.id,
+              attempt: job.attempt,
+              artifact: job.artifact,
+              args: job.args,
+              parallelism: job.parallelism,
+              description: job.description,
+              slot: a.slot,
+              subtasks: a.subtasks,
+              checkpointing,
+              ...(restore ? { restoreFrom: restore.id } : {}),
+            },
             { timeoutMs: 30_000 },
           ),
         ),
@@ -186,10 +252,12 @@ export class Coordinator {
       await this.failJob(job, { code, message: `deployment failed: ${err.message ?? String(e)}`, time: this.now() });
       return;
     }
-    if (job.status !== 'CREATED') return; // failed or canceled meanwhile
-    job.startTime = this.now();
+    if (job.status !== status || job.attempt !== attempt) return; // failed or canceled meanwhile
+    job.startTime ??= this.now();
     this.setStatus(job, 'RUNNING');
-    log.info({ slots: assignments.length }, 'job running');
+    if (restore) job.checkpoints.restored(restore.id);
+    job.checkpoints.startAttempt();
+    log.info({ slots: assignments.length, restoredFrom: restore?.id ?? null }, 'job running');
     this.checkCompletion(job);
   }
 
@@ -201,7 +269,8 @@ export class Coordinator {
     if (!s) return;
     s.state = m.state;
     s.counts = { ...m.counts };
-    if (m.state === 'FAILED' && !TERMINAL_JOB_STATUSES.has(job.status) && job.status !== 'FAILING') {
+    if (m.state === 'FINISHED' && job.status === 'RUNNING') job.checkpoints.onTaskFinished(m.task, m.subtask);
+    if (m.state === 'FAILED') {
       const task = job.plan.tasks[m.task];
       void this.failJob(job, { ...(m.error ?? { code: 'WEIR_TASK_EXCEPTION', message: 'task failed' }), time: this.now(), task: task?.name ?? String(m.task), subtask: m.subtask, workerId: m.workerId });
       return;
@@ -228,17 +297,56 @@ export class Coordinator {
     job.endTime = this.now();
     this.workers.release(job.id);
     await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
+    job.checkpoints.abortAll('STOPPED', `job ${to}`);
+    await job.checkpoints.idle();
+    // A finished or canceled job's checkpoints are of no further use; a failed job's are kept to resume from.
+    if (to !== 'FAILED') await this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data'));
     void this.scheduleWaiting();
   }
 
-  /** Fail the attempt: keep the root cause, cancel what still runs, end FAILED. */
-  private async failJob(job: Job, failure: JobFailure): Promise<void> {
-    if (TERMINAL_JOB_STATUSES.has(job.status) || job.status === 'FAILING') return;
+  /**
+   * Fail the attempt: record the failure, cancel what still runs, then restart from the latest
+   * completed checkpoint as the restart strategy allows, or end FAILED with the root cause.
+   */
+  private async failJob(job: Job, failure: JobFailure, duringRestart = false): Promise<void> {
+    if (TERMINAL_JOB_STATUSES.has(job.status) || job.status === 'CANCELING' || job.status === 'FAILING') return; // FAILING: a consequence of the failure being handled
+    // While restarting, only the new attempt's deployment (or its wait for slots) can fail.
+    if (job.status === 'RESTARTING' && job.subtasks.size === 0 && !duringRestart) return;
     job.failure = failure;
-    this.log.error({ job: job.id, failure }, 'job failing');
+    job.exceptions.push({ ...failure, attempt: job.attempt });
+    if (job.exceptions.length > MAX_EXCEPTIONS) job.exceptions.shift();
+    this.log.error({ job: job.id, attempt: job.attempt, failure }, 'job failing');
     this.setStatus(job, 'FAILING');
+    job.checkpoints.abortAll('JOB_FAILOVER', failure.message);
     await this.cancelTasks(job);
-    await this.finish(job, 'FAILED');
+    this.workers.release(job.id);
+    await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
+    const neverRan = job.restarts === 0 && job.startTime === undefined && FINAL_BEFORE_FIRST_RUN.has(failure.code);
+    const decision = neverRan ? { restart: false as const, reason: 'the job never started; restarting would fail the same way' } : job.restartStrategy.onFailure(this.now());
+    if (!decision.restart) {
+      job.restartExhausted = decision.reason;
+      this.log.error({ job: job.id, reason: decision.reason }, 'not restarting');
+      await this.finish(job, 'FAILED');
+      return;
+    }
+    this.setStatus(job, 'RESTARTING');
+    this.log.warn({ job: job.id, delayMs: decision.delayMs, attempt: job.attempt + 1 }, 'restarting');
+    setTimeout(() => void this.restart(job), decision.delayMs).unref();
+  }
+
+  /** Attempt + 1: fence the old attempt's writes, then wait for slots and deploy (restoring state). */
+  private async restart(job: Job): Promise<void> {
+    if (job.status !== 'RESTARTING') return;
+    job.attempt++;
+    job.restarts++;
+    try {
+      await this.o.snapshots.fence(job.id, job.attempt);
+    } catch (e) {
+      await this.failJob(job, { code: 'WEIR_SNAPSHOT_FENCED', message: `could not fence attempt ${job.attempt}: ${(e as Error).message}`, time: this.now() }, true);
+      return;
+    }
+    this.waiting.set(job.id, { since: this.now() });
+    await this.scheduleWaiting();
   }
 
   /** Cancel a job by id. */
@@ -272,6 +380,23 @@ export class Coordinator {
 
   view(jobId: string) {
     return jobView(this.getJob(jobId), this.now());
+  }
+
+  /** Checkpoint counts, latest and history of a job (REST /jobs/:id/checkpoints). */
+  checkpointStats(jobId: string) {
+    return this.getJob(jobId).checkpoints.core.stats(this.now());
+  }
+
+  checkpointConfig(jobId: string) {
+    const job = this.getJob(jobId);
+    const c = job.checkpointConfig;
+    return { ...c, enabled: c.intervalMs > 0, restartStrategy: { ...job.restartConfig, description: job.restartStrategy.describe() } };
+  }
+
+  /** Failures of a job, newest first, with the root cause of the latest one. */
+  exceptions(jobId: string) {
+    const job = this.getJob(jobId);
+    return { rootException: job.failure ?? null, restarts: job.restarts, restartStrategyExhausted: job.restartExhausted ?? null, history: [...job.exceptions].reverse() };
   }
 
   listJobs() {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActorSystem } from '@weir/actors';
-import { InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -35,7 +38,7 @@ test('job status transitions follow the table', () => {
 test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () => {
   const log = pino({ level: 'silent' });
   const system = new ActorSystem({ name: 'c' });
-  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), log });
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots: new FileSnapshotStore(mkdtempSync(join(tmpdir(), 'weir-coord-'))), log });
   await coordinator.start();
   const app = createRestServer(coordinator, log);
   try {

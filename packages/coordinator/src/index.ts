@@ -6,3 +6,4 @@ export { schedule, type FreeSlot, type SlotAssignment, type ScheduleResult } fro
 export { transition, canTransition, TERMINAL_JOB_STATUSES, type JobStatus } from './job-status.js';
 export { WorkerRegistry, type WorkerInfo } from './workers.js';
 export { jobView, type Job, type JobFailure } from './job.js';
+export * from './checkpoint/index.js';

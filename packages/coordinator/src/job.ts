@@ -1,5 +1,7 @@
 import type { ExecutionPlan, OperatorCounts, SerializedError, TaskState } from '@weir/runtime';
-import type { JobGraphDescription } from '@weir/sdk';
+import type { CheckpointConfig, JobGraphDescription, RestartStrategyConfig } from '@weir/sdk';
+import type { RestartStrategy } from './checkpoint/index.js';
+import type { JobCheckpoints } from './job-checkpoints.js';
 import type { JobStatus } from './job-status.js';
 
 export interface SubtaskStatus {
@@ -13,6 +15,7 @@ export interface JobFailure extends SerializedError {
   readonly task?: string;
   readonly subtask?: number;
   readonly workerId?: string;
+  readonly attempt?: number;
 }
 
 /** A job as the coordinator tracks it. */
@@ -31,7 +34,17 @@ export interface Job {
   /** `${task}/${subtask}` -> status, for the current attempt */
   readonly subtasks: Map<string, SubtaskStatus>;
   readonly statusTimestamps: Partial<Record<JobStatus, number>>;
+  /** The root cause of the latest failure. */
   failure?: JobFailure;
+  /** Every failure, oldest first (bounded). */
+  readonly exceptions: JobFailure[];
+  /** Set when the restart strategy refused to restart. */
+  restartExhausted?: string;
+  restarts: number;
+  readonly checkpointConfig: CheckpointConfig;
+  readonly restartConfig: RestartStrategyConfig;
+  readonly restartStrategy: RestartStrategy;
+  readonly checkpoints: JobCheckpoints;
 }
 
 export const subtaskKey = (task: number, subtask: number): string => `${task}/${subtask}`;
@@ -84,6 +97,8 @@ export function jobView(job: Job, now: number) {
     args: job.args,
     timestamps: job.statusTimestamps,
     failure: job.failure ?? null,
+    restarts: job.restarts,
+    restartStrategyExhausted: job.restartExhausted ?? null,
     vertices,
   };
 }

@@ -7,11 +7,13 @@ import { Packr, Unpackr } from 'msgpackr';
  */
 export const enum FrameKind {
   Records = 0,
+  Barrier = 1,
   End = 2,
 }
 
 export type Frame =
   | { readonly kind: FrameKind.Records; readonly seq: number; readonly records: unknown[] }
+  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly id: number; readonly timestamp: number }
   | { readonly kind: FrameKind.End; readonly seq: number };
 
 const packr = new Packr();
@@ -19,6 +21,11 @@ const unpackr = new Unpackr();
 
 export function encodeRecords(seq: number, records: unknown[]): Uint8Array {
   return packr.pack([FrameKind.Records, seq, records]);
+}
+
+/** Checkpoint barrier `id` (trigger time `timestamp`), in-band after the records before it. */
+export function encodeBarrier(seq: number, id: number, timestamp: number): Uint8Array {
+  return packr.pack([FrameKind.Barrier, seq, [id, timestamp]]);
 }
 
 export function encodeEnd(seq: number): Uint8Array {
@@ -29,6 +36,10 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const [kind, seq, payload] = unpackr.unpack(bytes) as [number, number, unknown];
   if (kind === FrameKind.Records) return { kind, seq, records: payload as unknown[] };
   if (kind === FrameKind.End) return { kind, seq };
+  if (kind === FrameKind.Barrier) {
+    const [id, timestamp] = payload as [number, number];
+    return { kind, seq, id, timestamp };
+  }
   throw new Error(`unknown frame kind ${kind}`);
 }
 

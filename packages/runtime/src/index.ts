@@ -17,3 +17,5 @@ export * from './protocol.js';
 export type { ConnectorContext, SourceReader, SinkWriter } from './connectors/types.js';
 export type { SnapshotStore, BlobWrite, CompletedCheckpoint, OperatorSnapshot, OperatorSubtaskSnapshot, SubtaskSnapshot, SubtaskCheckpointStats } from './snapshots/types.js';
 export { keyGroupBlob, operatorStateBlob } from './snapshots/names.js';
+export { RedisSnapshotStore, type RedisSnapshotStoreOptions } from './snapshots/redis-store.js';
+export { FileSnapshotStore } from './snapshots/file-store.js';

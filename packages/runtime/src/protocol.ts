@@ -1,4 +1,5 @@
 import type { JobGraphDescription } from '@weir/sdk';
+import type { SubtaskCheckpointStats, SubtaskSnapshot } from './snapshots/types.js';
 
 /**
  * Control-plane messages between the coordinator and workers (actor messages over NATS
@@ -64,7 +65,28 @@ export interface TaskMetrics {
   readonly workerId: string;
   readonly tasks: readonly Omit<TaskStateUpdate, 'type' | 'workerId' | 'error'>[];
 }
-export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics;
+export interface CheckpointAck {
+  readonly type: 'checkpoint-ack';
+  readonly workerId: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly subtask: number;
+  readonly snapshot: SubtaskSnapshot;
+  readonly stats: SubtaskCheckpointStats;
+}
+export interface CheckpointDecline {
+  readonly type: 'checkpoint-decline';
+  readonly workerId: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly checkpointId: number;
+  readonly task: number;
+  readonly subtask: number;
+  readonly reason: string;
+}
+export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics | CheckpointAck | CheckpointDecline;
 export interface HeartbeatReply {
   /** False when the coordinator does not know this worker (it restarted): register again. */
   readonly known: boolean;
@@ -82,6 +104,25 @@ export interface DeployTasks {
   readonly description: JobGraphDescription;
   readonly slot: number;
   readonly subtasks: readonly SubtaskRef[];
+  readonly checkpointing: { readonly mode: 'exactly-once' | 'at-least-once'; readonly maxDeltaChain: number };
+  /** Restore every subtask from this completed checkpoint of the job (read from the snapshot store). */
+  readonly restoreFrom?: number;
+}
+/** Sent to the workers that run source subtasks: snapshot and emit barrier `checkpointId`. */
+export interface TriggerCheckpoint {
+  readonly type: 'trigger-checkpoint';
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly checkpointId: number;
+  readonly timestamp: number;
+  readonly subtasks: readonly SubtaskRef[];
+}
+/** Checkpoint `checkpointId` completed: every subtask is told (transactional sinks commit). */
+export interface CheckpointComplete {
+  readonly type: 'checkpoint-complete';
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly checkpointId: number;
 }
 export interface CancelJob {
   readonly type: 'cancel';
@@ -91,4 +132,4 @@ export interface CancelJob {
 export interface WorkerStatusRequest {
   readonly type: 'status';
 }
-export type WorkerMessage = DeployTasks | CancelJob | WorkerStatusRequest;
+export type WorkerMessage = DeployTasks | CancelJob | WorkerStatusRequest | TriggerCheckpoint | CheckpointComplete;

@@ -7,6 +7,7 @@ import { JobModuleCache, type ArtifactStore } from './artifacts.js';
 import type { DataPlane } from './channels/channel.js';
 import { planExecution } from './plan.js';
 import { subjects } from './subjects.js';
+import type { SnapshotStore } from './snapshots/types.js';
 import { DEFAULT_TASK_OPTIONS, Task, type TaskOptions } from './task/task.js';
 import {
   TERMINAL_TASK_STATES,
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   readonly system: ActorSystem;
   readonly dataPlane: DataPlane;
   readonly artifacts: ArtifactStore;
+  /** Where tasks write checkpoint state and read it back on restore. */
+  readonly snapshots: SnapshotStore;
   readonly log: Logger;
   /** Where fetched job bundles are written before import. */
   readonly cacheDir: string;
@@ -107,6 +110,14 @@ export class Worker {
       case 'cancel':
         await this.cancel(m.jobId);
         return { ok: true };
+      case 'trigger-checkpoint': {
+        const wanted = new Set(m.subtasks.map((r) => `${r.task}/${r.subtask}`));
+        for (const t of this.tasksOf(m.jobId, m.attempt)) if (wanted.has(`${t.id.task}/${t.id.subtask}`)) t.triggerCheckpoint({ id: m.checkpointId, timestamp: m.timestamp });
+        return undefined;
+      }
+      case 'checkpoint-complete':
+        for (const t of this.tasksOf(m.jobId, m.attempt)) t.checkpointComplete(m.checkpointId);
+        return undefined;
       case 'status':
         return {
           workerId: this.o.workerId,
@@ -115,6 +126,10 @@ export class Worker {
       default:
         throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `worker ${this.o.workerId} got an unknown message type '${String((m as { type?: unknown }).type)}'`);
     }
+  }
+
+  private tasksOf(jobId: string, attempt: number): Task[] {
+    return this.slots.filter((s): s is Slot => s?.jobId === jobId && s.attempt === attempt).flatMap((s) => s.tasks);
   }
 
   private async deploy(d: DeployTasks): Promise<{ ok: true }> {
@@ -136,6 +151,10 @@ export class Worker {
     const slot: Slot = { jobId: d.jobId, attempt: d.attempt, tasks: [] };
     this.slots[d.slot] = slot;
     const options = { ...DEFAULT_TASK_OPTIONS, ...this.o.taskOptions };
+    const restore = d.restoreFrom === undefined ? undefined : await this.o.snapshots.getCheckpoint(d.jobId, d.restoreFrom);
+    if (d.restoreFrom !== undefined && !restore) {
+      throw new WeirError('WEIR_CHECKPOINT_NOT_FOUND', `job ${d.jobId}: checkpoint ${d.restoreFrom} to restore from is not in the snapshot store`);
+    }
     for (const ref of d.subtasks) {
       const taskPlan = plan.tasks[ref.task];
       if (!taskPlan || ref.subtask < 0 || ref.subtask >= taskPlan.parallelism) {
@@ -153,6 +172,15 @@ export class Worker {
         system: this.o.system,
         log,
         options,
+        checkpointing: d.checkpointing,
+        snapshots: this.o.snapshots,
+        ...(restore ? { restore } : {}),
+        onCheckpoint: (t, r) =>
+          this.coordinator.tell(
+            r.kind === 'ack'
+              ? { type: 'checkpoint-ack', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, snapshot: r.snapshot, stats: r.stats }
+              : { type: 'checkpoint-decline', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, reason: r.reason },
+          ),
         connectorContext: (uid) => ({ subtask: ref.subtask, parallelism: taskPlan.parallelism, operatorUid: uid, jobId: d.jobId, log: log.child({ operator: uid, subtask: ref.subtask }), nats: this.o.nats }),
         onState: (t, state, error) => this.report(d, slot, t, state, error),
       });

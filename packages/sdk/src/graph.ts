@@ -1,4 +1,5 @@
 import type { ActorDefinition, Key } from './actor.js';
+import type { JobConfig } from './config.js';
 import type { SinkSpec, SourceSpec } from './connectors/spec.js';
 
 /** How records move from one operator's subtasks to the next one's. */
@@ -48,6 +49,7 @@ export interface JobGraph {
   readonly name: string;
   readonly version: string;
   readonly nodes: readonly OperatorNode[];
+  readonly config?: JobConfig;
 }
 
 /** The serializable form of a job graph: what the coordinator receives and validates. */
@@ -56,6 +58,8 @@ export interface JobGraphDescription {
   readonly name: string;
   readonly version: string;
   readonly nodes: readonly OperatorDescription[];
+  /** Checkpointing and restart strategy set in `defineJob` (the coordinator validates them). */
+  readonly config?: JobConfig;
 }
 
 export interface OperatorDescription {
@@ -107,5 +111,6 @@ export function describeGraph(graph: JobGraph): JobGraphDescription {
       }
       return d as unknown as OperatorDescription;
     }),
+    ...(graph.config ? { config: graph.config } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { jobArgs, type JobArgs } from './args.js';
+import type { CheckpointConfig, JobConfig, RestartStrategyConfig } from './config.js';
 import { WeirError } from './errors.js';
 import { describeGraph, type JobGraph, type JobGraphDescription } from './graph.js';
 import { environment, GraphBuilder, type StreamEnvironment } from './stream.js';
@@ -11,6 +12,10 @@ export interface JobInfo {
   readonly name: string;
   /** Version of the job's code; shown in REST and kept with savepoints. Default '1'. */
   readonly version?: string;
+  /** Checkpointing; defaults in docs/checkpointing.md (every 10 s, exactly-once). */
+  readonly checkpoints?: Partial<CheckpointConfig>;
+  /** What happens when a task fails. Default: exponential delay from 1 s to 60 s, no limit. */
+  readonly restartStrategy?: RestartStrategyConfig;
 }
 
 /** A job: what a job module exports (`export default defineJob(...)`). */
@@ -18,6 +23,7 @@ export interface JobDefinition {
   readonly [JOB_BRAND]: true;
   readonly name: string;
   readonly version: string;
+  readonly config: JobConfig;
   readonly build: (env: StreamEnvironment, args: JobArgs) => unknown;
 }
 
@@ -26,7 +32,8 @@ export interface JobDefinition {
  * validate the graph and again in each worker, so it must be deterministic for the same args.
  */
 export function defineJob(info: JobInfo, build: (env: StreamEnvironment, args: JobArgs) => unknown): JobDefinition {
-  return { [JOB_BRAND]: true, name: info.name, version: info.version ?? '1', build };
+  const config: JobConfig = { ...(info.checkpoints ? { checkpoints: info.checkpoints } : {}), ...(info.restartStrategy ? { restartStrategy: info.restartStrategy } : {}) };
+  return { [JOB_BRAND]: true, name: info.name, version: info.version ?? '1', config, build };
 }
 
 export function isJobDefinition(x: unknown): x is JobDefinition {
@@ -52,7 +59,7 @@ export function buildJob(def: JobDefinition, options: BuildOptions = {}): BuiltJ
   }
   const builder = new GraphBuilder(parallelism);
   def.build(environment(builder), jobArgs(options.args ?? {}));
-  const graph: JobGraph = { name: def.name, version: def.version, nodes: builder.finish() };
+  const graph: JobGraph = { name: def.name, version: def.version, nodes: builder.finish(), ...(def.config && Object.keys(def.config).length > 0 ? { config: def.config } : {}) };
   const description = describeGraph(graph);
   validateGraph(description);
   return { graph, description };

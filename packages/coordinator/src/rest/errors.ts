@@ -8,6 +8,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   WEIR_JOB_NOT_RUNNING: 409,
   WEIR_JOB_ILLEGAL_TRANSITION: 409,
   WEIR_JOB_ARG_INVALID: 400,
+  WEIR_CHECKPOINT_CONFIG_INVALID: 400,
+  WEIR_RESTART_STRATEGY_INVALID: 400,
 };
 
 export function statusFor(code: string): number {

@@ -11,6 +11,8 @@ const submitSchema = {
     artifact: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     args: { type: 'object', additionalProperties: { type: 'string' } },
     parallelism: { type: 'integer', minimum: 1, maximum: 32768 },
+    checkpoints: { type: 'object' },
+    restartStrategy: { type: 'object' },
     description: {
       type: 'object',
       required: ['apiVersion', 'name', 'version', 'nodes'],
@@ -46,6 +48,9 @@ export function createRestServer(coordinator: Coordinator, log: Logger): Fastify
   app.get('/workers', async () => ({ workers: coordinator.listWorkers() }));
   app.get('/jobs', async () => ({ jobs: coordinator.listJobs() }));
   app.get('/jobs/:id', { schema: { params: jobIdParams } }, async (req) => coordinator.view((req.params as { id: string }).id));
+  app.get('/jobs/:id/checkpoints', { schema: { params: jobIdParams } }, async (req) => coordinator.checkpointStats((req.params as { id: string }).id));
+  app.get('/jobs/:id/checkpoints/config', { schema: { params: jobIdParams } }, async (req) => coordinator.checkpointConfig((req.params as { id: string }).id));
+  app.get('/jobs/:id/exceptions', { schema: { params: jobIdParams } }, async (req) => coordinator.exceptions((req.params as { id: string }).id));
   app.post('/artifacts', async (req, reply) => {
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) {

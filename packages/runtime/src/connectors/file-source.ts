@@ -8,7 +8,7 @@ const CHUNK = 1 << 20;
  * Lines of a file. Subtask i reads the lines that start in its byte range [i*size/p, (i+1)*size/p),
  * like Flink's file splits: a line belongs to the range its first byte is in.
  */
-export async function fileSource(o: { path: string }, ctx: ConnectorContext): Promise<SourceReader> {
+export async function fileSource(o: { path: string }, ctx: ConnectorContext, position?: unknown): Promise<SourceReader> {
   let size: number;
   try {
     size = (await stat(o.path)).size;
@@ -30,6 +30,12 @@ export async function fileSource(o: { path: string }, ctx: ConnectorContext): Pr
     await fh.read(b, 0, 1, start - 1);
     if (b[0] === 0x0a) skipFirst = false;
   }
+  // Restore: resume at the first byte of the first line not yet emitted (a whole line's start).
+  if (typeof position === 'number' && position > start) {
+    pos = lineStart = position;
+    skipFirst = false;
+    done = position >= end;
+  }
   return {
     async poll(max) {
       const out: string[] = [];
@@ -39,6 +45,7 @@ export async function fileSource(o: { path: string }, ctx: ConnectorContext): Pr
         if (bytesRead === 0) {
           if (carry.length > 0 && lineStart < end && !skipFirst) out.push(carry);
           carry = '';
+          lineStart = pos;
           done = true;
           break;
         }
@@ -63,6 +70,8 @@ export async function fileSource(o: { path: string }, ctx: ConnectorContext): Pr
       if (out.length === 0 && done) return null;
       return out;
     },
+    // Everything before the line in progress has been emitted (the carry is read again).
+    position: () => lineStart,
     async close() {
       await fh.close();
     },

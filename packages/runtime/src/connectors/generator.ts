@@ -9,10 +9,10 @@ interface Options {
 }
 
 /** Subtask i of p makes the indexes i, i+p, i+2p, ...; the next index is its whole position. */
-export async function generatorSource(o: Options, ctx: ConnectorContext): Promise<SourceReader> {
+export async function generatorSource(o: Options, ctx: ConnectorContext, position?: unknown): Promise<SourceReader> {
   const make = o.make ?? defaultGeneratedLine;
   const step = ctx.parallelism;
-  let next = ctx.subtask;
+  let next = typeof position === 'number' ? position : ctx.subtask;
   const started = Date.now();
   let produced = 0;
   const perSubtaskRate = o.ratePerSecond === undefined ? undefined : o.ratePerSecond / ctx.parallelism;
@@ -36,6 +36,7 @@ export async function generatorSource(o: Options, ctx: ConnectorContext): Promis
       produced += out.length;
       return out;
     },
+    position: () => next,
     async close() {},
   };
 }

@@ -17,18 +17,28 @@ const text = new TextDecoder();
  * the messages whose sequence ≡ i (mod p), so subtasks split the work without coordination.
  * Bounded: stops after the last sequence the stream had when the source started.
  */
-export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext): Promise<SourceReader> {
+/** Checkpointed position: the last stream sequence read, and the bound fixed at the first start. */
+interface Position {
+  readonly seq: number;
+  readonly lastSeq: number;
+}
+
+export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, position?: unknown): Promise<SourceReader> {
   const nc = await ctx.nats(o.servers);
   const jsm = await jetstreamManager(nc);
+  const restored = position as Position | undefined;
   let lastSeq: number;
   try {
     lastSeq = (await jsm.streams.info(o.stream)).state.last_seq;
   } catch (e) {
     throw new WeirError('WEIR_SOURCE_STREAM_NOT_FOUND', `JetStream source '${ctx.operatorUid}': stream '${o.stream}' does not exist or cannot be read (${(e as Error).message})`, { cause: e });
   }
-  const start = o.startSequence ?? 1;
+  // A bounded source keeps the end it saw first, so a restart does not read what came later.
+  if (restored) lastSeq = restored.lastSeq;
+  const start = restored ? restored.seq + 1 : (o.startSequence ?? 1);
+  let seqRead = start - 1;
   const decode = o.decode ?? ((d: Uint8Array) => text.decode(d));
-  if (o.bounded && lastSeq < start) return { poll: async () => null, close: async () => {} };
+  if (o.bounded && lastSeq < start) return { poll: async () => null, position: () => ({ seq: seqRead, lastSeq }), close: async () => {} };
   const consumer = await jetstream(nc).consumers.get(o.stream, {
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: start,
@@ -53,6 +63,7 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext): 
           break;
         }
         const seq = r.value.seq;
+        seqRead = seq;
         if (seq % ctx.parallelism === ctx.subtask % ctx.parallelism) out.push(decode(r.value.data, r.value.subject));
         if (o.bounded && seq >= lastSeq) {
           ended = true;
@@ -61,6 +72,7 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext): 
       }
       return out.length === 0 && ended ? null : out;
     },
+    position: (): Position => ({ seq: seqRead, lastSeq }),
     async close() {
       // stop() ends the pull loop at once; awaiting close() can wait on the server's response.
       messages.stop();

@@ -19,6 +19,11 @@ export interface SourceReader {
    * briefly), or null when a bounded input has ended.
    */
   poll(max: number): Promise<unknown[] | null>;
+  /**
+   * Where the reader is: everything polled so far is before it. Checkpointed as operator state
+   * and handed back to the factory on restore, so the source resumes right after it.
+   */
+  position(): unknown;
   close(): Promise<void>;
 }
 
@@ -29,5 +34,6 @@ export interface SinkWriter {
   close(): Promise<void>;
 }
 
-export type SourceFactory = (options: any, ctx: ConnectorContext) => Promise<SourceReader>;
+/** `position` is what `position()` returned at the checkpoint restored from, if any. */
+export type SourceFactory = (options: any, ctx: ConnectorContext, position?: unknown) => Promise<SourceReader>;
 export type SinkFactory = (options: any, ctx: ConnectorContext) => Promise<SinkWriter>;

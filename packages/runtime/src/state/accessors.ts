@@ -31,8 +31,14 @@ function listAccessor<T>(b: HeapKeyedState, name: string): ListState<T> {
   };
   return {
     get: () => (b.read(name) as T[] | undefined) ?? [],
-    add: (value) => void list().push(value),
-    addAll: (values) => void list().push(...values),
+    add: (value) => {
+      list().push(value);
+      b.markDirty();
+    },
+    addAll: (values) => {
+      list().push(...values);
+      b.markDirty();
+    },
     update: (values) => b.write(name, [...values]),
     clear: () => b.remove(name),
   };
@@ -48,13 +54,17 @@ function mapAccessor<K, V>(b: HeapKeyedState, name: string): MapState<K, V> {
   const empty = new Map<K, V>();
   return {
     get: (k) => peek()?.get(k),
-    set: (k, v) => void map().set(k, v),
+    set: (k, v) => {
+      map().set(k, v);
+      b.markDirty();
+    },
     has: (k) => peek()?.has(k) ?? false,
     delete: (k) => {
       const m = peek();
       if (m === undefined) return;
-      m.delete(k);
+      if (!m.delete(k)) return;
       if (m.size === 0) b.remove(name);
+      else b.markDirty();
     },
     keys: () => (peek() ?? empty).keys(),
     values: () => (peek() ?? empty).values(),

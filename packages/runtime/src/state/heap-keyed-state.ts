@@ -1,19 +1,29 @@
 import { StateAccessError, type Key, type StateDecls } from '@weir/sdk';
-import { keyGroupOf, keyId } from '../keygroups.js';
+import { keyGroupOf, keyId, type KeyGroupRange } from '../keygroups.js';
 
 /** One key's state values, by state name. */
 export type StateRow = Record<string, unknown>;
 
+/** Name under which a key's registered timers are kept in its row: timers are state. */
+export const TIMERS = '\u0000timers';
+
 /**
  * Working state of one operator subtask, in memory, partitioned by key group so that snapshots
- * and rescaling move whole key groups. Non-keyed operators use a single row.
+ * and rescaling move whole key groups. Non-keyed operators use a single row (group -1).
+ *
+ * Dirty tracking: every write or in-place change marks the key in its group's dirty set; a
+ * checkpoint serializes only those keys (and tombstones for removed ones), then clears the sets.
  */
 export class HeapKeyedState {
   /** keyGroup -> keyId -> row */
   readonly groups = new Map<number, Map<string, StateRow>>();
+  /** keyGroup -> keyIds changed or removed since the last snapshot */
+  readonly dirty = new Map<number, Set<string>>();
   private currentRow: StateRow | undefined;
   private currentKeyId = '';
   private currentGroup = -1;
+  /** The current key is already in its dirty set (saves a Set lookup per write). */
+  private currentMarked = false;
   currentKey: Key | undefined;
 
   constructor(
@@ -22,7 +32,6 @@ export class HeapKeyedState {
     readonly keyed: boolean,
   ) {
     if (!keyed) {
-      // Subtask-scoped state: one row in a pseudo key group.
       this.currentRow = {};
       this.groups.set(-1, new Map([['', this.currentRow]]));
     }
@@ -31,10 +40,11 @@ export class HeapKeyedState {
   setCurrentKey(key: Key): void {
     const id = keyId(key);
     this.currentKey = key;
-    if (id === this.currentKeyId && this.currentRow !== undefined) return;
+    if (id === this.currentKeyId && this.currentGroup >= 0) return;
     this.currentKeyId = id;
     this.currentGroup = keyGroupOf(id, this.maxParallelism);
     this.currentRow = this.groups.get(this.currentGroup)?.get(id);
+    this.currentMarked = false;
   }
 
   /** Leave keyed context (onEnd of a keyed actor has no current key). */
@@ -62,6 +72,16 @@ export class HeapKeyedState {
       this.currentRow = row;
     }
     row[name] = value;
+    this.markDirty();
+  }
+
+  /** A value of the current key was changed in place (list push, map set). */
+  markDirty(): void {
+    if (this.currentMarked) return;
+    let set = this.dirty.get(this.currentGroup);
+    if (set === undefined) this.dirty.set(this.currentGroup, (set = new Set()));
+    set.add(this.currentKeyId);
+    this.currentMarked = true;
   }
 
   remove(name: string): void {
@@ -69,10 +89,29 @@ export class HeapKeyedState {
     const row = this.currentRow;
     if (row === undefined || !(name in row)) return;
     delete row[name];
+    this.markDirty();
     if (this.keyed && Object.keys(row).length === 0) {
       this.groups.get(this.currentGroup)?.delete(this.currentKeyId);
       this.currentRow = undefined;
     }
+  }
+
+  /** Forget dirty marks (after a snapshot captured them). */
+  clearDirty(): void {
+    this.dirty.clear();
+    this.currentMarked = false;
+  }
+
+  /** Replace a key group's rows (restore). */
+  putGroup(group: number, rows: Map<string, StateRow>): void {
+    if (rows.size === 0) this.groups.delete(group);
+    else this.groups.set(group, rows);
+    if (group === this.currentGroup) this.currentRow = rows.get(this.currentKeyId);
+  }
+
+  /** Drop key groups outside a range (after restoring from a snapshot of other parallelism). */
+  retainGroups(range: KeyGroupRange): void {
+    for (const g of [...this.groups.keys()]) if (g >= 0 && (g < range.start || g > range.end)) this.groups.delete(g);
   }
 
   /** Number of keys with state. */
@@ -87,4 +126,12 @@ export class HeapKeyedState {
       throw new StateAccessError('WEIR_STATE_NO_KEY', `state '${name}' is keyed and there is no current key here (onEnd runs once per subtask, outside any key)`);
     }
   }
+}
+
+/** The key a keyId stands for (keyId is reversible). */
+export function keyFromId(id: string): Key {
+  const c = id.charCodeAt(0);
+  if (c === 1) return Number(id.slice(1));
+  if (c === 2) return JSON.parse(id.slice(1)) as Key;
+  return id;
 }

@@ -1,6 +1,6 @@
 import type { Key } from '@weir/sdk';
 import type { OutputChannel } from '../channels/channel.js';
-import { encodeEnd, encodeRecords } from '../frames.js';
+import { encodeBarrier, encodeEnd, encodeRecords } from '../frames.js';
 import { keyGroupOf, keyId, subtaskForKeyGroup } from '../keygroups.js';
 import type { EdgePlan } from '../plan.js';
 import type { Collector } from './operators.js';
@@ -76,6 +76,12 @@ export class EdgeWriter implements Collector {
   /** Waits while any channel's queue is over its bound. */
   async ready(): Promise<void> {
     for (const c of this.channels) await c.ready();
+  }
+
+  /** Flush, then send checkpoint barrier `id` on every channel: it follows every record before it. */
+  barrier(id: number, timestamp: number): void {
+    this.flushAll();
+    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, id, timestamp));
   }
 
   /** Flush and mark the end of this sender's output on every channel. */

@@ -1,9 +1,12 @@
 import type { ActorDefinition, JobArgs, Key, OperatorNode, UserLogger } from '@weir/sdk';
 import type { Logger } from 'pino';
-import type { SinkWriter } from '../connectors/types.js';
-import { keyId } from '../keygroups.js';
+import type { SinkWriter, SourceReader } from '../connectors/types.js';
+import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
+import type { OperatorSubtaskSnapshot } from '../snapshots/types.js';
+import { operatorStateBlob } from '../snapshots/names.js';
 import { stateAccessors } from '../state/accessors.js';
-import { HeapKeyedState } from '../state/heap-keyed-state.js';
+import { HeapKeyedState, keyFromId, TIMERS } from '../state/heap-keyed-state.js';
+import { packValue, SnapshotStrategy, unpackValue, type CapturedState } from '../state/snapshot-strategy.js';
 
 /** Where an operator's output goes: chained operators (direct calls) and network writers. */
 export interface Collector {
@@ -22,6 +25,12 @@ export interface OperatorInstance {
   afterBatch?(): Promise<void> | void;
   fireTimers?(now: number): void;
   nextTimer?(): number | undefined;
+  /** Synchronous part of a checkpoint: capture state to write. */
+  snapshotState?(attempt: number, checkpointId: number): CapturedState;
+  /** Blob names that restoring from `snapshot` reads. */
+  restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
+  restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
+  notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   close(): Promise<void>;
 }
 
@@ -61,10 +70,33 @@ class FlatMapOp extends Base implements OperatorInstance {
   }
 }
 
-/** A source's head: records come from the reader through the task, not from an input. */
+/**
+ * A source's head: records come from the reader through the task, not from an input. Its state
+ * is the reader's position, restored before the reader opens.
+ */
 class SourceOp extends Base implements OperatorInstance {
+  reader: SourceReader | undefined;
+  /** Position restored from a checkpoint, handed to the reader factory. */
+  restoredPosition: unknown;
+  constructor(
+    node: OperatorNode,
+    private readonly subtask: number,
+  ) {
+    super(node);
+  }
   process(r: unknown): void {
     this.emit(r);
+  }
+  snapshotState(attempt: number, checkpointId: number): CapturedState {
+    const name = operatorStateBlob(this.node.uid, this.subtask, attempt, checkpointId);
+    const bytes = packValue(this.reader?.position() ?? this.restoredPosition ?? null);
+    return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
+  }
+  restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
+    return snapshot.operatorState ? [snapshot.operatorState] : [];
+  }
+  restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
+    if (snapshot.operatorState) this.restoredPosition = unpackValue(snapshot.operatorState, blobs) ?? undefined;
   }
 }
 
@@ -99,6 +131,8 @@ export interface ActorRuntimeContext {
   readonly subtask: number;
   readonly parallelism: number;
   readonly log: Logger;
+  /** Deltas per key group before a new full base. */
+  readonly maxDeltaChain: number;
   /** Ask the task to call fireTimers at (or soon after) this time. */
   wakeAt(time: number): void;
 }
@@ -109,14 +143,21 @@ class ActorOp extends Base implements OperatorInstance {
   private readonly def: ActorDefinition<unknown, unknown>;
   private readonly keys: ((r: unknown) => Key)[];
   private readonly ctx: { key: Key | undefined; [k: string]: unknown };
-  /** time -> keyId -> key */
+  /** Index of the timers kept in the rows (TIMERS): time -> keyId -> key. */
   private readonly timers = new Map<number, Map<string, Key>>();
+  private readonly snapshots: SnapshotStrategy;
+  private readonly range: KeyGroupRange;
 
-  constructor(node: OperatorNode, rt: ActorRuntimeContext) {
+  constructor(
+    node: OperatorNode,
+    private readonly rt: ActorRuntimeContext,
+  ) {
     super(node);
     this.def = node.actor as ActorDefinition<unknown, unknown>;
     this.keys = node.inputs.map((e) => e.key ?? (() => undefined as never));
     this.state = new HeapKeyedState(this.def.state, node.maxParallelism, node.keyed);
+    this.snapshots = new SnapshotStrategy(this.state, node.uid, rt.subtask, rt.maxDeltaChain);
+    this.range = keyGroupRange(node.maxParallelism, rt.parallelism, rt.subtask);
     const log = rt.log.child({ operator: node.uid });
     const userLog: UserLogger = {
       debug: (m, f) => log.debug(f ?? {}, m),
@@ -128,9 +169,9 @@ class ActorOp extends Base implements OperatorInstance {
     const at = (time: number) => {
       const key = self.ctx.key;
       if (key === undefined) throw new Error('timers need a current key: register them from onMessage or onTimer of a keyed actor');
-      let bucket = self.timers.get(time);
-      if (!bucket) self.timers.set(time, (bucket = new Map()));
-      bucket.set(keyId(key), key);
+      const registered = (self.state.read(TIMERS) as number[] | undefined) ?? [];
+      if (!registered.includes(time)) self.state.write(TIMERS, [...registered, time]);
+      self.index(time, keyId(key), key);
       rt.wakeAt(time);
     };
     this.ctx = {
@@ -145,10 +186,49 @@ class ActorOp extends Base implements OperatorInstance {
         after: (ms: number) => at(Date.now() + ms),
         delete(time: number) {
           const key = self.ctx.key;
-          if (key !== undefined) self.timers.get(time)?.delete(keyId(key));
+          if (key === undefined) return;
+          self.timers.get(time)?.delete(keyId(key));
+          self.unregister(time);
         },
       },
     };
+  }
+
+  private index(time: number, id: string, key: Key): void {
+    let bucket = this.timers.get(time);
+    if (!bucket) this.timers.set(time, (bucket = new Map()));
+    bucket.set(id, key);
+  }
+
+  /** Remove a timer of the current key from its row. */
+  private unregister(time: number): void {
+    const registered = this.state.read(TIMERS) as number[] | undefined;
+    if (!registered?.includes(time)) return;
+    if (registered.length === 1) this.state.remove(TIMERS);
+    else this.state.write(TIMERS, registered.filter((t) => t !== time));
+  }
+
+  snapshotState(attempt: number, checkpointId: number): CapturedState {
+    return this.snapshots.capture(attempt, checkpointId);
+  }
+
+  private owns = (group: number): boolean => group >= this.range.start && group <= this.range.end;
+
+  restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
+    return SnapshotStrategy.blobsToRead(snapshot, this.owns);
+  }
+
+  restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
+    this.snapshots.restore(snapshot, this.owns, blobs);
+    for (const [g, rows] of this.state.groups) {
+      if (g < 0) continue;
+      for (const [id, row] of rows) {
+        const registered = row[TIMERS] as number[] | undefined;
+        if (registered) for (const t of registered) this.index(t, id, keyFromId(id));
+      }
+    }
+    const next = this.nextTimer();
+    if (next !== undefined) this.rt.wakeAt(next);
   }
 
   private handle(result: unknown): void {
@@ -188,16 +268,19 @@ class ActorOp extends Base implements OperatorInstance {
       for (const key of bucket.values()) {
         this.state.setCurrentKey(key);
         this.ctx.key = key;
+        this.unregister(t);
         this.handle(this.def.onTimer!(t, this.ctx as never));
       }
     }
   }
 }
 
+export { SourceOp };
+
 export function createOperator(node: OperatorNode, rt: ActorRuntimeContext, sink?: SinkWriter): OperatorInstance {
   switch (node.kind) {
     case 'source':
-      return new SourceOp(node);
+      return new SourceOp(node, rt.subtask);
     case 'map':
       return new MapOp(node);
     case 'filter':

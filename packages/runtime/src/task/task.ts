@@ -5,10 +5,13 @@ import type { ChannelFactory, InputSubscription } from '../channels/channel.js';
 import { sinkFactory, sourceFactory } from '../connectors/registry.js';
 import type { ConnectorContext, SourceReader } from '../connectors/types.js';
 import { decodeFrame, FrameKind } from '../frames.js';
+import type { CompletedCheckpoint, SnapshotStore } from '../snapshots/types.js';
+import { BarrierAligner, type AlignerResult, type AlignmentMode, type Barrier } from './barrier-aligner.js';
+import { Checkpointer, type CheckpointReport } from './checkpointer.js';
 import { receiversOf, sendersOf, type ExecutionPlan, type TaskPlan } from '../plan.js';
 import { serializeError, type OperatorCounts, type SerializedError, type TaskState } from '../protocol.js';
 import { EdgeWriter } from './edge-writer.js';
-import { createOperator, fanOut, type Collector, type OperatorInstance } from './operators.js';
+import { createOperator, fanOut, SourceOp, type Collector, type OperatorInstance } from './operators.js';
 
 export interface TaskOptions {
   /** Records per frame before a channel buffer is flushed. */
@@ -33,7 +36,12 @@ export interface TaskSetup {
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly options: TaskOptions;
+  readonly checkpointing: { readonly mode: AlignmentMode; readonly maxDeltaChain: number };
+  readonly snapshots: SnapshotStore;
+  /** The checkpoint to restore from (attempt > 1, or a job started from a checkpoint). */
+  readonly restore?: CompletedCheckpoint;
   connectorContext(uid: string): ConnectorContext;
+  onCheckpoint(task: Task, report: CheckpointReport): void;
   /** Called on every state change. */
   onState(task: Task, state: TaskState, error?: SerializedError): void;
 }
@@ -42,7 +50,9 @@ type TaskMessage =
   | { t: 'poll' }
   | { t: 'frame'; input: number; from: number; bytes: Uint8Array }
   | { t: 'flush' }
-  | { t: 'timers' };
+  | { t: 'timers' }
+  | { t: 'trigger'; barrier: Barrier }
+  | { t: 'complete'; checkpointId: number };
 
 /**
  * One subtask of a chain, run as an actor: frames from input channels, source polls, timer and
@@ -60,9 +70,14 @@ export class Task {
   private timerWake: NodeJS.Timeout | undefined;
   private timerWakeAt = Infinity;
   private flushPending = false;
-  /** edge input index -> sender -> ended */
-  private openChannels = 0;
+  /** Input channels (`${input}/${from}`) and the ones that ended. */
+  private readonly channelIds: string[] = [];
   private endedChannels = new Set<string>();
+  private aligner: BarrierAligner | undefined;
+  /** Frames of channels held back during alignment, in arrival order per channel. */
+  private readonly held = new Map<string, Uint8Array[]>();
+  private draining = false;
+  private checkpointer: Checkpointer | undefined;
   readonly name: string;
   readonly log: Logger;
 
@@ -90,6 +105,7 @@ export class Task {
       subtask,
       parallelism: task.parallelism,
       log: this.log,
+      maxDeltaChain: this.s.checkpointing.maxDeltaChain,
       wakeAt: (t: number) => this.scheduleTimerWake(t),
     };
     try {
@@ -100,8 +116,30 @@ export class Task {
         byNode.set(id, op);
         this.operators.push(op);
       }
+      this.checkpointer = new Checkpointer({
+        jobId: this.s.jobId,
+        attempt: this.s.attempt,
+        subtask,
+        store: this.s.snapshots,
+        operators: this.operators,
+        writers: this.writers,
+        log: this.log,
+        report: (r) => this.s.onCheckpoint(this, r),
+        fail: (e) => void this.fail(e),
+      });
+      if (this.s.restore) await this.checkpointer.restore(this.s.restore);
       const head = graph.nodes[task.head]!;
-      if (head.kind === 'source') this.reader = await sourceFactory(head.source!.type)(head.source!.options, this.s.connectorContext(head.uid));
+      if (head.kind === 'source') {
+        const sourceOp = this.operators[0] as SourceOp;
+        if (this.s.restore?.finished.includes(`${head.uid}/${subtask}`)) {
+          // It had read all its input before the checkpoint: do not read it again.
+          const position = sourceOp.restoredPosition;
+          this.reader = { poll: async () => null, position: () => position, close: async () => {} };
+        } else {
+          this.reader = await sourceFactory(head.source!.type)(head.source!.options, this.s.connectorContext(head.uid), sourceOp.restoredPosition);
+        }
+        sourceOp.reader = this.reader;
+      }
       // Wire outputs: chained successors get direct calls, network edges get writers.
       for (const id of task.nodes) {
         const targets: Collector[] = [];
@@ -126,9 +164,9 @@ export class Task {
         overflow: 'backpressure',
         supervisor: Supervision.stop(),
       });
+      for (const edge of task.inputs) for (const from of sendersOf(edge, subtask)) this.channelIds.push(`${edge.inputIndex}/${from}`);
+      if (this.channelIds.length > 0) this.aligner = new BarrierAligner(this.channelIds, this.s.checkpointing.mode);
       for (const edge of task.inputs) {
-        const senders = sendersOf(edge, subtask);
-        this.openChannels += senders.length;
         const input = edge.inputIndex;
         const ref = this.ref;
         this.inputs.push(await this.s.channels.input(edge, subtask, (from, bytes) => ref.send({ t: 'frame', input, from, bytes })));
@@ -162,6 +200,11 @@ export class Task {
           for (const op of this.operators) op.fireTimers?.(Date.now());
           this.rescheduleTimers();
           return await this.afterBatch();
+        case 'trigger':
+          // Sources only: the mailbox puts this between two polls, at a batch boundary.
+          return this.checkpointer!.perform(m.barrier, 0);
+        case 'complete':
+          return await this.checkpointer!.notifyComplete(m.checkpointId);
       }
     } catch (e) {
       await this.fail(e);
@@ -179,15 +222,63 @@ export class Task {
   }
 
   private async onFrame(input: number, from: number, bytes: Uint8Array): Promise<void> {
-    const frame = decodeFrame(bytes);
-    if (frame.kind === FrameKind.End) {
-      this.endedChannels.add(`${input}/${from}`);
-      if (this.endedChannels.size === this.openChannels) await this.finishInput();
+    const channel = `${input}/${from}`;
+    const queue = this.held.get(channel);
+    if (queue && queue.length > 0) return void queue.push(bytes);
+    if (this.aligner?.isBlocked(channel)) {
+      if (queue) queue.push(bytes);
+      else this.held.set(channel, [bytes]);
       return;
     }
-    const head = this.operators[0]!;
-    for (const r of frame.records) head.process(r, input);
-    await this.afterBatch();
+    await this.processFrame(channel, input, bytes);
+  }
+
+  private async processFrame(channel: string, input: number, bytes: Uint8Array): Promise<void> {
+    const frame = decodeFrame(bytes);
+    switch (frame.kind) {
+      case FrameKind.Records: {
+        const head = this.operators[0]!;
+        for (const r of frame.records) head.process(r, input);
+        return await this.afterBatch();
+      }
+      case FrameKind.Barrier:
+        return await this.onAligner(this.aligner!.onBarrier(channel, { id: frame.id, timestamp: frame.timestamp }, Date.now()));
+      case FrameKind.End:
+        this.endedChannels.add(channel);
+        await this.onAligner(this.aligner!.onEndOfChannel(channel, Date.now()));
+        if (this.endedChannels.size === this.channelIds.length && this.state === 'RUNNING') await this.finishInput();
+    }
+  }
+
+  private async onAligner(r: AlignerResult): Promise<void> {
+    if (r.kind === 'none') return;
+    if (r.kind === 'abort') {
+      this.s.onCheckpoint(this, { kind: 'decline', checkpointId: r.barrierId, reason: 'a newer barrier overtook it (aborted upstream)' });
+      await this.drainHeld();
+      return this.onAligner(r.then);
+    }
+    this.checkpointer!.perform(r.barrier, r.alignmentMs);
+    await this.drainHeld();
+  }
+
+  /** Replay frames held back during alignment, until none is left or a channel blocks again. */
+  private async drainHeld(): Promise<void> {
+    if (this.draining) return; // the outer drain goes on
+    this.draining = true;
+    try {
+      let progress = true;
+      while (progress && this.state === 'RUNNING') {
+        progress = false;
+        for (const [channel, queue] of this.held) {
+          while (queue.length > 0 && !this.aligner!.isBlocked(channel) && this.state === 'RUNNING') {
+            await this.processFrame(channel, Number(channel.slice(0, channel.indexOf('/'))), queue.shift()!);
+            progress = true;
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   private async afterBatch(): Promise<void> {
@@ -204,6 +295,7 @@ export class Task {
     await this.afterBatch();
     for (const w of this.writers) w.end();
     for (const w of this.writers) await w.flushed();
+    await this.checkpointer?.settled();
     await this.release();
     for (const op of this.operators) await op.close();
     this.setState('FINISHED');
@@ -237,6 +329,20 @@ export class Task {
     const reader = this.reader;
     this.reader = undefined;
     if (reader) await Promise.race([reader.close().catch((e) => this.log.warn({ err: e }, 'source close failed')), new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  /** Coordinator: start checkpoint `barrier` (source tasks). */
+  triggerCheckpoint(barrier: Barrier): void {
+    if (this.state === 'RUNNING') this.ref?.tell({ t: 'trigger', barrier });
+  }
+
+  /** Coordinator: checkpoint `checkpointId` completed. */
+  checkpointComplete(checkpointId: number): void {
+    if (this.state === 'RUNNING') this.ref?.tell({ t: 'complete', checkpointId });
+  }
+
+  get isSource(): boolean {
+    return this.reader !== undefined;
   }
 
   async cancel(): Promise<void> {

@@ -1,0 +1,19 @@
+import { WeirError } from '@weir/sdk';
+import { Redis } from 'ioredis';
+
+/**
+ * A Redis connection for the snapshot store. Commands fail after a few retries instead of
+ * queueing forever, so a Redis outage fails checkpoints (and shows) rather than hanging them.
+ */
+export async function connectRedis(url: string, name: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: name, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  try {
+    await redis.connect();
+  } catch (e) {
+    redis.disconnect();
+    throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `cannot connect to Redis at ${url} (${(e as Error).message}); start Redis or set WEIR_REDIS_URL`, { cause: e });
+  }
+  // ioredis reports connection trouble as 'error' events; without a listener Node would crash.
+  redis.on('error', () => undefined);
+  return redis;
+}

@@ -1,0 +1,280 @@
+/**
+ * Snapshot store on Redis (standalone or one Cluster shard: every key of a job lives in one slot).
+ * Fencing is done inside Lua scripts so a check and the writes it guards are one atomic step.
+ */
+import type { Redis } from 'ioredis';
+import { WeirError } from '@weir/sdk';
+import { redisJobKeys, type RedisJobKeys } from './redis-keys.js';
+import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
+
+/** Largest blob accepted (Redis' own bulk limit is 512 MB; a bigger state should be split). */
+export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
+/** Payload of one write script call: big enough to amortise round trips, small enough not to block Redis long. */
+const WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Blobs per write script call, so many tiny blobs do not make one huge call either. */
+const WRITE_CHUNK_BLOBS = 1000;
+const READ_CHUNK = 256;
+const DELETE_CHUNK = 1000;
+const SCAN_COUNT = 1000;
+/** SCAN always ends; the bound only turns a misbehaving server into an error instead of a hang. */
+const MAX_SCAN_ROUNDS = 1_000_000;
+/** latestCheckpoint reads the pointer and then the metadata; a concurrent removal may win in between. */
+const LATEST_READ_TRIES = 3;
+
+/** Each script answers `{1}` when done or `{0, storedAttempt}` when fenced (a reply, not an error, so pipelines stay simple). */
+const CHECK_ATTEMPT = `
+local stored = redis.call('GET', KEYS[1])
+if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then return {0, stored or ''} end`;
+
+const SCRIPTS = {
+  // KEYS[1] attempt; ARGV[1] attempt. Equal is fine: a restarted coordinator may fence twice.
+  weirSnapshotFence: `
+local stored = redis.call('GET', KEYS[1])
+if stored and tonumber(stored) > tonumber(ARGV[1]) then return {0, stored} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {1}`,
+  // KEYS[1] attempt, KEYS[2..n] blob keys; ARGV[1] attempt, ARGV[2..n] blob values.
+  weirSnapshotWrite: `${CHECK_ATTEMPT}
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+return {1}`,
+  // KEYS attempt, cp:<id>, cps, latest; ARGV attempt, id, json. The latest pointer never moves back.
+  weirSnapshotCommit: `${CHECK_ATTEMPT}
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[2])
+local latest = redis.call('GET', KEYS[4])
+if not latest or tonumber(latest) < tonumber(ARGV[2]) then redis.call('SET', KEYS[4], ARGV[2]) end
+return {1}`,
+  // KEYS cps, latest, cp:<id>...; ARGV ids in the order of the cp keys.
+  weirSnapshotRemove: `
+local latest = redis.call('GET', KEYS[2])
+local hit = false
+for i = 1, #ARGV do
+  redis.call('DEL', KEYS[i + 2])
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  if latest and tonumber(latest) == tonumber(ARGV[i]) then hit = true end
+end
+if hit then
+  local top = redis.call('ZRANGE', KEYS[1], -1, -1)
+  if top[1] then redis.call('SET', KEYS[2], top[1]) else redis.call('DEL', KEYS[2]) end
+end
+return {1}`,
+} as const;
+
+type ScriptArg = string | Buffer | number;
+/** The commands `defineCommand` adds; ioredis cannot type them (first argument: number of keys). */
+type ScriptCommands = { [K in keyof typeof SCRIPTS]: (numKeys: number, ...args: ScriptArg[]) => Promise<unknown> };
+
+/** Options of {@link RedisSnapshotStore}. */
+export interface RedisSnapshotStoreOptions {
+  /** Cluster id: namespaces the keys so several clusters (and tests) share one Redis. */
+  readonly cluster: string;
+  /** Quit the connection in `close()`. Default false: the caller owns the client. */
+  readonly ownsConnection?: boolean;
+}
+
+/**
+ * {@link SnapshotStore} on Redis via an ioredis client. Keys: see redis-keys.ts.
+ *
+ * The client decides how long a call may take when Redis is down: create it with
+ * `maxRetriesPerRequest` set (e.g. 3; `null` makes calls wait for a reconnect forever) and
+ * `enableOfflineQueue: false` to fail at once while disconnected. Connection and server errors
+ * surface as `WEIR_SNAPSHOT_STORE_UNAVAILABLE` naming the Redis address.
+ *
+ * The store registers its Lua scripts on the client (`defineCommand`, names `weirSnapshot*`);
+ * several stores may share one client.
+ */
+export class RedisSnapshotStore implements SnapshotStore {
+  private readonly scripts: ScriptCommands;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisSnapshotStoreOptions,
+  ) {
+    redisJobKeys(options.cluster, 'probe'); // validates the cluster id now rather than on first use
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { lua });
+    this.scripts = redis as unknown as ScriptCommands;
+  }
+
+  async fence(jobId: string, attempt: number): Promise<void> {
+    const keys = this.keys(jobId);
+    assertAttempt(attempt);
+    const reply = await this.call('fence', () => this.scripts.weirSnapshotFence(1, keys.attempt, attempt));
+    checkFence(reply, jobId, attempt, 'fence');
+  }
+
+  async writeBlobs(jobId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
+    const keys = this.keys(jobId);
+    assertAttempt(attempt);
+    for (const b of blobs) {
+      if (b.bytes.byteLength > MAX_BLOB_BYTES) {
+        throw new WeirError('WEIR_SNAPSHOT_TOO_LARGE', `blob '${b.name}' of job ${jobId} has ${b.bytes.byteLength} bytes; the limit is ${MAX_BLOB_BYTES} (split the state over more key groups)`);
+      }
+    }
+    if (blobs.length === 0) return 0;
+    // All calls are sent at once: ioredis writes them on the connection without waiting for replies.
+    const replies = await this.call('writeBlobs', () =>
+      Promise.all(
+        chunkBySize(blobs).map((chunk) =>
+          this.scripts.weirSnapshotWrite(
+            chunk.length + 1,
+            keys.attempt,
+            ...chunk.map((b) => keys.blob(b.name)),
+            attempt,
+            ...chunk.map((b) => toBuffer(b.bytes)),
+          ),
+        ),
+      ),
+    );
+    // Blobs of a refused chunk may sit beside written ones; names carry the attempt, so nothing newer is overwritten.
+    for (const reply of replies) checkFence(reply, jobId, attempt, 'write blobs');
+    return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  async readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]> {
+    const keys = this.keys(jobId);
+    if (names.length === 0) return [];
+    const parts = await this.call('readBlobs', () =>
+      Promise.all(chunk(names, READ_CHUNK).map((part) => this.redis.mgetBuffer(part.map((n) => keys.blob(n))))),
+    );
+    const values = parts.flat();
+    const missing = values.findIndex((v) => v === null);
+    if (missing >= 0) {
+      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of job ${jobId} is missing from the snapshot store (${this.address()}); the checkpoint cannot be restored`);
+    }
+    return values as Buffer[];
+  }
+
+  async deleteBlobs(jobId: string, names: readonly string[]): Promise<void> {
+    const keys = this.keys(jobId);
+    if (names.length === 0) return;
+    await this.call('deleteBlobs', () => Promise.all(chunk(names, DELETE_CHUNK).map((part) => this.redis.unlink(part.map((n) => keys.blob(n))))));
+  }
+
+  async commitCheckpoint(jobId: string, attempt: number, checkpoint: CompletedCheckpoint): Promise<void> {
+    const keys = this.keys(jobId);
+    assertAttempt(attempt);
+    const id = checkpoint.id;
+    const reply = await this.call('commitCheckpoint', () =>
+      this.scripts.weirSnapshotCommit(4, keys.attempt, keys.checkpoint(id), keys.checkpoints, keys.latest, attempt, id, JSON.stringify(checkpoint)),
+    );
+    checkFence(reply, jobId, attempt, `commit checkpoint ${id}`);
+  }
+
+  async removeCheckpoints(jobId: string, ids: readonly number[]): Promise<void> {
+    const keys = this.keys(jobId);
+    // One after the other: each call moves the latest pointer to what is left after it.
+    for (const part of chunk(ids, DELETE_CHUNK)) {
+      await this.call('removeCheckpoints', () =>
+        this.scripts.weirSnapshotRemove(part.length + 2, keys.checkpoints, keys.latest, ...part.map((id) => keys.checkpoint(id)), ...part),
+      );
+    }
+  }
+
+  async latestCheckpoint(jobId: string): Promise<CompletedCheckpoint | undefined> {
+    const keys = this.keys(jobId);
+    for (let i = 0; i < LATEST_READ_TRIES; i++) {
+      const latest = await this.call('latestCheckpoint', () => this.redis.get(keys.latest));
+      if (latest === null) return undefined;
+      const cp = await this.getCheckpoint(jobId, Number(latest));
+      if (cp) return cp;
+    }
+    return undefined; // the pointer kept naming removed checkpoints: nothing stable to restore from
+  }
+
+  async getCheckpoint(jobId: string, id: number): Promise<CompletedCheckpoint | undefined> {
+    const keys = this.keys(jobId);
+    const json = await this.call('getCheckpoint', () => this.redis.get(keys.checkpoint(id)));
+    return json === null ? undefined : (JSON.parse(json) as CompletedCheckpoint);
+  }
+
+  async listCheckpoints(jobId: string): Promise<number[]> {
+    const keys = this.keys(jobId);
+    const ids = await this.call('listCheckpoints', () => this.redis.zrange(keys.checkpoints, 0, -1));
+    return ids.map(Number);
+  }
+
+  async deleteJob(jobId: string): Promise<void> {
+    const keys = this.keys(jobId);
+    await this.call('deleteJob', async () => {
+      let cursor = '0';
+      for (let round = 0; round < MAX_SCAN_ROUNDS; round++) {
+        const [next, found] = await this.redis.scan(cursor, 'MATCH', keys.pattern, 'COUNT', SCAN_COUNT);
+        if (found.length > 0) await this.redis.unlink(found);
+        if (next === '0') return;
+        cursor = next;
+      }
+      throw new Error(`SCAN did not finish within ${MAX_SCAN_ROUNDS} rounds`);
+    });
+  }
+
+  /** Quits the client if the store owns it (`ownsConnection`); otherwise the caller closes it. */
+  async close(): Promise<void> {
+    if (!this.options.ownsConnection) return;
+    // quit fails on a connection that already ended; then there is nothing left to close.
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private keys(jobId: string): RedisJobKeys {
+    return redisJobKeys(this.options.cluster, jobId);
+  }
+
+  /** Runs one Redis interaction; anything but our own errors means Redis could not do it. */
+  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WeirError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `snapshot store Redis at ${this.address()} failed ${op}: ${reason}`, { cause: err });
+    }
+  }
+
+  /** Where the client connects, without credentials. */
+  private address(): string {
+    const o = this.redis.options;
+    if (o.path) return `unix:${o.path}`;
+    if (o.sentinels?.length) return `sentinel master '${o.name ?? ''}'`;
+    return `redis://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
+  }
+}
+
+function assertAttempt(attempt: number): void {
+  if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
+}
+
+/** Turns a script's `{0, stored}` reply into WEIR_SNAPSHOT_FENCED. */
+function checkFence(reply: unknown, jobId: string, attempt: number, what: string): void {
+  if (!Array.isArray(reply) || reply[0] === 1) return;
+  const stored = String(reply[1] ?? '');
+  const current = stored === '' ? 'no attempt (fence was never called)' : `attempt ${stored}`;
+  throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} of job ${jobId} may not ${what}: the job's current attempt is ${current}`);
+}
+
+/** A view of the same memory: Redis gets the bytes as a binary argument, never a string. */
+function toBuffer(u8: Uint8Array): Buffer {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Groups blobs into script calls of at most WRITE_CHUNK_BYTES (a bigger blob goes alone). */
+function chunkBySize(blobs: readonly BlobWrite[]): BlobWrite[][] {
+  const out: BlobWrite[][] = [];
+  let current: BlobWrite[] = [];
+  let bytes = 0;
+  for (const b of blobs) {
+    if (current.length > 0 && (bytes + b.bytes.byteLength > WRITE_CHUNK_BYTES || current.length >= WRITE_CHUNK_BLOBS)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(b);
+    bytes += b.bytes.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}

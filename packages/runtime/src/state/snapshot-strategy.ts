@@ -1,0 +1,143 @@
+import { Packr } from 'msgpackr';
+import { WeirError } from '@weir/sdk';
+import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
+import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
+import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
+
+/** Blob format version of keyed and operator state. */
+const FORMAT = 1;
+/** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
+const packr = new Packr({ moreTypes: true });
+
+/** What the synchronous part of a snapshot hands to the asynchronous write. */
+export interface CapturedState {
+  readonly blobs: BlobWrite[];
+  readonly snapshot: OperatorSubtaskSnapshot;
+  /** Bytes of the whole state the snapshot describes (bases + deltas of every chain). */
+  readonly stateBytes: number;
+  readonly writtenBytes: number;
+}
+
+interface Chain {
+  names: string[];
+  baseBytes: number;
+  deltaBytes: number;
+}
+
+type Entry = [keyId: string, row: StateRow | null];
+
+/**
+ * Incremental snapshots of one operator subtask's heap state. Keyed state: per key group, a full
+ * base followed by deltas (changed rows and tombstones); a new base when the chain grows past
+ * `maxDeltaChain` deltas or its deltas outweigh twice the base. Non-keyed state: the whole row.
+ */
+export class SnapshotStrategy {
+  private readonly chains = new Map<number, Chain>();
+
+  constructor(
+    private readonly state: HeapKeyedState,
+    private readonly uid: string,
+    private readonly subtask: number,
+    private readonly maxDeltaChain: number,
+  ) {}
+
+  /** Synchronous part: serialize what changed since the last capture and clear the dirty marks. */
+  capture(attempt: number, checkpointId: number): CapturedState {
+    const blobs: BlobWrite[] = [];
+    if (!this.state.keyed) {
+      const name = operatorStateBlob(this.uid, this.subtask, attempt, checkpointId);
+      const bytes = packr.pack({ v: FORMAT, row: this.state.groups.get(-1)?.get('') ?? {} });
+      blobs.push({ name, bytes });
+      this.state.clearDirty();
+      return { blobs, snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
+    }
+    let written = 0;
+    for (const [group, ids] of this.state.dirty) {
+      if (ids.size === 0) continue;
+      const rows = this.state.groups.get(group);
+      const chain = this.chains.get(group);
+      const full = chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes;
+      if (full) {
+        const entries: Entry[] = rows ? [...rows] : [];
+        const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
+        const bytes = packr.pack({ v: FORMAT, base: true, entries });
+        blobs.push({ name, bytes });
+        this.chains.set(group, { names: [name], baseBytes: bytes.length, deltaBytes: 0 });
+        written += bytes.length;
+      } else {
+        const entries: Entry[] = [];
+        for (const id of ids) entries.push([id, rows?.get(id) ?? null]);
+        const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
+        const bytes = packr.pack({ v: FORMAT, base: false, entries });
+        blobs.push({ name, bytes });
+        chain.names.push(name);
+        chain.deltaBytes += bytes.length;
+        written += bytes.length;
+      }
+    }
+    this.state.clearDirty();
+    const keyGroups: Record<number, string[]> = {};
+    let stateBytes = 0;
+    for (const [g, c] of this.chains) {
+      keyGroups[g] = [...c.names];
+      stateBytes += c.baseBytes + c.deltaBytes;
+    }
+    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
+  }
+
+  /** Blob names a restore of `snapshot` reads (only the key groups in `owns`). */
+  static blobsToRead(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean): string[] {
+    const names: string[] = [];
+    for (const [g, chain] of Object.entries(snapshot.keyGroups)) if (owns(Number(g))) names.push(...chain);
+    if (snapshot.operatorState) names.push(snapshot.operatorState);
+    return names;
+  }
+
+  /** Rebuild the working state from base + deltas per key group; continue the same chains. */
+  restore(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean, blobs: ReadonlyMap<string, Uint8Array>): void {
+    if (!this.state.keyed) {
+      if (!snapshot.operatorState) return;
+      const { row } = decode(snapshot.operatorState, blobs) as { row: StateRow };
+      const current = this.state.groups.get(-1)!.get('')!;
+      Object.assign(current, row);
+      return;
+    }
+    for (const [g, names] of Object.entries(snapshot.keyGroups)) {
+      const group = Number(g);
+      if (!owns(group)) continue;
+      const rows = new Map<string, StateRow>();
+      const chain: Chain = { names: [...names], baseBytes: 0, deltaBytes: 0 };
+      names.forEach((name, i) => {
+        const blob = decode(name, blobs) as { base: boolean; entries: Entry[] };
+        if (i === 0 && !blob.base) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `key group ${group} of '${this.uid}' does not start with a full base (${name})`);
+        if (blob.base) rows.clear();
+        for (const [id, row] of blob.entries) {
+          if (row === null) rows.delete(id);
+          else rows.set(id, row);
+        }
+        const size = blobs.get(name)!.length;
+        if (i === 0) chain.baseBytes = size;
+        else chain.deltaBytes += size;
+      });
+      this.state.putGroup(group, rows);
+      this.chains.set(group, chain);
+    }
+  }
+}
+
+function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {
+  const bytes = blobs.get(name);
+  if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
+  const v = packr.unpack(bytes) as { v?: number };
+  if (v.v !== FORMAT) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `state blob '${name}' has format ${String(v.v)}; this runtime reads format ${FORMAT}`);
+  return v;
+}
+
+/** Encode a small value (source position) as an operator-state blob. */
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack({ v: FORMAT, value });
+}
+
+export function unpackValue(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {
+  return (decode(name, blobs) as { value: unknown }).value;
+}

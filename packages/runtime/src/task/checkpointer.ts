@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import type { BlobWrite, CompletedCheckpoint, OperatorSubtaskSnapshot, SnapshotStore, SubtaskCheckpointStats, SubtaskSnapshot } from '../snapshots/types.js';
+import type { Barrier } from './barrier-aligner.js';
+import type { EdgeWriter } from './edge-writer.js';
+import type { OperatorInstance } from './operators.js';
+
+/** What a subtask tells the coordinator about one checkpoint. */
+export type CheckpointReport =
+  | { readonly kind: 'ack'; readonly checkpointId: number; readonly snapshot: SubtaskSnapshot; readonly stats: SubtaskCheckpointStats }
+  | { readonly kind: 'decline'; readonly checkpointId: number; readonly reason: string };
+
+export interface CheckpointerSetup {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly subtask: number;
+  readonly store: SnapshotStore;
+  readonly operators: readonly OperatorInstance[];
+  readonly writers: readonly EdgeWriter[];
+  readonly log: Logger;
+  report(r: CheckpointReport): void;
+  /** An asynchronous write failed: the task fails (recovery restores the last completed checkpoint). */
+  fail(e: unknown): void;
+}
+
+/**
+ * A subtask's side of a checkpoint: the synchronous capture of every operator's state, the barrier
+ * forwarded on every output, then the asynchronous write while records keep flowing. Writes are
+ * chained so that a checkpoint's blobs are stored before the next one's.
+ */
+export class Checkpointer {
+  private writes: Promise<void> = Promise.resolve();
+
+  constructor(private readonly s: CheckpointerSetup) {}
+
+  /** Snapshot for `barrier` (sources: on trigger; others: once aligned) and forward it. */
+  perform(barrier: Barrier, alignmentMs: number): void {
+    const started = performance.now();
+    const blobs: BlobWrite[] = [];
+    const operators: Record<string, OperatorSubtaskSnapshot> = {};
+    let stateBytes = 0;
+    for (const op of this.s.operators) {
+      if (!op.snapshotState) continue;
+      const captured = op.snapshotState(this.s.attempt, barrier.id);
+      blobs.push(...captured.blobs);
+      operators[op.node.uid] = captured.snapshot;
+      stateBytes += captured.stateBytes;
+    }
+    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp);
+    const syncMs = performance.now() - started;
+    const { store, jobId, attempt } = this.s;
+    this.writes = this.writes.then(async () => {
+      const asyncStarted = performance.now();
+      try {
+        const writtenBytes = await store.writeBlobs(jobId, attempt, blobs);
+        const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes };
+        this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
+      } catch (e) {
+        this.s.log.error({ err: e, checkpoint: barrier.id }, 'checkpoint write failed');
+        this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `state write failed: ${(e as Error).message}` });
+        // Chains of later snapshots may name the blobs that were not written: start over from the last completed checkpoint.
+        this.s.fail(e);
+      }
+    });
+  }
+
+  /** Read and apply this subtask's share of a completed checkpoint. */
+  async restore(checkpoint: CompletedCheckpoint): Promise<void> {
+    const started = performance.now();
+    const parts: { op: OperatorInstance; snapshot: OperatorSubtaskSnapshot }[] = [];
+    const names: string[] = [];
+    for (const op of this.s.operators) {
+      const snap = checkpoint.operators[op.node.uid];
+      if (!snap || !op.restoreState || !op.restoreNames) continue;
+      const operatorState = snap.operatorState[this.s.subtask];
+      const snapshot: OperatorSubtaskSnapshot = { keyGroups: snap.keyGroups, ...(operatorState ? { operatorState } : {}) };
+      parts.push({ op, snapshot });
+      names.push(...op.restoreNames(snapshot));
+    }
+    const unique = [...new Set(names)];
+    const bytes = unique.length > 0 ? await this.s.store.readBlobs(this.s.jobId, unique) : [];
+    const blobs = new Map(unique.map((n, i) => [n, bytes[i]!]));
+    for (const { op, snapshot } of parts) op.restoreState!(snapshot, blobs);
+    this.s.log.info({ checkpoint: checkpoint.id, blobs: unique.length, bytes: bytes.reduce((n, b) => n + b.length, 0), ms: Math.round(performance.now() - started) }, 'state restored');
+  }
+
+  async notifyComplete(checkpointId: number): Promise<void> {
+    for (const op of this.s.operators) await op.notifyCheckpointComplete?.(checkpointId);
+  }
+
+  /** Resolves when every started write is done. */
+  settled(): Promise<void> {
+    return this.writes;
+  }
+}
