@@ -61,14 +61,27 @@ describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 3
     await waitFor('slots free again', async () => ((await cluster.rest('GET', '/overview')).body.slotsAvailable === 2 ? true : undefined));
   });
 
-  test('a task exception fails the job with its root cause', { timeout: 60_000 }, async () => {
+  test('a task that fails every attempt exhausts the restart strategy: FAILED with its root cause in REST and CLI', { timeout: 60_000 }, async () => {
     const r = await weir(['run', join(FIXTURES, 'throws.ts')], cluster.env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /FAILED in .*explode.*boom on record 500/);
-    const view = (await cluster.rest('GET', `/jobs/${jobIdIn(r.stderr)}`)).body;
+    assert.match(r.stderr, /not restarted after 2 restart\(s\): fixed-delay restart strategy exhausted/);
+    const id = jobIdIn(r.stderr)!;
+    const view = (await cluster.rest('GET', `/jobs/${id}`)).body;
     assert.equal(view.state, 'FAILED');
+    assert.equal(view.attempt, 3, 'the first attempt and two restarts');
+    assert.equal(view.restarts, 2);
     assert.match(view.failure.message, /boom on record 500/);
     assert.ok(view.failure.workerId);
+    const ex = (await cluster.rest('GET', `/jobs/${id}/exceptions`)).body;
+    assert.equal(ex.history.length, 3, 'one failure per attempt');
+    assert.deepEqual(ex.history.map((e: { attempt: number }) => e.attempt), [3, 2, 1], 'newest first');
+    assert.match(ex.rootException.message, /boom on record 500/);
+    assert.match(ex.restartStrategyExhausted, /fixed-delay/);
+    const cli = await weir(['checkpoints', id], cluster.env);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /restarts: 2 \(not restarted: fixed-delay restart strategy exhausted/);
+    assert.match(cli.stdout, /root cause: WEIR_TASK_EXCEPTION: boom on record 500/);
   });
 
   describe('bad input gives a clear error and the cluster keeps running', () => {

@@ -149,3 +149,93 @@ export async function withNats<T>(fn: (nc: NatsConnection) => Promise<T>): Promi
 
 /** The id `weir run` printed for the job it submitted. */
 export const jobIdIn = (stderr: string): string | undefined => /as job ([0-9a-f]{16})/.exec(stderr)?.[1];
+
+export const REDIS_URL = process.env.WEIR_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A coordinator and workers started one by one as real processes (`weir coordinator`, `weir
+ * worker --id`), so that a test can SIGKILL a worker and start it again as a supervisor would.
+ */
+export class ProcessCluster {
+  readonly clusterId = uniqueId('pc');
+  restUrl = '';
+  output = '';
+  private coordinator: ChildProcess | undefined;
+  readonly workers = new Map<string, ChildProcess>();
+
+  constructor(private readonly coordinatorArgs: string[] = []) {}
+
+  get env(): Record<string, string> {
+    return { WEIR_REST_URL: this.restUrl, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL, WEIR_REDIS_URL: REDIS_URL };
+  }
+
+  private spawnRole(args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.env, WEIR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (this.output += d));
+    child.stderr!.on('data', (d) => (this.output += d));
+    return child;
+  }
+
+  async start(workerIds: readonly string[]): Promise<void> {
+    const port = await freePort();
+    this.restUrl = `http://127.0.0.1:${port}`;
+    this.coordinator = this.spawnRole(['coordinator', '--rest-port', String(port), ...this.coordinatorArgs]);
+    await waitFor('coordinator REST', async () => (await fetch(`${this.restUrl}/overview`, { signal: AbortSignal.timeout(1000) })).ok || undefined, 30_000, 100);
+    for (const id of workerIds) this.startWorker(id);
+    await this.waitForWorkers(workerIds.length);
+  }
+
+  startWorker(id: string): ChildProcess {
+    const child = this.spawnRole(['worker', '--slots', '1', '--id', id]);
+    this.workers.set(id, child);
+    return child;
+  }
+
+  /** SIGKILL a worker process and wait until it is gone. */
+  async killWorker(id: string): Promise<void> {
+    const child = this.workers.get(id)!;
+    child.kill('SIGKILL');
+    await waitFor(`worker ${id} gone`, () => child.exitCode !== null || child.signalCode !== null || undefined, 10_000, 20);
+  }
+
+  async waitForWorkers(n: number): Promise<void> {
+    await waitFor(`${n} workers`, async () => ((await this.rest<{ workers: number }>('GET', '/overview')).body.workers >= n ? true : undefined), 30_000, 100);
+  }
+
+  async rest<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(new URL(path, this.restUrl), {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  /** Stop every process by PID, then delete this cluster's streams and Redis keys. */
+  async stop(): Promise<void> {
+    const all = [this.coordinator, ...this.workers.values()].filter((c): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null);
+    for (const c of all) c.kill('SIGTERM');
+    await waitFor('processes exit', () => all.every((c) => c.exitCode !== null || c.signalCode !== null) || undefined, 10_000, 50).catch(() => {
+      for (const c of all) c.kill('SIGKILL');
+    });
+    await cleanupNats(this.clusterId);
+    await cleanupRedis(`weir:{${this.clusterId}:*`);
+  }
+}
+
+/** Delete the Redis keys matching a pattern (SCAN, bounded), never anything else. */
+export async function cleanupRedis(pattern: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    for (let i = 0; i < 100_000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

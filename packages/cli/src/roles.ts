@@ -62,6 +62,7 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
     dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
     snapshots: new RedisSnapshotStore(redis, { cluster: c.clusterId }),
+    redisUrl: c.redisUrl,
     log: c.log,
     cacheDir: JOB_CACHE_DIR,
     nats: (s) => conns.get(s),

@@ -129,7 +129,9 @@ export class JobCheckpoints {
         return;
       }
       case 'abort':
-        this.log.warn({ checkpoint: c.id, reason: c.reason, message: c.message }, 'checkpoint aborted');
+        // Aborts because the job stops or a newer checkpoint completed are routine.
+        if (c.reason === 'STOPPED' || c.reason === 'SUBSUMED' || c.reason === 'JOB_FAILOVER') this.log.debug({ checkpoint: c.id, reason: c.reason }, 'checkpoint aborted');
+        else this.log.warn({ checkpoint: c.id, reason: c.reason, message: c.message }, 'checkpoint aborted');
         return;
       case 'discard': {
         const dropped = c.ids.map((id) => this.completed.get(id)).filter((x): x is CompletedCheckpoint => x !== undefined);

@@ -105,7 +105,7 @@ test('heap keyed state: per-key isolation, key groups, no-key error', () => {
   assert.throws(() => s.read('n'), (e: { code?: string }) => e.code === 'WEIR_STATE_NO_KEY');
 });
 
-const ctx = (subtask: number, parallelism: number): ConnectorContext => ({ subtask, parallelism, operatorUid: 'src', jobId: 'j', log: pino({ level: 'silent' }), nats: () => Promise.reject(new Error('no nats')) });
+const ctx = (subtask: number, parallelism: number): ConnectorContext => ({ subtask, parallelism, operatorUid: 'src', jobId: 'j', redisUrl: 'redis://127.0.0.1:6379', log: pino({ level: 'silent' }), nats: () => Promise.reject(new Error('no nats')) });
 async function readAll(reader: { poll(n: number): Promise<unknown[] | null>; close(): Promise<void> }): Promise<unknown[]> {
   const out: unknown[] = [];
   for (let i = 0; i < 100_000; i++) {

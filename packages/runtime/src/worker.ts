@@ -29,6 +29,8 @@ export interface WorkerOptions {
   readonly log: Logger;
   /** Where fetched job bundles are written before import. */
   readonly cacheDir: string;
+  /** Default Redis of connectors (WEIR_REDIS_URL). */
+  readonly redisUrl?: string;
   /** NATS connections for connectors (shared by servers). */
   readonly nats: (servers?: string | readonly string[]) => Promise<NatsConnection>;
   readonly heartbeatIntervalMs?: number;
@@ -181,7 +183,7 @@ export class Worker {
               ? { type: 'checkpoint-ack', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, snapshot: r.snapshot, stats: r.stats }
               : { type: 'checkpoint-decline', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, reason: r.reason },
           ),
-        connectorContext: (uid) => ({ subtask: ref.subtask, parallelism: taskPlan.parallelism, operatorUid: uid, jobId: d.jobId, log: log.child({ operator: uid, subtask: ref.subtask }), nats: this.o.nats }),
+        connectorContext: (uid) => ({ subtask: ref.subtask, parallelism: taskPlan.parallelism, operatorUid: uid, jobId: d.jobId, log: log.child({ operator: uid, subtask: ref.subtask }), redisUrl: this.o.redisUrl ?? 'redis://127.0.0.1:6379', nats: this.o.nats }),
         onState: (t, state, error) => this.report(d, slot, t, state, error),
       });
       slot.tasks.push(task);

@@ -264,12 +264,15 @@ test('tolerable failures 0: the first counted failure fails the job, once; then 
   ]) {
     const core = started({ tolerableFailures: 0, maxConcurrent: 4 });
     core.tick(100);
+    assert.equal(manual(core, 500), 2);
     const cmds = fail(core);
     assert.deepEqual(types(cmds), ['abort', 'fail-job']);
     const msg = cmds.find((c) => c.type === 'fail-job');
     assert.match(msg?.type === 'fail-job' ? msg.message : '', /^1 consecutive checkpoint failures exceed the 0 tolerated \(last: checkpoint 1 /);
+    // Once per attempt: the next failure only aborts.
+    assert.deepEqual(types(core.decline(2, 'a', 'y', 1200)), ['abort']);
     assert.deepEqual(core.tick(5000), []);
-    assert.equal(core.trigger(5000).result, 'rejected');
+    assert.deepEqual(core.trigger(5000), { result: 'rejected', reason: 'the job attempt is failing over (too many checkpoint failures)', commands: [] });
   }
 });
 
@@ -304,7 +307,14 @@ test('subtaskFinished: a pending checkpoint stops waiting for the subtask and ma
   core.tick(200);
   assert.equal(core.acknowledge(2, ack('c'), 210).result, 'unexpected');
   assert.deepEqual(types(ackAll(core, 2, 210, ['a', 'b'])), ['finalize']);
-  assert.equal(core.stats(210).history[0]!.numSubtasks, 2);
+  // Checkpoint 1 counts the two subtasks that acked; checkpoint 2 never expected c.
+  assert.deepEqual(
+    core.stats(210).history.map((h) => [h.id, h.numAcknowledged, h.numSubtasks]),
+    [
+      [2, 2, 2],
+      [1, 2, 2],
+    ],
+  );
 });
 
 test('subtaskFinished: finished sources are not triggered; with no running source nothing triggers', () => {

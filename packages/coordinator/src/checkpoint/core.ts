@@ -246,7 +246,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
   }
 
   private finalizeIfComplete(p: PendingCheckpoint<H>, commands: CheckpointCommand<H>[]): void {
-    if (p.finalizing || !p.fullyAcknowledged) return;
+    // Once fully acknowledged nothing more is awaited, so this runs once per checkpoint.
+    if (!p.fullyAcknowledged) return;
     p.finalizing = true;
     commands.push({ type: 'finalize', id: p.id, timestamp: p.timestamp, acks: p.acknowledgements });
   }

@@ -8,6 +8,8 @@ export interface ConnectorContext {
   readonly operatorUid: string;
   readonly jobId: string;
   readonly log: Logger;
+  /** The cluster's Redis (WEIR_REDIS_URL), the default of Redis connectors. */
+  readonly redisUrl: string;
   /** A NATS connection for the given servers (default: the cluster's), shared and owned by the worker. */
   nats(servers?: string | readonly string[]): Promise<NatsConnection>;
 }

@@ -81,3 +81,21 @@ export function jetstreamSink<T>(options: JetStreamSinkOptions<T>): SinkSpec<T> 
 export function discard<T>(): SinkSpec<T> {
   return { role: 'sink', type: 'discard', options: {} };
 }
+
+export interface RedisHashSinkOptions<T> {
+  /** The Redis hash written to. */
+  readonly hash: string;
+  /** Field of a record. */
+  readonly field: (value: T) => string;
+  /** Value of a record. Default: JSON of the record. */
+  readonly value?: (value: T) => string | number;
+  /** Redis URL; default: the cluster's WEIR_REDIS_URL. */
+  readonly url?: string;
+}
+/**
+ * Upserts each record as a field of a Redis hash (HSET, pipelined per batch). Replays after a
+ * recovery write the same values again, so the hash ends exact; delivery is at-least-once.
+ */
+export function redisHashSink<T>(options: RedisHashSinkOptions<T>): SinkSpec<T> {
+  return { role: 'sink', type: 'redis-hash', options };
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Redis } from 'ioredis';
+import { FIXTURES, ProcessCluster, REDIS_URL, sleep, uniqueId, waitFor, weir, withNats } from './harness.js';
+
+const RECORDS = 1_000_000;
+const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
+
+/** Seeded keys with a skewed distribution; returns the expected count per key. */
+async function publishKeys(stream: string, subject: string, extra: { at: number; key: string } | undefined): Promise<Map<string, number>> {
+  const expected = new Map<string, number>();
+  let seed = 12345;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  await withNats(async (nc) => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [subject] });
+    for (let i = 0; i < RECORDS; i++) {
+      const key = extra && i === extra.at ? extra.key : `k${Math.floor(random() ** 2 * 5000)}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+      nc.publish(subject, key);
+      if (i % 10_000 === 9_999) await nc.flush();
+    }
+    await nc.flush();
+    await waitFor('all keys stored', async () => ((await jsm.streams.info(stream)).state.messages === RECORDS ? true : undefined), 60_000, 200);
+  });
+  return expected;
+}
+
+async function deleteStream(stream: string): Promise<void> {
+  await withNats(async (nc) => (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined));
+}
+
+async function readHash(hash: string): Promise<Map<string, number>> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    return new Map(Object.entries(await redis.hgetall(hash)).map(([k, v]) => [k, Number(v)]));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function assertExact(got: Map<string, number>, expected: Map<string, number>): void {
+  assert.equal(got.size, expected.size, 'number of keys');
+  let wrong = 0;
+  for (const [k, n] of expected) if (got.get(k) !== n) wrong++;
+  assert.equal(wrong, 0, `keys with a wrong count (e.g. ${[...expected].filter(([k, n]) => got.get(k) !== n).slice(0, 3).map(([k, n]) => `${k}: ${got.get(k)} != ${n}`).join(', ')})`);
+}
+
+describe('recovery from the latest checkpoint (real processes, kill -9, real NATS and Redis)', { timeout: 600_000 }, () => {
+  const cluster = new ProcessCluster(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000']);
+  const tmp = mkdtempSync(join(tmpdir(), 'weir-rec-'));
+  const hashes: string[] = [];
+  const streams: string[] = [];
+
+  before(async () => cluster.start(['w1', 'w2']));
+  after(async () => {
+    await cluster.stop();
+    for (const s of streams) await deleteStream(s);
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    if (hashes.length > 0) await redis.del(...hashes);
+    redis.disconnect();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('a keyed count over 1,000,000 records survives three SIGKILLs of a worker with every count exact', { timeout: 300_000 }, async () => {
+    const id = uniqueId('');
+    const stream = `ITREC_${id}`;
+    const hash = `it:rec:${id}`;
+    streams.push(stream);
+    hashes.push(hash);
+    const expected = await publishKeys(stream, `itrec.${id}`, undefined);
+    const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const jobId = r.stdout.trim();
+    const job = async () => (await cluster.rest('GET', `/jobs/${jobId}`)).body;
+
+    for (let kill = 1; kill <= 3; kill++) {
+      // Let the attempt run and checkpoint a little, a different time each round.
+      await waitFor(`attempt ${kill} running`, async () => {
+        const v = await job();
+        return v.state === 'RUNNING' && v.attempt === kill ? v : undefined;
+      }, 60_000, 50);
+      await sleep(400 + Math.floor(Math.random() * 900));
+      const v = await job();
+      assert.equal(v.state, 'RUNNING', `the job must still run at kill ${kill} (it ended too soon to test recovery)`);
+      const victim = Math.random() < 0.5 ? 'w1' : 'w2';
+      await cluster.killWorker(victim);
+      cluster.startWorker(victim); // the supervisor's restart
+      await waitFor(`restart ${kill}`, async () => ((await job()).attempt > kill ? true : undefined), 60_000, 50);
+    }
+    const final = await waitFor('FINISHED', async () => {
+      const v = await job();
+      if (v.state === 'FAILED') throw new Error(`job failed: ${JSON.stringify(v.failure)}`);
+      return v.state === 'FINISHED' ? v : undefined;
+    }, 180_000, 250);
+    assert.equal(final.restarts, 3);
+    assertExact(await readHash(hash), expected);
+
+    const cps = (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body;
+    assert.ok(cps.counts.restored >= 3, `restores counted: ${JSON.stringify(cps.counts)}`);
+    assert.ok(cps.latest.restored, 'latest restore shown');
+    assert.ok(cps.counts.completed >= 3, `checkpoints completed: ${JSON.stringify(cps.counts)}`);
+    const completed = cps.history.find((e: { status: string }) => e.status === 'COMPLETED');
+    assert.ok(completed.stateBytes > 0 && completed.checkpointedBytes > 0 && completed.subtasks.length > 0, JSON.stringify(completed));
+    const ex = (await cluster.rest('GET', `/jobs/${jobId}/exceptions`)).body;
+    assert.equal(ex.history.length, 3);
+    for (const e of ex.history) assert.equal(e.code, 'WEIR_WORKER_LOST');
+    const cli = await weir(['checkpoints', jobId], cluster.env);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /restored [3-9]/);
+    assert.match(cli.stdout, /latest restore: from #\d+/);
+  });
+
+  test('a record that throws once: the job restarts from the checkpoint and ends exact', { timeout: 300_000 }, async () => {
+    const id = uniqueId('');
+    const stream = `ITREC_${id}`;
+    const hash = `it:rec:${id}`;
+    streams.push(stream);
+    hashes.push(hash);
+    const expected = await publishKeys(stream, `itrec.${id}`, { at: 600_000, key: 'poison' });
+    const marker = join(tmp, `thrown-${id}`);
+    const r = await weir(['run', KEYED_COUNT, '-p', '2', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--arg', 'throwOn=poison', '--arg', `throwMarker=${marker}`], cluster.env, 240_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /FINISHED/);
+    assertExact(await readHash(hash), expected);
+    const jobId = /as job ([0-9a-f]{16})/.exec(r.stderr)![1]!;
+    const v = (await cluster.rest('GET', `/jobs/${jobId}`)).body;
+    assert.equal(v.restarts, 1);
+    const ex = (await cluster.rest('GET', `/jobs/${jobId}/exceptions`)).body;
+    assert.equal(ex.history.length, 1);
+    assert.match(ex.history[0].message, /chosen record 'poison' fails once/);
+    assert.equal(ex.history[0].task.includes('check'), true, ex.history[0].task);
+    assert.ok((await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.restored >= 1);
+  });
+});
