@@ -78,13 +78,16 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const jobId = r.stdout.trim();
     const job = async () => (await cluster.rest('GET', `/jobs/${jobId}`)).body;
 
+    const completedCount = async () => (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed as number;
     for (let kill = 1; kill <= 3; kill++) {
-      // Let the attempt run and checkpoint a little, a different time each round.
       await waitFor(`attempt ${kill} running`, async () => {
         const v = await job();
         return v.state === 'RUNNING' && v.attempt === kill ? v : undefined;
       }, 60_000, 50);
-      await sleep(400 + Math.floor(Math.random() * 900));
+      // Let this attempt complete a checkpoint, then kill at a random moment of the next interval.
+      const before = await completedCount();
+      await waitFor(`a checkpoint of attempt ${kill}`, async () => ((await completedCount()) > before ? true : undefined), 30_000, 50);
+      await sleep(Math.floor(Math.random() * 700));
       const v = await job();
       assert.equal(v.state, 'RUNNING', `the job must still run at kill ${kill} (it ended too soon to test recovery)`);
       const victim = Math.random() < 0.5 ? 'w1' : 'w2';
