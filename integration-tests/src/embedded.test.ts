@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { defaultGeneratedLine, seededRandom } from '@weir/sdk/connectors';
-import { uniqueId, weir, withNats, WORDCOUNT } from './harness.js';
+import { FIXTURES, uniqueId, weir, withNats, WORDCOUNT } from './harness.js';
 import { readCounts } from './text.js';
 
 /** The embedded default: no WEIR_REST_URL, everything in the `weir run` process. */
@@ -23,6 +23,30 @@ describe('embedded default', { timeout: 120_000 }, () => {
     assert.equal(lines.length, 10);
     assert.match(lines[0]!, /^\s*1\. the\s+29$/);
     assert.match(lines[1]!, /^\s*2\. of\s+21$/);
+  });
+
+  test('checkpoints go to files and a failure restores from the latest one', async () => {
+    const out = join(tmp, 'restore-out');
+    const checkpoints = join(tmp, 'checkpoints');
+    const r = await weir(['run', join(FIXTURES, 'count-throw-once.ts'), '-p', '2', '--arg', `out=${out}`, '--arg', `marker=${join(tmp, 'thrown')}`], { ...EMBEDDED, WEIR_CHECKPOINT_DIR: checkpoints });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /FINISHED in .* after 1 restart\(s\) from checkpoints/);
+    assert.ok(existsSync(join(tmp, 'thrown')), 'the record threw');
+    const last = new Map<string, number>();
+    let lines = 0;
+    for (const f of readdirSync(out)) {
+      for (const line of readFileSync(join(out, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        lines++;
+        const [k, n] = line.split(',');
+        last.set(k!, Math.max(last.get(k!) ?? 0, Number(n)));
+      }
+    }
+    assert.equal(last.size, 1000);
+    for (const [k, n] of last) assert.equal(n, 200, `count of ${k}`);
+    // Restarting from scratch would emit the first 150,000 updates again; a restore replays only what followed the checkpoint.
+    assert.ok(lines < 200_000 + 150_000, `replayed ${lines - 200_000} updates: restored from a checkpoint, not from the start`);
+    assert.deepEqual(readdirSync(checkpoints), [], "a finished job's checkpoints are deleted");
   });
 
   test('generator source at parallelism 2: counts equal the generator text counted here', async () => {

@@ -107,7 +107,8 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
 function report(view: JobView): number {
   const records = view.vertices.map((v) => `${v.uid} ${v.recordsIn}/${v.recordsOut}`).join(', ');
   if (view.state === 'FINISHED') {
-    say(`job ${view.name} FINISHED in ${(view.duration / 1000).toFixed(2)} s (records in/out: ${records})`);
+    const restarts = view.restarts > 0 ? ` after ${view.restarts} restart(s) from checkpoints` : '';
+    say(`job ${view.name} FINISHED in ${(view.duration / 1000).toFixed(2)} s${restarts} (records in/out: ${records})`);
     return 0;
   }
   if (view.state === 'FAILED' && view.failure) {
