@@ -96,9 +96,19 @@ describe('embedded default', { timeout: 120_000 }, () => {
     });
   });
 
-  test('a sink pointed at a subject no stream captures fails with a clear error', async () => {
-    const r = await weir(['run', WORDCOUNT, '--arg', 'output=jetstream', '--arg', `out=${uniqueId('nowhere.')}`], EMBEDDED);
+  test('a sink pointed at a subject no stream captures fails with a clear error, per the restart strategy', async () => {
+    const r = await weir(['run', WORDCOUNT, '--restart-strategy', 'fixed-delay:1:10', '--arg', 'output=jetstream', '--arg', `out=${uniqueId('nowhere.')}`], EMBEDDED);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /WEIR_SINK_STREAM_NOT_FOUND: JetStream sink 'out': no stream captures subject/);
+    assert.match(r.stderr, /not restarted after 1 restart\(s\): fixed-delay restart strategy exhausted/);
+  });
+
+  test('a bad --restart-strategy is refused before anything runs', async () => {
+    const r = await weir(['run', WORDCOUNT, '--restart-strategy', 'sometimes'], EMBEDDED);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--restart-strategy sometimes is invalid/);
+    const bad = await weir(['run', WORDCOUNT, '--restart-strategy', '{"type":"fixed-delay","attempts":-1,"delayMs":5}'], EMBEDDED);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /WEIR_RESTART_STRATEGY_INVALID/);
   });
 });

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
+import type { RestartStrategyConfig } from '@weir/sdk';
 import { z } from 'zod';
 import { printCheckpoints } from './checkpoints-table.js';
 import { clusterUp } from './cluster-up.js';
 import { flag, port, positiveInt, readEnv, schemas } from './config.js';
-import { formatError } from './errors.js';
+import { ConfigError, formatError } from './errors.js';
 import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
 import { startCoordinator, startWorker, type Running } from './roles.js';
@@ -86,8 +87,9 @@ program
   .option('--detach', 'submit and return the job id (cluster only)', false)
   .option('--checkpoint-interval <ms>', "time between checkpoints; 0 turns them off (default: the job's, else 10000)")
   .addOption(new Option('--checkpoint-mode <mode>', "barrier alignment (default: the job's, else exactly-once)").choices(['exactly-once', 'at-least-once']))
+  .option('--restart-strategy <spec>', "'none', 'fixed-delay:<attempts>:<delayMs>', or a JSON strategy (default: the job's, else exponential-delay)")
   .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
-  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once' }) => {
+  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once'; restartStrategy?: string }) => {
     const env = readEnv();
     const restUrl = opts.restUrl ? flag('rest-url', schemas.restUrl, opts.restUrl) : undefined; // empty = unset
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
@@ -95,8 +97,21 @@ program
       ...(opts.checkpointInterval !== undefined ? { intervalMs: flag('checkpoint-interval', z.coerce.number().int('must be a whole number of ms').min(0, 'must be 0 (off) or more'), opts.checkpointInterval) } : {}),
       ...(opts.checkpointMode ? { mode: opts.checkpointMode } : {}),
     };
-    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, log });
+    const restartStrategy = opts.restartStrategy === undefined ? undefined : parseRestartStrategy(opts.restartStrategy);
+    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), log });
   });
+
+/** `none`, `fixed-delay:<attempts>:<delayMs>` or JSON; the coordinator validates the fields. */
+function parseRestartStrategy(spec: string): RestartStrategyConfig {
+  if (spec === 'none') return { type: 'none' };
+  const fixed = /^fixed-delay:(\d+):(\d+)$/.exec(spec);
+  if (fixed) return { type: 'fixed-delay', attempts: Number(fixed[1]), delayMs: Number(fixed[2]) };
+  try {
+    return JSON.parse(spec) as RestartStrategyConfig;
+  } catch {
+    throw new ConfigError(`--restart-strategy ${spec} is invalid: use 'none', 'fixed-delay:<attempts>:<delayMs>' or a JSON strategy such as {"type":"failure-rate","maxFailures":3,"intervalMs":60000,"delayMs":1000}`);
+  }
+}
 
 const restOption = () => new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL').default('http://127.0.0.1:8081');
 

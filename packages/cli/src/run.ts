@@ -1,4 +1,4 @@
-import { buildJob, parseArgPairs, WeirError, type CheckpointConfig, type JobGraphDescription } from '@weir/sdk';
+import { buildJob, parseArgPairs, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { importJobBundle, planExecution } from '@weir/runtime';
 import type { Logger } from 'pino';
 import { bundleJob } from './bundle.js';
@@ -17,6 +17,8 @@ export interface RunOptions {
   readonly checkpointDir: string;
   /** Overrides of the job's checkpoint configuration (flags). */
   readonly checkpoints: Partial<CheckpointConfig>;
+  /** Replaces the job's restart strategy (flag). */
+  readonly restartStrategy?: RestartStrategyConfig;
   readonly log: Logger;
 }
 
@@ -47,7 +49,7 @@ export async function run(o: RunOptions): Promise<number> {
 async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
   const rest = new RestClient(o.restUrl!);
   const { artifact } = await rest.request<{ artifact: string }>('POST', '/artifacts', bundle, 'application/octet-stream');
-  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints });
+  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}) });
   if (o.detach) {
     process.stdout.write(`${jobId}\n`);
     say(`submitted ${description.name} as job ${jobId} (detached); follow it with 'weir list', stop it with 'weir cancel ${jobId}'`);
@@ -87,7 +89,7 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
   process.once('SIGINT', onSigint);
   try {
     const artifact = await cluster.coordinator.putArtifact(bundle);
-    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints });
+    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}) });
     for (;;) {
       const view = cluster.coordinator.view(job.id) as unknown as JobView;
       if (TERMINAL.has(view.state)) return report(view);
