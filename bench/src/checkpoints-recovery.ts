@@ -34,6 +34,8 @@ export interface Recovery {
   readonly checkpoint: CheckpointEntry;
   /** w1 started again (the previous process had exited). */
   readonly restarted: number;
+  /** From the coordinator's log: the new w1 process registered. */
+  readonly registered: number | undefined;
   /** Seen by polling: the job left RUNNING (or its attempt changed). */
   readonly detected: number | undefined;
   /** From the coordinator's log: it failed the attempt ('job failing'), and why. */
@@ -141,13 +143,14 @@ export async function measureRecovery(o: RecoveryOptions, resources: Resources):
       let firstFrame: number | undefined;
       let firstAck: number | undefined;
       const deadline = t0 + 120_000;
-      while (Date.now() < deadline && (processing === undefined || firstAck === undefined)) {
+      while (Date.now() < deadline && (processing === undefined || restored === undefined || firstAck === undefined)) {
         const [v, s] = await Promise.all([job(), streamState(jsm, stream)]);
         const t = Date.now() - t0;
         alive(v);
         if (detected === undefined && (v.state !== 'RUNNING' || v.attempt > next - 1)) detected = t;
-        if (v.attempt === next) {
-          if (running === undefined && v.state === 'RUNNING') running = t;
+        // Until the new attempt is deployed, the view still shows the old attempt's subtasks and counts.
+        if (v.attempt === next && v.state === 'RUNNING') {
+          running ??= t;
           const count = vertex(v, 'count');
           if (restored === undefined && count && count.subtasks.every((x) => x.status === 'RUNNING')) restored = t;
           if (processing === undefined && (count?.recordsIn ?? 0) > 0) processing = t;
@@ -156,6 +159,7 @@ export async function measureRecovery(o: RecoveryOptions, resources: Resources):
         if (s && firstAck === undefined && s.lastSeq > 0 && s.messages < s.lastSeq) firstAck = t;
         await sleep(POLL_MS);
       }
+      const registered = cluster.eventsSince(t0, 'worker registered').find((e) => e.fields.worker === VICTIM);
       const failing = cluster.eventsSince(t0, 'job failing')[0];
       const runningLog = cluster.eventsSince(t0, 'job running')[0];
       const restoreLogs = cluster
@@ -164,7 +168,7 @@ export async function measureRecovery(o: RecoveryOptions, resources: Resources):
       const failure = (failing?.fields.failure as { message?: string } | undefined)?.message;
       const restoredFrom = runningLog?.fields.restoredFrom;
       return {
-        kill, checkpoint, restarted, detected, failingLog: failing ? failing.time - t0 : undefined, failure, running, restored, restoreLogs, firstFrame, firstAck, processing,
+        kill, checkpoint, restarted, registered: registered ? registered.time - t0 : undefined, detected, failingLog: failing ? failing.time - t0 : undefined, failure, running, restored, restoreLogs, firstFrame, firstAck, processing,
         restoredFrom: typeof restoredFrom === 'number' ? restoredFrom : undefined,
       };
     }
@@ -189,10 +193,11 @@ async function streamState(jsm: JetStreamManager, name: string): Promise<{ lastS
 const at = (t: number | undefined) => (t === undefined ? 'not seen' : `+${int(t)} ms`);
 
 export function describeRecovery(r: Recovery): string {
-  const restores = r.restoreLogs.map((x) => `${x.worker} ${ms(x.ms)} for ${(x.bytes / 1e6).toFixed(1)} MB (done ${at(x.at)})`).join(', ');
+  // Source subtasks restore only their position (a few bytes); the keyed count's restores are the ones that matter.
+  const restores = r.restoreLogs.filter((x) => x.bytes >= 1000).map((x) => `${x.worker} ${ms(x.ms)} for ${(x.bytes / 1e6).toFixed(1)} MB (done ${at(x.at)})`).join(', ');
   return [
-    `T0 = SIGKILL of ${VICTIM}; ${VICTIM} started again ${at(r.restarted)}; failure seen by polling ${at(r.detected)} (coordinator log ${at(r.failingLog)}: ${r.failure ?? '?'})`,
-    `RUNNING again ${at(r.running)}${r.restoredFrom !== undefined ? ` (restoring checkpoint ${r.restoredFrom})` : ''}; state restored: ${restores || 'no log line'}; count subtasks RUNNING ${at(r.restored)}`,
+    `T0 = SIGKILL of ${VICTIM}; ${VICTIM} started again ${at(r.restarted)}, registered ${at(r.registered)}; failure seen by polling ${at(r.detected)} (coordinator log ${at(r.failingLog)}: ${r.failure ?? '?'})`,
+    `RUNNING again ${at(r.running)}${r.restoredFrom !== undefined ? ` (restoring checkpoint ${r.restoredFrom})` : ''}; keyed state restored: ${restores || 'no log line'}; count subtasks RUNNING ${at(r.restored)}`,
     `first frame on the new data stream ${at(r.firstFrame)}, first frames acked by the count task ${at(r.firstAck)}; count recordsIn > 0 in REST ${at(r.processing)} (metrics every ~1 s)`,
   ].join('\n    ');
 }

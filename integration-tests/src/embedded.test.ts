@@ -11,7 +11,7 @@ import { readCounts } from './text.js';
 /** The embedded default: no WEIR_REST_URL, everything in the `weir run` process. */
 const EMBEDDED = { WEIR_REST_URL: '' };
 
-describe('embedded default', { timeout: 120_000 }, () => {
+describe('embedded default', { timeout: 240_000 }, () => {
   const tmp = mkdtempSync(join(tmpdir(), 'weir-emb-'));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

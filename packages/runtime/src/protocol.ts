@@ -65,25 +65,22 @@ export interface TaskMetrics {
   readonly workerId: string;
   readonly tasks: readonly Omit<TaskStateUpdate, 'type' | 'workerId' | 'error'>[];
 }
-export interface CheckpointAck {
-  readonly type: 'checkpoint-ack';
+/** Which subtask reports on which checkpoint. */
+interface SubtaskCheckpointReport {
   readonly workerId: string;
   readonly jobId: string;
   readonly attempt: number;
   readonly checkpointId: number;
   readonly task: number;
   readonly subtask: number;
+}
+export interface CheckpointAck extends SubtaskCheckpointReport {
+  readonly type: 'checkpoint-ack';
   readonly snapshot: SubtaskSnapshot;
   readonly stats: SubtaskCheckpointStats;
 }
-export interface CheckpointDecline {
+export interface CheckpointDecline extends SubtaskCheckpointReport {
   readonly type: 'checkpoint-decline';
-  readonly workerId: string;
-  readonly jobId: string;
-  readonly attempt: number;
-  readonly checkpointId: number;
-  readonly task: number;
-  readonly subtask: number;
   readonly reason: string;
 }
 export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics | CheckpointAck | CheckpointDecline;
