@@ -19,32 +19,37 @@ export interface Resource {
 
 /** What is running now, so that a failure or Ctrl-C stops it and an exit kills whatever is left. */
 export class Resources {
-  private readonly live = new Set<Resource>();
+  /** Each resource, with its stop in progress once one was asked for (a second release joins it). */
+  private readonly live = new Map<Resource, Promise<void> | undefined>();
 
   add(r: Resource): Resource {
-    this.live.add(r);
+    this.live.set(r, undefined);
     return r;
   }
 
-  /** Stop one resource (bounded); it is forgotten even if stopping failed (killNow is tried then). */
-  async release(r: Resource, timeoutMs = 60_000): Promise<void> {
-    try {
-      await withTimeout(r.stop(), timeoutMs, `stopping ${r.what}`);
-    } catch (e) {
-      console.error(`bench: ${String(e)}`);
-      r.killNow();
-    } finally {
-      this.live.delete(r);
+  /** Stop one resource (bounded; killNow if that fails); it is forgotten afterwards. Idempotent. */
+  release(r: Resource, timeoutMs = 60_000): Promise<void> {
+    if (!this.live.has(r)) return Promise.resolve();
+    let stopping = this.live.get(r);
+    if (!stopping) {
+      stopping = withTimeout(r.stop(), timeoutMs, `stopping ${r.what}`)
+        .catch((e) => {
+          console.error(`bench: ${String(e)}`);
+          r.killNow();
+        })
+        .finally(() => this.live.delete(r));
+      this.live.set(r, stopping);
     }
+    return stopping;
   }
 
   /** Newest first. */
   async releaseAll(timeoutMs = 60_000): Promise<void> {
-    for (const r of [...this.live].reverse()) await this.release(r, timeoutMs);
+    for (const r of [...this.live.keys()].reverse()) await this.release(r, timeoutMs);
   }
 
   killAll(): void {
-    for (const r of this.live) r.killNow();
+    for (const r of this.live.keys()) r.killNow();
   }
 }
 

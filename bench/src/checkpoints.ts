@@ -115,6 +115,7 @@ async function main(): Promise<void> {
     measureRecovery({ natsUrl: NATS_URL, redisUrl: REDIS_URL, keys: KEYS, rate: RATE, kills: KILLS, heartbeatTimeoutMs: 3000, log }, resources),
   );
 
+  if (interrupted) return;
   log('');
   log('=== results ===');
   if (overhead) {

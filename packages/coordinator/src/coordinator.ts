@@ -319,6 +319,9 @@ export class Coordinator {
     this.setStatus(job, 'FAILING');
     job.checkpoints.abortAll('JOB_FAILOVER', failure.message);
     await this.cancelTasks(job);
+    // The attempt is over: its subtasks no longer count (late reports and worker losses find nothing).
+    job.subtasks.clear();
+    this.waiting.delete(job.id);
     this.workers.release(job.id);
     await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
     const neverRan = job.restarts === 0 && job.startTime === undefined && FINAL_BEFORE_FIRST_RUN.has(failure.code);
