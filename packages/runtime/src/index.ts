@@ -19,3 +19,4 @@ export type { SnapshotStore, BlobWrite, CompletedCheckpoint, OperatorSnapshot, O
 export { keyGroupBlob, operatorStateBlob } from './snapshots/names.js';
 export { RedisSnapshotStore, type RedisSnapshotStoreOptions } from './snapshots/redis-store.js';
 export { FileSnapshotStore } from './snapshots/file-store.js';
+export { isTransactional, FINAL_TRANSACTION, type TransactionalSinkWriter, type PreCommitted, type SourceFactory, type SinkFactory } from './connectors/types.js';

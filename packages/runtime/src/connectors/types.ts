@@ -36,6 +36,42 @@ export interface SinkWriter {
   close(): Promise<void>;
 }
 
+/** What a transactional sink hands over at a checkpoint barrier. */
+export interface PreCommitted<T> {
+  /** The transaction to commit once the checkpoint completes; kept in the checkpoint (msgpackr). */
+  readonly txn: T;
+  /** Resolves when the transaction's data is durable (e.g. files flushed); the checkpoint waits for it. */
+  readonly durable?: Promise<void>;
+}
+
+/**
+ * A sink with exactly-once delivery by two-phase commit driven by checkpoints: records written
+ * between two barriers form one transaction; at barrier n it is pre-committed (staged, part of
+ * checkpoint n), and committed when checkpoint n completes. Commit must be idempotent: after a
+ * recovery the restored transactions are committed again.
+ */
+export interface TransactionalSinkWriter<T = unknown> extends SinkWriter {
+  /** Checkpoint barrier: close the open transaction, open the next one. Synchronous capture. */
+  preCommit(checkpointId: number): PreCommitted<T>;
+  /** Make a pre-committed transaction visible; idempotent. */
+  commit(checkpointId: number, txn: T): Promise<void>;
+  /**
+   * After a restore, before anything is written: the restored transactions (all of completed
+   * checkpoints, committed again next) — drop whatever else the failed attempt left behind.
+   */
+  recover?(pending: readonly { readonly checkpointId: number; readonly txn: T }[]): Promise<void>;
+}
+
+/**
+ * Checkpoint id of the last transaction of a bounded input: pre-committed and committed when the
+ * sink's input ends (no checkpoint follows). Writers may name it specially (e.g. files `…-final`).
+ */
+export const FINAL_TRANSACTION = Number.MAX_SAFE_INTEGER;
+
+export function isTransactional(w: SinkWriter): w is TransactionalSinkWriter {
+  return typeof (w as Partial<TransactionalSinkWriter>).preCommit === 'function';
+}
+
 /** `position` is what `position()` returned at the checkpoint restored from, if any. */
 export type SourceFactory = (options: any, ctx: ConnectorContext, position?: unknown) => Promise<SourceReader>;
 export type SinkFactory = (options: any, ctx: ConnectorContext) => Promise<SinkWriter>;

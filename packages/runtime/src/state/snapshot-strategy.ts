@@ -16,6 +16,8 @@ export interface CapturedState {
   /** Bytes of the whole state the snapshot describes (bases + deltas of every chain). */
   readonly stateBytes: number;
   readonly writtenBytes: number;
+  /** The checkpoint is acknowledged only once this resolves (a sink's staged data made durable). */
+  readonly durable?: Promise<void>;
 }
 
 interface Chain {

@@ -36,12 +36,14 @@ export class Checkpointer {
   perform(barrier: Barrier, alignmentMs: number): void {
     const started = performance.now();
     const blobs: BlobWrite[] = [];
+    const durable: Promise<void>[] = [];
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
     let stateBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
       const captured = op.snapshotState(this.s.attempt, barrier.id);
       blobs.push(...captured.blobs);
+      if (captured.durable) durable.push(captured.durable);
       operators[op.node.uid] = captured.snapshot;
       stateBytes += captured.stateBytes;
     }
@@ -51,6 +53,7 @@ export class Checkpointer {
     this.writes = this.writes.then(async () => {
       const asyncStarted = performance.now();
       try {
+        await Promise.all(durable);
         const writtenBytes = await store.writeBlobs(jobId, attempt, blobs);
         const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes };
         this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
@@ -80,6 +83,7 @@ export class Checkpointer {
     const bytes = unique.length > 0 ? await this.s.store.readBlobs(this.s.jobId, unique) : [];
     const blobs = new Map(unique.map((n, i) => [n, bytes[i]!]));
     for (const { op, snapshot } of parts) op.restoreState!(snapshot, blobs);
+    for (const { op } of parts) await op.afterRestore?.();
     this.s.log.info({ checkpoint: checkpoint.id, blobs: unique.length, bytes: bytes.reduce((n, b) => n + b.length, 0), ms: Math.round(performance.now() - started) }, 'state restored');
   }
 

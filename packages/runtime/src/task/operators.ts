@@ -1,6 +1,7 @@
 import type { ActorDefinition, JobArgs, Key, OperatorNode, UserLogger } from '@weir/sdk';
 import type { Logger } from 'pino';
-import type { SinkWriter, SourceReader } from '../connectors/types.js';
+import { FINAL_TRANSACTION, isTransactional, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
+import { crashPoint } from '../faults.js';
 import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
 import type { OperatorSubtaskSnapshot } from '../snapshots/types.js';
 import { operatorStateBlob } from '../snapshots/names.js';
@@ -30,6 +31,8 @@ export interface OperatorInstance {
   /** Blob names that restoring from `snapshot` reads. */
   restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
+  /** After every operator restored: async follow-ups (sinks commit the restored transactions). */
+  afterRestore?(): Promise<void>;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   close(): Promise<void>;
 }
@@ -100,13 +103,28 @@ class SourceOp extends Base implements OperatorInstance {
   }
 }
 
+/** Pre-committed transactions of a transactional sink, by checkpoint id. */
+type Pending = { checkpointId: number; txn: unknown }[];
+
+/**
+ * A sink. With a transactional writer it takes part in checkpoints: pre-commit at the barrier
+ * (the pending transactions are its operator state), commit when a checkpoint completes (in the
+ * background, in checkpoint order), and commit the restored transactions again after a recovery.
+ */
 class SinkOp extends Base implements OperatorInstance {
   private buffer: unknown[] = [];
+  private readonly txWriter: TransactionalSinkWriter | undefined;
+  private pending: Pending = [];
+  private commits: Promise<void> = Promise.resolve();
+  private inputEnded = false;
   constructor(
     node: OperatorNode,
     private readonly writer: SinkWriter,
+    private readonly subtask: number,
+    private readonly fail: (e: unknown) => void,
   ) {
     super(node);
+    this.txWriter = isTransactional(writer) ? writer : undefined;
   }
   process(r: unknown): void {
     this.counts.in++;
@@ -118,8 +136,56 @@ class SinkOp extends Base implements OperatorInstance {
     this.buffer = [];
     return this.writer.write(batch);
   }
+  snapshotState(attempt: number, checkpointId: number): CapturedState {
+    const name = operatorStateBlob(this.node.uid, this.subtask, attempt, checkpointId);
+    let durable: Promise<void> | undefined;
+    if (this.txWriter) {
+      const pre = this.txWriter.preCommit(checkpointId);
+      this.pending.push({ checkpointId, txn: pre.txn });
+      durable = pre.durable;
+    }
+    const bytes = packValue(this.pending);
+    return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length, ...(durable ? { durable } : {}) };
+  }
+  restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
+    return snapshot.operatorState ? [snapshot.operatorState] : [];
+  }
+  restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
+    if (snapshot.operatorState && this.txWriter) this.pending = (unpackValue(snapshot.operatorState, blobs) as Pending | null) ?? [];
+  }
+  async afterRestore(): Promise<void> {
+    if (!this.txWriter) return;
+    // Every restored transaction belongs to a completed checkpoint (the one restored or older).
+    await this.txWriter.recover?.(this.pending);
+    for (const p of this.pending.splice(0)) await this.txWriter.commit(p.checkpointId, p.txn);
+  }
+  notifyCheckpointComplete(checkpointId: number): void {
+    if (!this.txWriter) return;
+    const due = this.pending.filter((p) => p.checkpointId <= checkpointId);
+    if (due.length === 0) return;
+    const tx = this.txWriter;
+    this.commits = this.commits.then(async () => {
+      crashPoint(`before-commit:${this.node.uid}:${this.subtask}:${checkpointId}`);
+      for (const p of due) {
+        await tx.commit(p.checkpointId, p.txn);
+        this.pending = this.pending.filter((x) => x !== p);
+      }
+    }).catch((e) => this.fail(e));
+  }
+  override endInput(): void {
+    this.inputEnded = true;
+  }
   override async close(): Promise<void> {
     await this.afterBatch();
+    await this.commits;
+    if (this.txWriter && this.inputEnded) {
+      // A bounded input ended: what came after the last checkpoint is committed now. (A crash
+      // between this commit and the job's end would replay it: there is no final checkpoint yet.)
+      const pending = this.pending.splice(0);
+      const last = this.txWriter.preCommit(FINAL_TRANSACTION);
+      await last.durable;
+      for (const p of [...pending, { checkpointId: FINAL_TRANSACTION, txn: last.txn }]) await this.txWriter.commit(p.checkpointId, p.txn);
+    }
     await this.writer.close();
   }
 }
@@ -135,6 +201,8 @@ export interface ActorRuntimeContext {
   readonly maxDeltaChain: number;
   /** Ask the task to call fireTimers at (or soon after) this time. */
   wakeAt(time: number): void;
+  /** Fail the task from background work (a sink's commit). */
+  fail(e: unknown): void;
 }
 
 /** A user actor: keyed (state per key, timers) or not (state per subtask). */
@@ -290,7 +358,7 @@ export function createOperator(node: OperatorNode, rt: ActorRuntimeContext, sink
     case 'actor':
       return new ActorOp(node, rt);
     case 'sink':
-      return new SinkOp(node, sink!);
+      return new SinkOp(node, sink!, rt.subtask, rt.fail);
   }
 }
 

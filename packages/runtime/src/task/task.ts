@@ -107,6 +107,7 @@ export class Task {
       log: this.log,
       maxDeltaChain: this.s.checkpointing.maxDeltaChain,
       wakeAt: (t: number) => this.scheduleTimerWake(t),
+      fail: (e: unknown) => void this.fail(e),
     };
     try {
       for (const id of task.nodes) {
