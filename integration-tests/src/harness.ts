@@ -169,8 +169,8 @@ export class ProcessCluster {
     return { WEIR_REST_URL: this.restUrl, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL, WEIR_REDIS_URL: REDIS_URL };
   }
 
-  private spawnRole(args: string[]): ChildProcess {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.env, WEIR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  private spawnRole(args: string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.env, WEIR_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => (this.output += d));
     child.stderr!.on('data', (d) => (this.output += d));
     return child;
@@ -185,8 +185,9 @@ export class ProcessCluster {
     await this.waitForWorkers(workerIds.length);
   }
 
-  startWorker(id: string): ChildProcess {
-    const child = this.spawnRole(['worker', '--slots', '1', '--id', id]);
+  /** Start a worker (`env`: extra environment, e.g. a WEIR_FAULT crash point). */
+  startWorker(id: string, env: Record<string, string> = {}): ChildProcess {
+    const child = this.spawnRole(['worker', '--slots', '1', '--id', id], env);
     this.workers.set(id, child);
     return child;
   }

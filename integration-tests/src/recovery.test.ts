@@ -3,36 +3,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { FIXTURES, ProcessCluster, REDIS_URL, sleep, uniqueId, waitFor, weir, withNats } from './harness.js';
+import { FIXTURES, ProcessCluster, REDIS_URL, sleep, uniqueId, waitFor, weir } from './harness.js';
+import { deleteStream, publishKeys } from './keys.js';
 
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
-
-/** Seeded keys with a skewed distribution; returns the expected count per key. */
-async function publishKeys(stream: string, subject: string): Promise<Map<string, number>> {
-  const expected = new Map<string, number>();
-  let seed = 12345;
-  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  await withNats(async (nc) => {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: stream, subjects: [subject] });
-    for (let i = 0; i < RECORDS; i++) {
-      const key = `k${Math.floor(random() ** 2 * 5000)}`;
-      expected.set(key, (expected.get(key) ?? 0) + 1);
-      nc.publish(subject, key);
-      if (i % 10_000 === 9_999) await nc.flush();
-    }
-    await nc.flush();
-    await waitFor('all keys stored', async () => ((await jsm.streams.info(stream)).state.messages === RECORDS ? true : undefined), 60_000, 200);
-  });
-  return expected;
-}
-
-async function deleteStream(stream: string): Promise<void> {
-  await withNats(async (nc) => (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined));
-}
 
 async function readHash(hash: string): Promise<Map<string, number>> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -72,7 +48,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const hash = `it:rec:${id}`;
     streams.push(stream);
     hashes.push(hash);
-    const expected = await publishKeys(stream, `itrec.${id}`);
+    const expected = await publishKeys(stream, `itrec.${id}`, RECORDS);
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
@@ -124,7 +100,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const hash = `it:rec:${id}`;
     streams.push(stream);
     hashes.push(hash);
-    const expected = await publishKeys(stream, `itrec.${id}`);
+    const expected = await publishKeys(stream, `itrec.${id}`, RECORDS);
     const armFile = join(tmp, `arm-${id}`);
     const marker = join(tmp, `thrown-${id}`);
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--arg', `armFile=${armFile}`, '--arg', `throwMarker=${marker}`], cluster.env);

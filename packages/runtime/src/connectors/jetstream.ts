@@ -1,6 +1,6 @@
-import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { WeirError } from '@weir/sdk';
-import type { ConnectorContext, SinkWriter, SourceReader } from './types.js';
+import { FINAL_TRANSACTION, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
 interface SourceOptions {
   stream: string;
@@ -84,26 +84,64 @@ interface SinkOptions {
   subject: string;
   encode?: (v: unknown) => Uint8Array | string;
   servers?: string | string[];
+  delivery?: 'exactly-once' | 'at-least-once';
+  minDuplicateWindowMs?: number;
 }
 
-/** Publishes records to a subject of an existing stream, a window of publishes in flight. */
-export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Promise<SinkWriter> {
+/** Publishes in flight at once. */
+const WINDOW = 256;
+
+async function publishAll(js: JetStreamClient, subject: string, payloads: readonly (Uint8Array | string)[], msgId?: (i: number) => string): Promise<void> {
+  for (let i = 0; i < payloads.length; i += WINDOW) {
+    await Promise.all(payloads.slice(i, i + WINDOW).map((p, j) => js.publish(subject, p, msgId ? { msgID: msgId(i + j) } : undefined)));
+  }
+}
+
+/**
+ * Publishes records to a subject of an existing stream.
+ * at-least-once: each batch is published at once (replays after a recovery publish again).
+ * exactly-once: a checkpoint's records are staged (in the checkpoint) and published when it
+ * completes, each with a deterministic Nats-Msg-Id (job, operator, subtask, checkpoint, index):
+ * a commit repeated after a recovery is dropped by the stream's duplicate window.
+ */
+export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Promise<SinkWriter | TransactionalSinkWriter<(Uint8Array | string)[]>> {
   const nc = await ctx.nats(o.servers);
   const jsm = await jetstreamManager(nc);
+  let stream: string;
   try {
-    await jsm.streams.find(o.subject);
+    stream = await jsm.streams.find(o.subject);
   } catch (e) {
     throw new WeirError('WEIR_SINK_STREAM_NOT_FOUND', `JetStream sink '${ctx.operatorUid}': no stream captures subject '${o.subject}'; create one first (${(e as Error).message})`, { cause: e });
   }
   const js = jetstream(nc);
   const encode = o.encode ?? ((v: unknown) => JSON.stringify(v));
+  if (o.delivery !== 'exactly-once') {
+    return {
+      write: (records) => publishAll(js, o.subject, records.map(encode)),
+      async close() {},
+    };
+  }
+  // A repeated commit comes after a recovery: the stream must still remember the first one's ids.
+  const windowMs = Math.round(((await jsm.streams.info(stream)).config.duplicate_window ?? 0) / 1e6);
+  const needed = o.minDuplicateWindowMs ?? 60_000;
+  if (windowMs < needed) {
+    throw new WeirError(
+      'WEIR_SINK_DUPLICATE_WINDOW_TOO_SMALL',
+      `JetStream sink '${ctx.operatorUid}': stream '${stream}' remembers message ids for ${windowMs} ms; exactly-once needs at least ${needed} ms (longer than a recovery takes). Raise it (e.g. 'nats stream edit ${stream} --dupe-window 2m') or lower minDuplicateWindowMs`,
+    );
+  }
+  let open: (Uint8Array | string)[] = [];
+  const prefix = `${ctx.jobId}.${ctx.operatorUid}.${ctx.subtask}`;
   return {
-    async write(records) {
-      const window = 256;
-      for (let i = 0; i < records.length; i += window) {
-        await Promise.all(records.slice(i, i + window).map((r) => js.publish(o.subject, encode(r))));
-      }
+    write(records) {
+      for (const r of records) open.push(encode(r));
     },
+    preCommit() {
+      const txn = open;
+      open = [];
+      return { txn };
+    },
+    commit: (checkpointId, txn) => publishAll(js, o.subject, txn, (i) => `${prefix}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
     async close() {},
   };
 }

@@ -71,8 +71,17 @@ export interface JetStreamSinkOptions<T> extends NatsConnectionOptions {
   readonly subject: string;
   /** Record to payload. Default: JSON. */
   readonly encode?: (value: T) => Uint8Array | string;
+  /**
+   * `at-least-once` (default): records are published as they come; after a recovery the replayed
+   * ones are published again. `exactly-once`: records are published when the checkpoint after
+   * them completes, with deterministic message ids, so the stream drops a repeated commit; output
+   * appears once per checkpoint interval.
+   */
+  readonly delivery?: 'exactly-once' | 'at-least-once';
+  /** exactly-once: the stream's duplicate window must be at least this (ms). Default 60000. */
+  readonly minDuplicateWindowMs?: number;
 }
-/** Publishes each record to a JetStream subject (at-least-once until the exactly-once issue). */
+/** Publishes each record to a subject of an existing JetStream stream. */
 export function jetstreamSink<T>(options: JetStreamSinkOptions<T>): SinkSpec<T> {
   return { role: 'sink', type: 'jetstream', options };
 }

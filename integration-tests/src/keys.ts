@@ -1,0 +1,43 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { waitFor, withNats } from './harness.js';
+
+/**
+ * Create `stream` on `subject` and publish `records` seeded keys with a skewed distribution
+ * (k0 … k4999); returns the expected count per key.
+ */
+export async function publishKeys(stream: string, subject: string, records: number): Promise<Map<string, number>> {
+  const expected = new Map<string, number>();
+  let seed = 12345;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  await withNats(async (nc) => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [subject] });
+    for (let i = 0; i < records; i++) {
+      const key = `k${Math.floor(random() ** 2 * 5000)}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+      nc.publish(subject, key);
+      if (i % 10_000 === 9_999) await nc.flush();
+    }
+    await nc.flush();
+    await waitFor('all keys stored', async () => ((await jsm.streams.info(stream)).state.messages === records ? true : undefined), 60_000, 200);
+  });
+  return expected;
+}
+
+export async function deleteStream(stream: string): Promise<void> {
+  await withNats(async (nc) => (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined));
+}
+
+/** Every update a keyed count of `expected` emits, `key:n` for n = 1..count, with multiplicity 1. */
+export function expectedUpdates(expected: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, n] of expected) for (let i = 1; i <= n; i++) out.set(`${k}:${i}`, 1);
+  return out;
+}
+
+/** How often each line occurs. */
+export function multiset(lines: Iterable<string>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const l of lines) m.set(l, (m.get(l) ?? 0) + 1);
+  return m;
+}
