@@ -22,12 +22,20 @@ export function writeWordFile(path: string, lines: number, seed = 7): Map<string
   return counts;
 }
 
-/** Final count per word from the file sink's `word n` update lines (counts only grow). */
+/**
+ * Final count per word from the file sink's `word n` update lines (counts only grow). Reads every
+ * finished file of the directory (names not starting with `.`: the sink's in-progress and pending
+ * files are hidden), whatever the delivery mode: `<prefix>-<subtask>` (at-least-once) or
+ * `<prefix>-<subtask>-<checkpoint|final>-<k>` (exactly-once). `parts[i]` is the number of lines
+ * subtask i wrote (over all its files).
+ */
 export function readCounts(dir: string): { counts: Map<string, number>; lines: number; parts: number[] } {
   const counts = new Map<string, number>();
   let lines = 0;
   const parts: number[] = [];
-  for (const f of readdirSync(dir).filter((f) => f.startsWith('part-')).sort()) {
+  for (const f of readdirSync(dir).filter((f) => !f.startsWith('.')).sort()) {
+    const subtask = /-(\d+)(?:-(?:\d{10}|final)-\d+)?$/.exec(f);
+    if (!subtask) throw new Error(`'${f}' in ${dir} is not a file sink's finished file`);
     let n = 0;
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
       if (!line) continue;
@@ -35,7 +43,9 @@ export function readCounts(dir: string): { counts: Map<string, number>; lines: n
       counts.set(w!, Math.max(counts.get(w!) ?? 0, Number(c)));
       n++;
     }
-    parts.push(n);
+    const i = Number(subtask[1]);
+    while (parts.length <= i) parts.push(0);
+    parts[i] += n;
     lines += n;
   }
   return { counts, lines, parts };

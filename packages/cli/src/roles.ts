@@ -65,7 +65,7 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
     redisUrl: c.redisUrl,
     log: c.log,
     cacheDir: JOB_CACHE_DIR,
-    nats: (s) => conns.get(s),
+    nats: (o) => conns.get(o),
   });
   await worker.start();
   return {
@@ -92,7 +92,7 @@ export async function startEmbedded(log: Logger, slots: number, natsUrl: string,
   const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, log });
   await coordinator.start();
   const conns = connectorConnections(natsUrl);
-  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (s) => conns.get(s) });
+  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (o) => conns.get(o) });
   await worker.start();
   return {
     coordinator,

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ActorRef, ActorSystem } from '@weir/actors';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buildJob, WeirError } from '@weir/sdk';
+import type { NatsConnectionOptions } from '@weir/sdk/connectors';
 import type { Logger } from 'pino';
 import { JobModuleCache, type ArtifactStore } from './artifacts.js';
 import type { DataPlane } from './channels/channel.js';
@@ -32,7 +33,7 @@ export interface WorkerOptions {
   /** Default Redis of connectors (WEIR_REDIS_URL). */
   readonly redisUrl?: string;
   /** NATS connections for connectors (shared by servers). */
-  readonly nats: (servers?: string | readonly string[]) => Promise<NatsConnection>;
+  readonly nats: (options?: NatsConnectionOptions) => Promise<NatsConnection>;
   readonly heartbeatIntervalMs?: number;
   readonly metricsIntervalMs?: number;
   readonly taskOptions?: Partial<TaskOptions>;

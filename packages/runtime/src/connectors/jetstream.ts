@@ -1,13 +1,14 @@
 import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { WeirError } from '@weir/sdk';
+import { natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';
 import { FINAL_TRANSACTION, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
-interface SourceOptions {
+interface SourceOptions extends NatsConnectionOptions {
   stream: string;
+  start?: 'earliest' | 'latest' | { sequence: number } | { time: string | number };
   startSequence?: number;
   bounded?: boolean;
   decode?: (data: Uint8Array, subject: string) => unknown;
-  servers?: string | string[];
 }
 
 const text = new TextDecoder();
@@ -24,7 +25,7 @@ interface Position {
 }
 
 export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, position?: unknown): Promise<SourceReader> {
-  const nc = await ctx.nats(o.servers);
+  const nc = await ctx.nats(natsConnectionOf(o));
   const jsm = await jetstreamManager(nc);
   const restored = position as Position | undefined;
   let lastSeq: number;
@@ -35,14 +36,19 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
   }
   // A bounded source keeps the end it saw first, so a restart does not read what came later.
   if (restored) lastSeq = restored.lastSeq;
-  const start = restored ? restored.seq + 1 : (o.startSequence ?? 1);
+  const from = o.start ?? (o.startSequence !== undefined ? { sequence: o.startSequence } : 'earliest');
+  // A restored position wins over the configured start; a start time is resolved by the server.
+  const startTime = !restored && typeof from === 'object' && 'time' in from ? new Date(from.time) : undefined;
+  if (startTime && Number.isNaN(startTime.getTime())) throw new WeirError('WEIR_SOURCE_START_INVALID', `JetStream source '${ctx.operatorUid}': start time '${String((from as { time: unknown }).time)}' is not a date`);
+  const start = restored ? restored.seq + 1 : from === 'earliest' || startTime ? 1 : from === 'latest' ? lastSeq + 1 : (from as { sequence: number }).sequence;
+  if (!Number.isInteger(start) || start < 1) throw new WeirError('WEIR_SOURCE_START_INVALID', `JetStream source '${ctx.operatorUid}': start sequence must be a positive integer, got ${String(start)}`);
   let seqRead = start - 1;
   const decode = o.decode ?? ((d: Uint8Array) => text.decode(d));
   if (o.bounded && lastSeq < start) return { poll: async () => null, position: () => ({ seq: seqRead, lastSeq }), close: async () => {} };
-  const consumer = await jetstream(nc).consumers.get(o.stream, {
-    deliver_policy: DeliverPolicy.StartSequence,
-    opt_start_seq: start,
-  });
+  const consumer = await jetstream(nc).consumers.get(
+    o.stream,
+    startTime ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime.toISOString() } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start },
+  );
   const messages = await consumer.consume({ max_messages: 2048 });
   const iterator = messages[Symbol.asyncIterator]();
   let pending: Promise<IteratorResult<JsMsg>> | undefined;
@@ -80,10 +86,9 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
   };
 }
 
-interface SinkOptions {
+interface SinkOptions extends NatsConnectionOptions {
   subject: string;
   encode?: (v: unknown) => Uint8Array | string;
-  servers?: string | string[];
   delivery?: 'exactly-once' | 'at-least-once';
   minDuplicateWindowMs?: number;
 }
@@ -105,7 +110,7 @@ async function publishAll(js: JetStreamClient, subject: string, payloads: readon
  * a commit repeated after a recovery is dropped by the stream's duplicate window.
  */
 export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Promise<SinkWriter | TransactionalSinkWriter<(Uint8Array | string)[]>> {
-  const nc = await ctx.nats(o.servers);
+  const nc = await ctx.nats(natsConnectionOf(o));
   const jsm = await jetstreamManager(nc);
   let stream: string;
   try {

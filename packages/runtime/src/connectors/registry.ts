@@ -2,12 +2,13 @@ import { WeirError } from '@weir/sdk';
 import { fileSource } from './file-source.js';
 import { generatorSource } from './generator.js';
 import { jetstreamSink, jetstreamSource } from './jetstream.js';
-import { redisHashSink } from './redis-hash.js';
-import { discardSink, fileSink, printSink } from './sinks.js';
+import { redisHashSink, redisSink } from './redis-sink.js';
+import { fileSink } from './file-sink.js';
+import { discardSink, printSink } from './sinks.js';
 import type { SinkFactory, SourceFactory } from './types.js';
 
 const sources: Record<string, SourceFactory> = { generator: generatorSource, file: fileSource, jetstream: jetstreamSource };
-const sinks: Record<string, SinkFactory> = { print: printSink, file: fileSink, jetstream: jetstreamSink, discard: discardSink, 'redis-hash': redisHashSink };
+const sinks: Record<string, SinkFactory> = { print: printSink, file: fileSink, jetstream: jetstreamSink, discard: discardSink, redis: redisSink, 'redis-hash': redisHashSink };
 
 export function sourceFactory(type: string): SourceFactory {
   const f = sources[type];

@@ -1,7 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
-import { WeirError } from '@weir/sdk';
-import type { ConnectorContext, SinkWriter } from './types.js';
+import type { SinkWriter } from './types.js';
 
 const json = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -21,27 +18,4 @@ export async function printSink(o: { prefix?: string; format?: (v: unknown) => s
 
 export async function discardSink(): Promise<SinkWriter> {
   return { write() {}, async close() {} };
-}
-
-/** Appends lines to `<directory>/part-<subtask>`. */
-export async function fileSink(o: { directory: string; format?: (v: unknown) => string }, ctx: ConnectorContext): Promise<SinkWriter> {
-  const format = o.format ?? json;
-  const path = join(o.directory, `part-${ctx.subtask}`);
-  let out: WriteStream;
-  try {
-    mkdirSync(o.directory, { recursive: true });
-    out = createWriteStream(path, { flags: 'w' });
-    await new Promise<void>((resolve, reject) => out.once('open', () => resolve()).once('error', reject));
-  } catch (e) {
-    throw new WeirError('WEIR_SINK_FILE_UNWRITABLE', `file sink '${ctx.operatorUid}' cannot write '${path}': ${(e as Error).message}`, { cause: e });
-  }
-  return {
-    write(records) {
-      let text = '';
-      for (const r of records) text += format(r) + '\n';
-      if (out.write(text)) return;
-      return new Promise<void>((resolve) => out.once('drain', resolve));
-    },
-    close: () => new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve()))),
-  };
 }

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnectionOptions } from '@weir/sdk/connectors';
 import type { Logger } from 'pino';
 
 /** What a connector instance knows about where it runs. */
@@ -10,8 +11,8 @@ export interface ConnectorContext {
   readonly log: Logger;
   /** The cluster's Redis (WEIR_REDIS_URL), the default of Redis connectors. */
   readonly redisUrl: string;
-  /** A NATS connection for the given servers (default: the cluster's), shared and owned by the worker. */
-  nats(servers?: string | readonly string[]): Promise<NatsConnection>;
+  /** A NATS connection with these options (default: the cluster's), shared per options and owned by the worker. */
+  nats(options?: NatsConnectionOptions): Promise<NatsConnection>;
 }
 
 /** Reads a source's share of the input. */

@@ -24,4 +24,19 @@ export interface SinkSpec<T> {
 export interface NatsConnectionOptions {
   /** Server URL(s); default: the cluster's WEIR_NATS_URL. */
   readonly servers?: string | readonly string[];
+  /** User and password authentication. */
+  readonly user?: string;
+  readonly pass?: string;
+  /** Token authentication. */
+  readonly token?: string;
+  /** Path of a NATS credentials file (user JWT and nkey seed), read on the worker. */
+  readonly credsFile?: string;
+  /** TLS: CA to trust, and a client certificate and key for mutual TLS (paths on the worker). */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+}
+
+/** Only the connection fields of a connector's options (the key of a shared connection). */
+export function natsConnectionOf(o: NatsConnectionOptions): NatsConnectionOptions {
+  const { servers, user, pass, token, credsFile, tls } = o;
+  return Object.fromEntries(Object.entries({ servers, user, pass, token, credsFile, tls }).filter(([, v]) => v !== undefined)) as NatsConnectionOptions;
 }

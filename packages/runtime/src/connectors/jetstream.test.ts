@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pino from 'pino';
+import { jetstreamSink, jetstreamSource } from './jetstream.js';
+import { isTransactional, type ConnectorContext, type SourceReader, type TransactionalSinkWriter } from './types.js';
+
+const NATS = process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+describe('JetStream connectors (real NATS)', { timeout: 60_000 }, () => {
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const streams: string[] = [];
+  const id = randomBytes(4).toString('hex');
+  const ctx = (subtask: number, parallelism: number): ConnectorContext => ({ subtask, parallelism, operatorUid: 'op', jobId: `job${id}`, redisUrl: '', log: pino({ level: 'silent' }), nats: async () => nc });
+  const stream = async (name: string, messages: number, config: Record<string, unknown> = {}) => {
+    const n = `T_${name}_${id}`;
+    streams.push(n);
+    await jsm.streams.add({ name: n, subjects: [`t.${id}.${name}`], ...config });
+    for (let i = 1; i <= messages; i++) nc.publish(`t.${id}.${name}`, `m${i}`);
+    await nc.flush();
+    return n;
+  };
+  async function drain(reader: SourceReader, max = 100_000): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < max; i++) {
+      const b = await reader.poll(100);
+      if (b === null) break;
+      out.push(...(b as string[]));
+    }
+    await reader.close();
+    return out;
+  }
+
+  before(async () => {
+    nc = await connect({ servers: NATS });
+    jsm = await jetstreamManager(nc);
+  });
+  after(async () => {
+    for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);
+    await nc.close();
+  });
+
+  test('source start: earliest, a sequence, latest, and a bad start', async () => {
+    const s = await stream('start', 20);
+    assert.equal((await drain(await jetstreamSource({ stream: s, bounded: true }, ctx(0, 1)))).length, 20);
+    assert.deepEqual((await drain(await jetstreamSource({ stream: s, bounded: true, start: { sequence: 18 } }, ctx(0, 1)))), ['m18', 'm19', 'm20']);
+    assert.deepEqual(await drain(await jetstreamSource({ stream: s, bounded: true, start: 'latest' }, ctx(0, 1))), []);
+    assert.deepEqual(await drain(await jetstreamSource({ stream: s, bounded: true, start: { time: Date.now() - 60_000 } }, ctx(0, 1))).then((r) => r.length), 20);
+    await assert.rejects(jetstreamSource({ stream: s, start: { sequence: 0 } }, ctx(0, 1)), (e: { code?: string }) => e.code === 'WEIR_SOURCE_START_INVALID');
+    await assert.rejects(jetstreamSource({ stream: s, start: { time: 'not a date' } }, ctx(0, 1)), (e: { code?: string }) => e.code === 'WEIR_SOURCE_START_INVALID');
+  });
+
+  test('source position: a reader restored from it continues with no loss and no repeat, per subtask', async () => {
+    const s = await stream('pos', 1000);
+    const seen: string[] = [];
+    for (const subtask of [0, 1]) {
+      const first = await jetstreamSource({ stream: s, bounded: true }, ctx(subtask, 2));
+      const part = (await first.poll(100)) as string[];
+      const position = first.position();
+      await first.close();
+      seen.push(...part, ...(await drain(await jetstreamSource({ stream: s, bounded: true }, ctx(subtask, 2), position))));
+    }
+    assert.equal(seen.length, 1000);
+    assert.equal(new Set(seen).size, 1000);
+  });
+
+  test('exactly-once sink: nothing before commit; a repeated commit is dropped by the duplicate window', async () => {
+    const s = await stream('eo', 0);
+    const sink = await jetstreamSink({ subject: `t.${id}.eo`, delivery: 'exactly-once' }, ctx(0, 1));
+    assert.ok(isTransactional(sink));
+    const w = sink as TransactionalSinkWriter<(Uint8Array | string)[]>;
+    await w.write(['a', 'b', 'c']);
+    assert.equal((await jsm.streams.info(s)).state.messages, 0, 'staged, not published');
+    const { txn } = w.preCommit(1);
+    await w.write(['d']);
+    await w.commit(1, txn);
+    assert.equal((await jsm.streams.info(s)).state.messages, 3);
+    await w.commit(1, txn); // after a recovery
+    assert.equal((await jsm.streams.info(s)).state.messages, 3, 'the repeated commit was deduplicated');
+    await w.commit(2, w.preCommit(2).txn);
+    assert.equal((await jsm.streams.info(s)).state.messages, 4);
+  });
+
+  test('exactly-once sink refuses a stream whose duplicate window is too short; a missing stream is a clear error', async () => {
+    await stream('short', 0, { duplicate_window: 1_000_000_000 });
+    await assert.rejects(jetstreamSink({ subject: `t.${id}.short`, delivery: 'exactly-once' }, ctx(0, 1)), (e: { code?: string; message: string }) => e.code === 'WEIR_SINK_DUPLICATE_WINDOW_TOO_SMALL' && /1000 ms/.test(e.message));
+    await assert.rejects(jetstreamSink({ subject: `t.${id}.nowhere` }, ctx(0, 1)), (e: { code?: string }) => e.code === 'WEIR_SINK_STREAM_NOT_FOUND');
+  });
+});
