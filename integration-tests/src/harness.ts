@@ -199,8 +199,13 @@ export class ProcessCluster {
     await waitFor(`worker ${id} gone`, () => child.exitCode !== null || child.signalCode !== null || undefined, 10_000, 20);
   }
 
+  /** Until the coordinator knows `n` workers, each registered by the process this cluster runs now. */
   async waitForWorkers(n: number): Promise<void> {
-    await waitFor(`${n} workers`, async () => ((await this.rest<{ workers: number }>('GET', '/overview')).body.workers >= n ? true : undefined), 30_000, 100);
+    await waitFor(`${n} workers`, async () => {
+      const known = (await this.rest<{ workers: { id: string; pid: number }[] }>('GET', '/workers')).body.workers;
+      const current = known.filter((w) => this.workers.get(w.id)?.pid === w.pid);
+      return current.length >= n ? true : undefined;
+    }, 30_000, 100);
   }
 
   async rest<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {

@@ -364,7 +364,8 @@ export class Coordinator {
   }
 
   private async cancelTasks(job: Job): Promise<void> {
-    const workerIds = new Set([...job.subtasks.values()].filter((s) => !TERMINAL_TASK_STATES.has(s.state)).map((s) => s.workerId));
+    // A lost worker (no longer registered) cannot answer: do not wait for its ask to time out.
+    const workerIds = new Set([...job.subtasks.values()].filter((s) => !TERMINAL_TASK_STATES.has(s.state) && this.workers.workers.has(s.workerId)).map((s) => s.workerId));
     await Promise.all(
       [...workerIds].map((w) =>
         this.o.system

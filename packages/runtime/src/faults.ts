@@ -1,7 +1,10 @@
 /**
- * Fault injection for tests: `WEIR_FAULT=<point>` makes this process die with SIGKILL when it
- * reaches that point, as a crash there would. Points: `before-commit:<sink uid>:<subtask>:<checkpoint>`.
+ * Fault injection for tests: `WEIR_FAULT=<point>:<n>` makes this process die with SIGKILL when it
+ * reaches that point with a number of at least n, as a crash there would. Points:
+ * `before-commit:<sink uid>:<subtask>` (n: the checkpoint being committed).
  */
-export function crashPoint(point: string): void {
-  if (process.env.WEIR_FAULT === point) process.kill(process.pid, 'SIGKILL');
+export function crashPoint(point: string, n: number): void {
+  const fault = process.env.WEIR_FAULT;
+  if (fault === undefined || !fault.startsWith(`${point}:`)) return;
+  if (n >= Number(fault.slice(point.length + 1))) process.kill(process.pid, 'SIGKILL');
 }

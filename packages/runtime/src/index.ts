@@ -2,6 +2,7 @@
  * @weir/runtime — the worker side of Weir: tasks, operator chaining, data channels, keyed state,
  * connectors, and the execution plan shared with the coordinator.
  */
+import './nats-patch.js';
 export { Worker, type WorkerOptions } from './worker.js';
 export { Task, DEFAULT_TASK_OPTIONS, type TaskOptions } from './task/task.js';
 export { planExecution, isChainable, receiversOf, sendersOf, type ExecutionPlan, type TaskPlan, type EdgePlan } from './plan.js';

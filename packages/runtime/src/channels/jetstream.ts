@@ -10,6 +10,11 @@ import type { ChannelFactory, DataPlane, Deliver, InputSubscription, OutputChann
 export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */
   readonly maxFrames?: number;
+  /**
+   * Frames one channel may hold unconsumed (default 64). Small, so that a barrier never waits
+   * behind a long backlog: checkpoint time stays bounded under backpressure.
+   */
+  readonly maxFramesPerChannel?: number;
   readonly maxBytes?: number;
   /** Frames a sender queues per channel before its task waits (backpressure). */
   readonly queueBound?: number;
@@ -56,6 +61,9 @@ export class JetStreamDataPlane implements DataPlane {
       storage: StorageType.Memory,
       discard: DiscardPolicy.New,
       max_msgs: this.options.maxFrames ?? 20_000,
+      // One subject per channel: a per-subject limit with discard-new bounds each channel's backlog.
+      max_msgs_per_subject: this.options.maxFramesPerChannel ?? 64,
+      discard_new_per_subject: true,
       max_bytes: this.options.maxBytes ?? 512 * 1024 * 1024,
       num_replicas: 1,
     });

@@ -57,11 +57,19 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
     async poll(max) {
       if (ended) return null;
       const out: unknown[] = [];
-      const deadline = Date.now() + 20;
-      while (out.length < max) {
+      // One timer per poll, not per message: wait up to 50 ms for the first record, 20 ms in all for more.
+      let timer: NodeJS.Timeout | undefined;
+      let expired = false;
+      const deadline = new Promise<null>((res) => {
+        timer = setTimeout(() => {
+          expired = true;
+          res(null);
+        }, 50);
+      });
+      const started = Date.now();
+      while (out.length < max && !expired) {
         pending ??= iterator.next();
-        const timeout = Math.max(0, deadline - Date.now());
-        const r = out.length === 0 || timeout > 0 ? await Promise.race([pending, new Promise<null>((res) => setTimeout(() => res(null), out.length === 0 ? 50 : timeout))]) : null;
+        const r = await Promise.race([pending, deadline]);
         if (r === null) break;
         pending = undefined;
         if (r.done) {
@@ -75,7 +83,9 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
           ended = true;
           break;
         }
+        if (out.length > 0 && Date.now() - started > 20) break;
       }
+      clearTimeout(timer);
       return out.length === 0 && ended ? null : out;
     },
     position: (): Position => ({ seq: seqRead, lastSeq }),
@@ -93,13 +103,18 @@ interface SinkOptions extends NatsConnectionOptions {
   minDuplicateWindowMs?: number;
 }
 
-/** Publishes in flight at once. */
-const WINDOW = 256;
+/** Publishes in flight at once (a sliding window: a new one starts as soon as one is acked). */
+const WINDOW = 1024;
 
 async function publishAll(js: JetStreamClient, subject: string, payloads: readonly (Uint8Array | string)[], msgId?: (i: number) => string): Promise<void> {
-  for (let i = 0; i < payloads.length; i += WINDOW) {
-    await Promise.all(payloads.slice(i, i + WINDOW).map((p, j) => js.publish(subject, p, msgId ? { msgID: msgId(i + j) } : undefined)));
-  }
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < payloads.length) {
+      const i = next++;
+      await js.publish(subject, payloads[i]!, msgId ? { msgID: msgId(i) } : undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WINDOW, payloads.length) }, lane));
 }
 
 /**

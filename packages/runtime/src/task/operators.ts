@@ -165,7 +165,7 @@ class SinkOp extends Base implements OperatorInstance {
     if (due.length === 0) return;
     const tx = this.txWriter;
     this.commits = this.commits.then(async () => {
-      crashPoint(`before-commit:${this.node.uid}:${this.subtask}:${checkpointId}`);
+      crashPoint(`before-commit:${this.node.uid}:${this.subtask}`, checkpointId);
       for (const p of due) {
         await tx.commit(p.checkpointId, p.txn);
         this.pending = this.pending.filter((x) => x !== p);
