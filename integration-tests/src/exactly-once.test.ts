@@ -148,6 +148,13 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     const { outputs, expected, jobId } = await runJob('exactly-once', 200_000, 0, 'before-commit:to-jetstream:0:2', ['--checkpoint-interval', '100']);
     const results = Object.fromEntries(Object.entries(outputs).map(([sink, got]) => [sink, compare(sink, got, expected)]));
     const clean = { missing: 0, duplicates: 0, unexpected: 0 };
+    if (process.env.EO_DEBUG) {
+      const dups = [...outputs.jetstream].filter(([, n]) => n > 1).map(([k]) => k);
+      const miss = [...expected.keys()].filter((k) => !outputs.redis.has(k));
+      console.log('DEBUG dups', dups.length, dups.slice(0, 10), 'miss', miss.length, miss.slice(0, 10), 'same', dups.filter((d) => miss.includes(d)).length);
+      console.log('DEBUG', JSON.stringify((await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts), JSON.stringify((await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.latest.restored));
+      console.log(cluster.output.split('\n').filter((l) => /error|warn/i.test(l)).slice(-20).join('\n').slice(0, 4000));
+    }
     assert.deepEqual(results, { jetstream: clean, redis: clean, file: clean });
     const ex = (await cluster.rest('GET', `/jobs/${jobId}/exceptions`)).body;
     assert.equal(ex.history[0].code, 'WEIR_WORKER_LOST');

@@ -108,6 +108,11 @@ export class Coordinator {
           if (s) s.counts = { ...t.counts };
         }
         return undefined;
+      case 'task-inputs-ended': {
+        const job = this.jobs.get(m.jobId);
+        if (job && job.attempt === m.attempt && job.status === 'RUNNING') job.checkpoints.onInputsEnded(m.task, m.subtask);
+        return undefined;
+      }
       case 'checkpoint-ack':
       case 'checkpoint-decline': {
         const job = this.jobs.get(m.jobId);
@@ -224,7 +229,7 @@ export class Coordinator {
     const restore = job.checkpoints.latest;
     try {
       await this.o.dataPlane.prepare(job.id, job.attempt, job.plan.edges);
-      const checkpointing = { mode: job.checkpointConfig.mode, maxDeltaChain: job.checkpointConfig.maxDeltaChain };
+      const checkpointing = { enabled: job.checkpointConfig.intervalMs > 0, mode: job.checkpointConfig.mode, maxDeltaChain: job.checkpointConfig.maxDeltaChain };
       await Promise.all(
         assignments.map((a) =>
           this.o.system.ref<WorkerMessage>(subjects.worker(a.workerId)).ask(

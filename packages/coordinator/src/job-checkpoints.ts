@@ -62,6 +62,16 @@ export class JobCheckpoints {
     this.run(this.core.decline(m.checkpointId, subtaskKey(m.task, m.subtask), m.reason, this.s.now()));
   }
 
+  /** The subtask waits for a checkpoint to commit its last output: trigger it directly, and soon. */
+  onInputsEnded(task: number, subtask: number): void {
+    this.run(this.core.subtaskInputsEnded(subtaskKey(task, subtask)));
+    // A bounded job should not wait a whole interval to end.
+    if (this.core.stats(this.s.now()).counts.inProgress === 0) {
+      const r = this.core.trigger(this.s.now());
+      this.run(r.commands);
+    }
+  }
+
   onTaskFinished(task: number, subtask: number): void {
     this.run(this.core.subtaskFinished(subtaskKey(task, subtask), this.s.now()));
   }

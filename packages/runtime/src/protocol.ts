@@ -83,7 +83,16 @@ export interface CheckpointDecline extends SubtaskCheckpointReport {
   readonly type: 'checkpoint-decline';
   readonly reason: string;
 }
-export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics | CheckpointAck | CheckpointDecline;
+/** A subtask's inputs all ended; it waits for one more checkpoint to commit its last output. */
+export interface TaskInputsEnded {
+  readonly type: 'task-inputs-ended';
+  readonly workerId: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly task: number;
+  readonly subtask: number;
+}
+export type CoordinatorMessage = RegisterWorker | Heartbeat | TaskStateUpdate | TaskMetrics | CheckpointAck | CheckpointDecline | TaskInputsEnded;
 export interface HeartbeatReply {
   /** False when the coordinator does not know this worker (it restarted): register again. */
   readonly known: boolean;
@@ -101,7 +110,7 @@ export interface DeployTasks {
   readonly description: JobGraphDescription;
   readonly slot: number;
   readonly subtasks: readonly SubtaskRef[];
-  readonly checkpointing: { readonly mode: 'exactly-once' | 'at-least-once'; readonly maxDeltaChain: number };
+  readonly checkpointing: { readonly enabled: boolean; readonly mode: 'exactly-once' | 'at-least-once'; readonly maxDeltaChain: number };
   /** Restore every subtask from this completed checkpoint of the job (read from the snapshot store). */
   readonly restoreFrom?: number;
 }

@@ -184,6 +184,7 @@ export class Worker {
               ? { type: 'checkpoint-ack', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, snapshot: r.snapshot, stats: r.stats }
               : { type: 'checkpoint-decline', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, reason: r.reason },
           ),
+        onInputsEnded: (t) => this.coordinator.tell({ type: 'task-inputs-ended', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, ...t.id }),
         connectorContext: (uid) => ({ subtask: ref.subtask, parallelism: taskPlan.parallelism, operatorUid: uid, jobId: d.jobId, log: log.child({ operator: uid, subtask: ref.subtask }), redisUrl: this.o.redisUrl ?? 'redis://127.0.0.1:6379', nats: this.o.nats }),
         onState: (t, state, error) => this.report(d, slot, t, state, error),
       });

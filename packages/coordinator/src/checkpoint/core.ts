@@ -114,6 +114,22 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     return commands;
   }
 
+  /**
+   * A subtask's inputs all ended but it still runs: it waits for a checkpoint to commit its last
+   * output (transactional sinks), so it is triggered directly from now on, like a source. Pending
+   * checkpoints it has not acknowledged are triggered for it at once: their barriers can no longer
+   * reach it through its inputs.
+   */
+  subtaskInputsEnded(subtask: string): CheckpointCommand<H>[] {
+    if (!this.expected.has(subtask)) return [];
+    this.sources.add(subtask);
+    const commands: CheckpointCommand<H>[] = [];
+    for (const p of this.pending.values()) {
+      if (!p.finalizing && p.awaits(subtask)) commands.push({ type: 'trigger', id: p.id, timestamp: p.timestamp, subtasks: [subtask] });
+    }
+    return commands;
+  }
+
   /** Expire checkpoints past the timeout, then trigger a periodic checkpoint if one is due. */
   tick(now: number): CheckpointCommand<H>[] {
     const commands: CheckpointCommand<H>[] = [];

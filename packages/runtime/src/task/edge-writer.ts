@@ -16,6 +16,7 @@ export class EdgeWriter implements Collector {
   private buffers: unknown[][];
   private readonly seq: number[];
   private next = 0;
+  private ended = false;
 
   constructor(
     readonly edge: EdgePlan,
@@ -80,12 +81,14 @@ export class EdgeWriter implements Collector {
 
   /** Flush, then send checkpoint barrier `id` on every channel: it follows every record before it. */
   barrier(id: number, timestamp: number): void {
+    if (this.ended) return; // after the end, receivers no longer wait for barriers on these channels
     this.flushAll();
     for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, id, timestamp));
   }
 
   /** Flush and mark the end of this sender's output on every channel. */
   end(): void {
+    this.ended = true;
     this.flushAll();
     for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeEnd(this.seq[i]!++));
   }

@@ -34,6 +34,10 @@ export interface OperatorInstance {
   /** After every operator restored: async follow-ups (sinks commit the restored transactions). */
   afterRestore?(): Promise<void>;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
+  /** A sink that commits by checkpoints (two-phase commit). */
+  readonly transactional?: boolean;
+  /** The task ends normally (not canceled, not failed): last writes and commits. */
+  finish?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -116,7 +120,6 @@ class SinkOp extends Base implements OperatorInstance {
   private readonly txWriter: TransactionalSinkWriter | undefined;
   private pending: Pending = [];
   private commits: Promise<void> = Promise.resolve();
-  private inputEnded = false;
   constructor(
     node: OperatorNode,
     private readonly writer: SinkWriter,
@@ -125,6 +128,9 @@ class SinkOp extends Base implements OperatorInstance {
   ) {
     super(node);
     this.txWriter = isTransactional(writer) ? writer : undefined;
+  }
+  get transactional(): boolean {
+    return this.txWriter !== undefined;
   }
   process(r: unknown): void {
     this.counts.in++;
@@ -172,20 +178,19 @@ class SinkOp extends Base implements OperatorInstance {
       }
     }).catch((e) => this.fail(e));
   }
-  override endInput(): void {
-    this.inputEnded = true;
-  }
-  override async close(): Promise<void> {
+  /** The task finishes normally: commit what is left (never on cancel or failure). */
+  async finish(): Promise<void> {
     await this.afterBatch();
     await this.commits;
-    if (this.txWriter && this.inputEnded) {
-      // A bounded input ended: what came after the last checkpoint is committed now. (A crash
-      // between this commit and the job's end would replay it: there is no final checkpoint yet.)
-      const pending = this.pending.splice(0);
-      const last = this.txWriter.preCommit(FINAL_TRANSACTION);
-      await last.durable;
-      for (const p of [...pending, { checkpointId: FINAL_TRANSACTION, txn: last.txn }]) await this.txWriter.commit(p.checkpointId, p.txn);
-    }
+    if (!this.txWriter) return;
+    // Without checkpoints (or after the final one) what is left is committed now.
+    const pending = this.pending.splice(0);
+    const last = this.txWriter.preCommit(FINAL_TRANSACTION);
+    await last.durable;
+    for (const p of [...pending, { checkpointId: FINAL_TRANSACTION, txn: last.txn }]) await this.txWriter.commit(p.checkpointId, p.txn);
+  }
+  override async close(): Promise<void> {
+    await this.commits.catch(() => undefined);
     await this.writer.close();
   }
 }

@@ -36,12 +36,14 @@ export interface TaskSetup {
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly options: TaskOptions;
-  readonly checkpointing: { readonly mode: AlignmentMode; readonly maxDeltaChain: number };
+  readonly checkpointing: { readonly enabled: boolean; readonly mode: AlignmentMode; readonly maxDeltaChain: number };
   readonly snapshots: SnapshotStore;
   /** The checkpoint to restore from (attempt > 1, or a job started from a checkpoint). */
   readonly restore?: CompletedCheckpoint;
   connectorContext(uid: string): ConnectorContext;
   onCheckpoint(task: Task, report: CheckpointReport): void;
+  /** All inputs ended and the task waits for a checkpoint to commit its transactional sinks' last output. */
+  onInputsEnded(task: Task): void;
   /** Called on every state change. */
   onState(task: Task, state: TaskState, error?: SerializedError): void;
 }
@@ -78,6 +80,12 @@ export class Task {
   private readonly held = new Map<string, Uint8Array[]>();
   private draining = false;
   private checkpointer: Checkpointer | undefined;
+  /** Every input ended (or the source is exhausted). */
+  private inputsEnded = false;
+  /** The first checkpoint taken after the inputs ended: once it completes, the task may finish. */
+  private finalCheckpoint: number | undefined;
+  private waitingForFinalCheckpoint = false;
+  private lastPerformed = 0;
   readonly name: string;
   readonly log: Logger;
 
@@ -202,10 +210,13 @@ export class Task {
           this.rescheduleTimers();
           return await this.afterBatch();
         case 'trigger':
-          // Sources only: the mailbox puts this between two polls, at a batch boundary.
-          return this.checkpointer!.perform(m.barrier, 0);
+          // Sources (between two polls, at a batch boundary) and tasks whose inputs ended.
+          if (m.barrier.id > this.lastPerformed) this.perform(m.barrier, 0);
+          return;
         case 'complete':
-          return await this.checkpointer!.notifyComplete(m.checkpointId);
+          await this.checkpointer!.notifyComplete(m.checkpointId);
+          if (this.waitingForFinalCheckpoint && this.finalCheckpoint !== undefined && m.checkpointId >= this.finalCheckpoint) await this.complete();
+          return;
       }
     } catch (e) {
       await this.fail(e);
@@ -246,6 +257,8 @@ export class Task {
         return await this.onAligner(this.aligner!.onBarrier(channel, { id: frame.id, timestamp: frame.timestamp }, Date.now()));
       case FrameKind.End:
         this.endedChannels.add(channel);
+        // A snapshot the last End completes already covers all input.
+        if (this.endedChannels.size === this.channelIds.length) this.inputsEnded = true;
         await this.onAligner(this.aligner!.onEndOfChannel(channel, Date.now()));
         if (this.endedChannels.size === this.channelIds.length && this.state === 'RUNNING') await this.finishInput();
     }
@@ -258,8 +271,14 @@ export class Task {
       await this.drainHeld();
       return this.onAligner(r.then);
     }
-    this.checkpointer!.perform(r.barrier, r.alignmentMs);
+    this.perform(r.barrier, r.alignmentMs);
     await this.drainHeld();
+  }
+
+  private perform(barrier: Barrier, alignmentMs: number): void {
+    this.lastPerformed = Math.max(this.lastPerformed, barrier.id);
+    if (this.inputsEnded) this.finalCheckpoint ??= barrier.id;
+    this.checkpointer!.perform(barrier, alignmentMs);
   }
 
   /** Replay frames held back during alignment, until none is left or a channel blocks again. */
@@ -290,13 +309,30 @@ export class Task {
     for (const w of this.writers) await w.ready();
   }
 
-  /** All inputs ended: let operators emit their last records, end outputs, close. */
+  /**
+   * All inputs ended: let operators emit their last records and end the outputs. A task with
+   * transactional sinks then waits for a checkpoint taken after this point to complete, so that its
+   * last output is committed under a checkpoint (a failure elsewhere cannot replay it); others
+   * finish at once.
+   */
   private async finishInput(): Promise<void> {
+    this.inputsEnded = true;
     for (const op of this.operators) op.endInput();
     await this.afterBatch();
     for (const w of this.writers) w.end();
     for (const w of this.writers) await w.flushed();
+    if (this.s.checkpointing.enabled && this.operators.some((op) => op.transactional)) {
+      this.waitingForFinalCheckpoint = true;
+      this.s.onInputsEnded(this);
+      return;
+    }
+    await this.complete();
+  }
+
+  private async complete(): Promise<void> {
+    this.waitingForFinalCheckpoint = false;
     await this.checkpointer?.settled();
+    for (const op of this.operators) await op.finish?.();
     await this.release();
     for (const op of this.operators) await op.close();
     this.setState('FINISHED');
