@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -101,6 +101,29 @@ describe('embedded default', { timeout: 240_000 }, () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /WEIR_SINK_STREAM_NOT_FOUND: JetStream sink 'out': no stream captures subject/);
     assert.match(r.stderr, /not restarted after 1 restart\(s\): fixed-delay restart strategy exhausted/);
+  });
+
+  test('a Redis sink whose Redis is down, and a file sink whose directory cannot be written: clear errors, failover per the restart strategy', async () => {
+    const sinkTo = join(FIXTURES, 'sink-to.ts');
+    const redis = await weir(['run', sinkTo, '--restart-strategy', 'fixed-delay:1:10', '--arg', 'sink=redis', '--arg', 'url=redis://127.0.0.1:1', '--arg', 'key=unused'], EMBEDDED);
+    assert.equal(redis.code, 1);
+    assert.match(redis.stderr, /WEIR_SINK_REDIS_UNAVAILABLE: .*127\.0\.0\.1:1/);
+    assert.match(redis.stderr, /not restarted after 1 restart\(s\)/);
+    const blocker = join(tmp, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const file = await weir(['run', sinkTo, '--restart-strategy', 'fixed-delay:1:10', '--arg', 'sink=file', '--arg', `dir=${join(blocker, 'out')}`], EMBEDDED);
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, /WEIR_SINK_FILE_UNWRITABLE: .*a-file\/out/);
+    assert.match(file.stderr, /not restarted after 1 restart\(s\)/);
+  });
+
+  test('exactly-once file sink on the embedded default: finished files hold every record once', async () => {
+    const dir = join(tmp, 'eo-files');
+    const r = await weir(['run', join(FIXTURES, 'sink-to.ts'), '--arg', 'sink=file', '--arg', `dir=${dir}`], EMBEDDED);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = readdirSync(dir).filter((f) => !f.startsWith('.')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== ''));
+    assert.deepEqual(lines.map(Number).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.')), [], 'no in-progress or pending file is left');
   });
 
   test('a bad --restart-strategy is refused before anything runs', async () => {
