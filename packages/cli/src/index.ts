@@ -4,3 +4,4 @@ export { readEnv, type Env } from './config.js';
 export { startCoordinator, startWorker, startEmbedded } from './roles.js';
 export { RestClient } from './rest-client.js';
 export { ConfigError, formatError } from './errors.js';
+export { connectNats, connectorConnections } from './nats.js';
