@@ -107,8 +107,8 @@ class SourceOp extends Base implements OperatorInstance {
   }
 }
 
-/** Pre-committed transactions of a transactional sink, by checkpoint id. */
-type Pending = { checkpointId: number; txn: unknown }[];
+/** Pre-committed transactions of a transactional sink, with their encoding (made once, stored in every checkpoint until committed). */
+type Pending = { checkpointId: number; txn: unknown; packed: Uint8Array }[];
 
 /**
  * A sink. With a transactional writer it takes part in checkpoints: pre-commit at the barrier
@@ -147,17 +147,19 @@ class SinkOp extends Base implements OperatorInstance {
     let durable: Promise<void> | undefined;
     if (this.txWriter) {
       const pre = this.txWriter.preCommit(checkpointId);
-      this.pending.push({ checkpointId, txn: pre.txn });
+      this.pending.push({ checkpointId, txn: pre.txn, packed: packValue(pre.txn) });
       durable = pre.durable;
     }
-    const bytes = packValue(this.pending);
+    const bytes = packValue(this.pending.map((p) => [p.checkpointId, p.packed]));
     return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length, ...(durable ? { durable } : {}) };
   }
   restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
     return snapshot.operatorState ? [snapshot.operatorState] : [];
   }
   restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
-    if (snapshot.operatorState && this.txWriter) this.pending = (unpackValue(snapshot.operatorState, blobs) as Pending | null) ?? [];
+    if (!snapshot.operatorState || !this.txWriter) return;
+    const entries = (unpackValue(snapshot.operatorState, blobs) as [number, Uint8Array][] | null) ?? [];
+    this.pending = entries.map(([checkpointId, packed]) => ({ checkpointId, packed, txn: unpackValue('txn', new Map([['txn', packed]])) }));
   }
   async afterRestore(): Promise<void> {
     if (!this.txWriter) return;
