@@ -54,7 +54,8 @@ export async function startWorker(c: ClusterConfig & { slots: number; workerId?:
   const redis = await connectRedis(c.redisUrl, 'weir-worker');
   const workerId = c.workerId ?? randomBytes(4).toString('hex');
   const system = new ActorSystem({ name: `worker-${workerId}`, transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
-  const conns = connectorConnections(c.natsUrl, nc);
+  // Connectors get their own connection: a sink's burst of publishes must not queue ahead of the data channels.
+  const conns = connectorConnections(c.natsUrl);
   const worker = new Worker({
     workerId,
     slots: c.slots,
