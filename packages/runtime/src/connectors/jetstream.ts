@@ -104,7 +104,7 @@ interface SinkOptions extends NatsConnectionOptions {
 }
 
 /** Publishes in flight at once (a sliding window: a new one starts as soon as one is acked). */
-const WINDOW = 1024;
+const WINDOW = 256;
 
 async function publishAll(js: JetStreamClient, subject: string, payloads: readonly (Uint8Array | string)[], msgId?: (i: number) => string): Promise<void> {
   let next = 0;

@@ -214,7 +214,6 @@ export class Task {
           if (m.barrier.id > this.lastPerformed) this.perform(m.barrier, 0);
           return;
         case 'complete':
-          await this.checkpointer!.notifyComplete(m.checkpointId);
           if (this.waitingForFinalCheckpoint && this.finalCheckpoint !== undefined && m.checkpointId >= this.finalCheckpoint) await this.complete();
           return;
       }
@@ -375,7 +374,11 @@ export class Task {
 
   /** Coordinator: checkpoint `checkpointId` completed. */
   checkpointComplete(checkpointId: number): void {
-    if (this.state === 'RUNNING') this.ref?.tell({ t: 'complete', checkpointId });
+    if (this.state !== 'RUNNING') return;
+    // Commits start now rather than behind the frames queued in the mailbox (they only read the
+    // pending transactions); finishing after the final checkpoint goes through the mailbox.
+    this.checkpointer?.notifyComplete(checkpointId).catch((e) => void this.fail(e));
+    this.ref?.tell({ t: 'complete', checkpointId });
   }
 
   get isSource(): boolean {
