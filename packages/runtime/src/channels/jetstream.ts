@@ -11,7 +11,7 @@ export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */
   readonly maxFrames?: number;
   /**
-   * Frames one channel may hold unconsumed (default 64). Small, so that a barrier never waits
+   * Frames one channel may hold unconsumed (default 64; 0: no per-channel limit). Small, so that a barrier never waits
    * behind a long backlog: checkpoint time stays bounded under backpressure.
    */
   readonly maxFramesPerChannel?: number;
@@ -62,8 +62,7 @@ export class JetStreamDataPlane implements DataPlane {
       discard: DiscardPolicy.New,
       max_msgs: this.options.maxFrames ?? 20_000,
       // One subject per channel: a per-subject limit with discard-new bounds each channel's backlog.
-      max_msgs_per_subject: this.options.maxFramesPerChannel ?? 64,
-      discard_new_per_subject: true,
+      ...(this.options.maxFramesPerChannel === 0 ? {} : { max_msgs_per_subject: this.options.maxFramesPerChannel ?? 64, discard_new_per_subject: true }),
       max_bytes: this.options.maxBytes ?? 512 * 1024 * 1024,
       num_replicas: 1,
     });
