@@ -73,6 +73,9 @@ describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 3
     assert.equal(view.restarts, 2);
     assert.match(view.failure.message, /boom on record 500/);
     assert.ok(view.failure.workerId);
+    const explode = view.vertices.find((v: { uid: string }) => v.uid === 'explode');
+    assert.equal(explode.status, 'FAILED', 'the last attempt stays visible after FAILED');
+    assert.ok(explode.subtasks[0].worker);
     const ex = (await cluster.rest('GET', `/jobs/${id}/exceptions`)).body;
     assert.equal(ex.history.length, 3, 'one failure per attempt');
     assert.deepEqual(ex.history.map((e: { attempt: number }) => e.attempt), [3, 2, 1], 'newest first');

@@ -325,6 +325,7 @@ export class Coordinator {
     job.checkpoints.abortAll('JOB_FAILOVER', failure.message);
     await this.cancelTasks(job);
     // The attempt is over: its subtasks no longer count (late reports and worker losses find nothing).
+    job.failedAttemptSubtasks = new Map(job.subtasks);
     job.subtasks.clear();
     this.waiting.delete(job.id);
     this.workers.release(job.id);

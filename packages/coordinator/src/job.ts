@@ -33,6 +33,8 @@ export interface Job {
   endTime?: number;
   /** `${task}/${subtask}` -> status, for the current attempt */
   readonly subtasks: Map<string, SubtaskStatus>;
+  /** The subtasks of the attempt that failed last, shown while no new attempt runs. */
+  failedAttemptSubtasks?: Map<string, SubtaskStatus>;
   readonly statusTimestamps: Partial<Record<JobStatus, number>>;
   /** The root cause of the latest failure. */
   failure?: JobFailure;
@@ -51,6 +53,8 @@ export const subtaskKey = (task: number, subtask: number): string => `${task}/${
 
 /** The REST view of a job: one vertex per operator, with aggregated status and counts. */
 export function jobView(job: Job, now: number) {
+  // Between a failure and the next deployment (and after FAILED) show where the last attempt stood.
+  const shown = job.subtasks.size === 0 && job.failedAttemptSubtasks ? job.failedAttemptSubtasks : job.subtasks;
   const vertices = job.description.nodes.map((n) => {
     const task = job.plan.tasks[job.plan.taskOfNode[n.id]!]!;
     const subtasks = [];
@@ -58,7 +62,7 @@ export function jobView(job: Job, now: number) {
     let recordsOut = 0;
     const states: TaskState[] = [];
     for (let i = 0; i < task.parallelism; i++) {
-      const s = job.subtasks.get(subtaskKey(task.id, i));
+      const s = shown.get(subtaskKey(task.id, i));
       const c = s?.counts[n.uid] ?? { in: 0, out: 0 };
       recordsIn += c.in;
       recordsOut += c.out;
