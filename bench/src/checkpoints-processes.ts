@@ -6,10 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { CLI, Tracked, unlinkMatching } from './checkpoints-common.js';
+import { freePort } from './cluster.js';
 import { waitFor } from './util.js';
 
 /** A log line of interest: pino's `time` (ms since epoch), message, and the rest of its fields. */
@@ -24,16 +24,6 @@ export interface LogEvent {
 const EVENTS = new Set(['worker registered', 'job failing', 'restarting', 'job status', 'job running', 'state restored', 'deployed', 'checkpoint write failed']);
 const TAIL_LINES = 200;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export class RoleProcesses {
   readonly clusterId = `benchrec${randomBytes(4).toString('hex')}`;

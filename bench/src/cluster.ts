@@ -40,7 +40,7 @@ export interface WordcountRun {
   readonly peakBacklog: number;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on('error', reject);

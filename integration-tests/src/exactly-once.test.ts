@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { FIXTURES, ProcessCluster, REDIS_URL, sleep, uniqueId, waitFor, weir, withNats } from './harness.js';
+import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, weir, withNats } from './harness.js';
 import { deleteStream, expectedUpdates, multiset, publishKeys } from './keys.js';
 
 const EO_COUNT = join(FIXTURES, 'eo-count.ts');
@@ -89,32 +89,13 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     const r = await weir(['run', EO_COUNT, '-p', '2', '--detach', '--arg', `stream=${input}`, '--arg', `subject=iteo.${id}.out`, '--arg', `list=${list}`, '--arg', `dir=${dir}`, '--arg', `delivery=${delivery}`, ...extra], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
-    const job = async () => (await cluster.rest('GET', `/jobs/${jobId}`)).body;
-    const completed = async () => (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed as number;
-    for (let kill = 1; kill <= kills; kill++) {
-      await waitFor(`attempt ${kill} running`, async () => {
-        const v = await job();
-        return v.state === 'RUNNING' && v.attempt === kill ? v : undefined;
-      }, 60_000, 50);
-      const before = await completed();
-      await waitFor(`a checkpoint of attempt ${kill}`, async () => ((await completed()) > before ? true : undefined), 30_000, 50);
-      await sleep(Math.floor(Math.random() * 400));
-      assert.equal((await job()).state, 'RUNNING', `the job must still run at kill ${kill}`);
-      const victim = Math.random() < 0.5 ? 'w1' : 'w2';
-      await cluster.killWorker(victim);
-      cluster.startWorker(victim);
-      await waitFor(`restart ${kill}`, async () => ((await job()).attempt > kill ? true : undefined), 60_000, 50);
-    }
+    await cluster.killWorkersAfterCheckpoints(jobId, kills, 400);
     if (fault) {
       // The crash point kills a worker once; restart it like a supervisor, without the fault.
       await waitFor('the crash point fired', () => [...cluster.workers.values()].some((c) => c.exitCode !== null || c.signalCode !== null) || undefined, 60_000, 50);
       for (const [w, c] of cluster.workers) if (c.exitCode !== null || c.signalCode !== null) cluster.startWorker(w);
     }
-    const final = await waitFor('FINISHED', async () => {
-      const v = await job();
-      if (v.state === 'FAILED') throw new Error(`job failed: ${JSON.stringify(v.failure)}`);
-      return v.state === 'FINISHED' ? v : undefined;
-    }, 240_000, 250);
+    const final = await cluster.waitForFinished(jobId, 240_000);
     assert.equal(final.restarts, fault ? 1 : kills);
     if (fault) {
       // Leave healthy workers for the next test.

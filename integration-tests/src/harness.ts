@@ -217,6 +217,44 @@ export class ProcessCluster {
     return { status: res.status, body: (await res.json()) as T };
   }
 
+  /** A job's REST view. */
+  async job(jobId: string): Promise<any> {
+    return (await this.rest('GET', `/jobs/${jobId}`)).body;
+  }
+
+  /** Until the job is FINISHED (its view); a FAILED job throws with its root cause. */
+  async waitForFinished(jobId: string, timeoutMs: number): Promise<any> {
+    return waitFor('FINISHED', async () => {
+      const v = await this.job(jobId);
+      if (v.state === 'FAILED') throw new Error(`job failed: ${JSON.stringify(v.failure)}`);
+      return v.state === 'FINISHED' ? v : undefined;
+    }, timeoutMs, 250);
+  }
+
+  /**
+   * `kills` times: wait until the current attempt runs and completes a checkpoint, then SIGKILL a
+   * random worker at a random moment of up to `jitterMs` later and start it again at once (a
+   * supervisor's restart), and wait for the next attempt.
+   */
+  async killWorkersAfterCheckpoints(jobId: string, kills: number, jitterMs: number): Promise<void> {
+    const completed = async () => (await this.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed as number;
+    for (let kill = 1; kill <= kills; kill++) {
+      await waitFor(`attempt ${kill} running`, async () => {
+        const v = await this.job(jobId);
+        return v.state === 'RUNNING' && v.attempt === kill ? v : undefined;
+      }, 60_000, 50);
+      const before = await completed();
+      await waitFor(`a checkpoint of attempt ${kill}`, async () => ((await completed()) > before ? true : undefined), 30_000, 50);
+      await sleep(Math.floor(Math.random() * jitterMs));
+      const state = (await this.job(jobId)).state;
+      if (state !== 'RUNNING') throw new Error(`the job must still run at kill ${kill}, it is ${state} (it ended too soon to test recovery)`);
+      const victim = Math.random() < 0.5 ? 'w1' : 'w2';
+      await this.killWorker(victim);
+      this.startWorker(victim);
+      await waitFor(`restart ${kill}`, async () => ((await this.job(jobId)).attempt > kill ? true : undefined), 60_000, 50);
+    }
+  }
+
   /** Stop every process by PID, then delete this cluster's streams and Redis keys. */
   async stop(): Promise<void> {
     const all = [this.coordinator, ...this.workers.values()].filter((c): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null);

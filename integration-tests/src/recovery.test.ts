@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { FIXTURES, ProcessCluster, REDIS_URL, sleep, uniqueId, waitFor, weir } from './harness.js';
+import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, weir } from './harness.js';
 import { deleteStream, publishKeys } from './keys.js';
 
 const RECORDS = 1_000_000;
@@ -52,30 +52,8 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
-    const job = async () => (await cluster.rest('GET', `/jobs/${jobId}`)).body;
-
-    const completedCount = async () => (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed as number;
-    for (let kill = 1; kill <= 3; kill++) {
-      await waitFor(`attempt ${kill} running`, async () => {
-        const v = await job();
-        return v.state === 'RUNNING' && v.attempt === kill ? v : undefined;
-      }, 60_000, 50);
-      // Let this attempt complete a checkpoint, then kill at a random moment of the next interval.
-      const before = await completedCount();
-      await waitFor(`a checkpoint of attempt ${kill}`, async () => ((await completedCount()) > before ? true : undefined), 30_000, 50);
-      await sleep(Math.floor(Math.random() * 700));
-      const v = await job();
-      assert.equal(v.state, 'RUNNING', `the job must still run at kill ${kill} (it ended too soon to test recovery)`);
-      const victim = Math.random() < 0.5 ? 'w1' : 'w2';
-      await cluster.killWorker(victim);
-      cluster.startWorker(victim); // the supervisor's restart
-      await waitFor(`restart ${kill}`, async () => ((await job()).attempt > kill ? true : undefined), 60_000, 50);
-    }
-    const final = await waitFor('FINISHED', async () => {
-      const v = await job();
-      if (v.state === 'FAILED') throw new Error(`job failed: ${JSON.stringify(v.failure)}`);
-      return v.state === 'FINISHED' ? v : undefined;
-    }, 180_000, 250);
+    await cluster.killWorkersAfterCheckpoints(jobId, 3, 700);
+    const final = await cluster.waitForFinished(jobId, 180_000);
     assert.equal(final.restarts, 3);
     assertExact(await readHash(hash), expected);
 
@@ -109,11 +87,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const checkpoints = async () => (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body;
     await waitFor('a completed checkpoint', async () => ((await checkpoints()).counts.completed > 0 ? true : undefined), 60_000, 50);
     writeFileSync(armFile, 'armed'); // the next record the map checks throws
-    const v = await waitFor('FINISHED', async () => {
-      const view = (await cluster.rest('GET', `/jobs/${jobId}`)).body;
-      if (view.state === 'FAILED') throw new Error(`job failed: ${JSON.stringify(view.failure)}`);
-      return view.state === 'FINISHED' ? view : undefined;
-    }, 180_000, 250);
+    const v = await cluster.waitForFinished(jobId, 180_000);
     assert.ok(existsSync(marker), 'the record threw');
     assertExact(await readHash(hash), expected);
     assert.equal(v.restarts, 1);
