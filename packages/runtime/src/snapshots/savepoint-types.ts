@@ -1,0 +1,97 @@
+/**
+ * Savepoints: self-contained, full snapshots in a canonical, versioned format, kept until disposed.
+ * A savepoint is made from a completed checkpoint whose every key group chain is one full base
+ * (a savepoint barrier forces full captures): the store copies those blobs under canonical names
+ * into the savepoint's own namespace, so no checkpoint cleanup can ever touch it.
+ */
+import type { CompletedCheckpoint } from './types.js';
+
+/** Format of savepoint metadata and export files; a reader refuses a newer one. */
+export const SAVEPOINT_FORMAT_VERSION = 1;
+
+/** Why a savepoint was taken. */
+export type SavepointReason = 'manual' | 'stop' | 'rescale';
+
+/** One operator's state in a savepoint. */
+export interface SavepointOperator {
+  readonly uid: string;
+  /** Operator kind when taken ('source', 'actor', 'sink', ...). */
+  readonly kind: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly keyed: boolean;
+  /** Declared state of an actor: state name -> kind ('value', 'list', 'map', ...). */
+  readonly state?: Readonly<Record<string, string>>;
+  /** key group -> canonical blob name (`ks/<uid>/<group>`): one full base blob per key group. */
+  readonly keyGroups: Readonly<Record<number, string>>;
+  /** subtask index -> canonical blob name (`os/<uid>/<subtask>`). */
+  readonly operatorState: Readonly<Record<number, string>>;
+  /** Bytes of this operator's blobs. */
+  readonly bytes: number;
+}
+
+/** Metadata of a savepoint (stored as JSON next to its blobs, and first in an export file). */
+export interface SavepointMetadata {
+  readonly formatVersion: number;
+  /** `sp-` + 16 hex digits. */
+  readonly id: string;
+  readonly jobName: string;
+  readonly jobVersion: string;
+  /** The job the savepoint was taken from. */
+  readonly jobId: string;
+  /** The checkpoint id it was taken as; a job resumed from it continues with higher ids. */
+  readonly checkpointId: number;
+  readonly reason: SavepointReason;
+  /** ms since epoch. */
+  readonly createdAt: number;
+  /** Sum of the blobs' bytes. */
+  readonly sizeBytes: number;
+  readonly operators: Readonly<Record<string, SavepointOperator>>;
+  /** Set when imported from an export file: when, and the id it had where it was exported. */
+  readonly importedAt?: number;
+}
+
+/** What the coordinator knows of the job when a savepoint completes (the checkpoint lacks it). */
+export interface SavepointJobInfo {
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly jobVersion: string;
+  readonly reason: SavepointReason;
+  /** uid -> kind, keyed, declared state (from the job graph description). */
+  readonly operators: Readonly<Record<string, { readonly kind: string; readonly keyed: boolean; readonly state?: Readonly<Record<string, string>> }>>;
+}
+
+/**
+ * Where savepoints live. Implementations pair with a snapshot store (Redis with Redis, directory
+ * with directory) because creating and restoring copy blobs between the two namespaces.
+ */
+export interface SavepointStore {
+  /**
+   * Make a savepoint from a completed checkpoint of `info.jobId`. Chains longer than one blob (key
+   * groups carried over from finished subtasks) are merged into one full blob.
+   */
+  create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata>;
+  /** The metadata, or undefined if there is no such savepoint. */
+  get(id: string): Promise<SavepointMetadata | undefined>;
+  /** All savepoints, newest first; optionally only those of one job name. */
+  list(filter?: { readonly jobName?: string }): Promise<SavepointMetadata[]>;
+  /** Blobs of a savepoint by canonical name, in the order asked (WEIR_SNAPSHOT_MISSING if one is absent). */
+  readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]>;
+  /** Delete the savepoint's metadata and blobs (WEIR_SAVEPOINT_NOT_FOUND if unknown). */
+  dispose(id: string): Promise<void>;
+  /** One portable file (see export-format.ts): metadata, every blob, a checksum. */
+  exportFile(id: string): Promise<Uint8Array>;
+  /** Load an export file as a new savepoint here (WEIR_SAVEPOINT_CORRUPT if it does not check out); keeps its id unless taken. */
+  importFile(bytes: Uint8Array): Promise<SavepointMetadata>;
+  /**
+   * Copy the state of the operators `uids` into `jobId`'s snapshot-store namespace (blob names from
+   * names.ts with attempt 0 and the savepoint's checkpoint id), then commit it there, fenced by
+   * `attempt`, as the job's latest completed checkpoint with id `checkpointId`, so the ordinary
+   * restore path (and a failover before the first checkpoint) restores it. Operators in
+   * `withoutOperatorState` get their keyed state only (sinks: their pending transactions belong to
+   * the job that took the savepoint). Each OperatorSnapshot keeps the savepoint's parallelism, so a
+   * restore at another parallelism sees the change. `finished` is empty.
+   */
+  materialize(id: string, target: { readonly jobId: string; readonly attempt: number; readonly uids: readonly string[]; readonly withoutOperatorState: readonly string[] }): Promise<CompletedCheckpoint>;
+  close(): Promise<void>;
+}
