@@ -163,10 +163,14 @@ export class ProcessCluster {
   private coordinator: ChildProcess | undefined;
   readonly workers = new Map<string, ChildProcess>();
 
-  constructor(private readonly coordinatorArgs: string[] = []) {}
+  /** `redisUrl`: another Redis (database) for a second cluster. */
+  constructor(
+    private readonly coordinatorArgs: string[] = [],
+    readonly redisUrl: string = REDIS_URL,
+  ) {}
 
   get env(): Record<string, string> {
-    return { WEIR_REST_URL: this.restUrl, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL, WEIR_REDIS_URL: REDIS_URL };
+    return { WEIR_REST_URL: this.restUrl, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: NATS_URL, WEIR_REDIS_URL: this.redisUrl };
   }
 
   private spawnRole(args: string[], env: Record<string, string> = {}): ChildProcess {
@@ -186,8 +190,8 @@ export class ProcessCluster {
   }
 
   /** Start a worker (`env`: extra environment, e.g. a WEIR_FAULT crash point). */
-  startWorker(id: string, env: Record<string, string> = {}): ChildProcess {
-    const child = this.spawnRole(['worker', '--slots', '1', '--id', id], env);
+  startWorker(id: string, env: Record<string, string> = {}, slots = 1): ChildProcess {
+    const child = this.spawnRole(['worker', '--slots', String(slots), '--id', id], env);
     this.workers.set(id, child);
     return child;
   }
@@ -263,14 +267,15 @@ export class ProcessCluster {
       for (const c of all) c.kill('SIGKILL');
     });
     await cleanupNats(this.clusterId);
-    await cleanupRedis(`weir:{${this.clusterId}:*`);
+    await cleanupRedis(`weir:{${this.clusterId}:*`, this.redisUrl);
+    await cleanupRedis(`weir:{${this.clusterId}}:*`, this.redisUrl); // the savepoint index
   }
 }
 
 /** Delete the Redis keys matching a pattern (SCAN, bounded), never anything else. */
-export async function cleanupRedis(pattern: string): Promise<void> {
+export async function cleanupRedis(pattern: string, url = REDIS_URL): Promise<void> {
   const { Redis } = await import('ioredis');
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';
     for (let i = 0; i < 100_000; i++) {

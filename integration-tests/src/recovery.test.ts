@@ -5,26 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, weir } from './harness.js';
-import { deleteStream, publishKeys } from './keys.js';
+import { assertExact, deleteStream, publishKeys, readHash } from './keys.js';
 
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
-
-async function readHash(hash: string): Promise<Map<string, number>> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    return new Map(Object.entries(await redis.hgetall(hash)).map(([k, v]) => [k, Number(v)]));
-  } finally {
-    redis.disconnect();
-  }
-}
-
-function assertExact(got: Map<string, number>, expected: Map<string, number>): void {
-  assert.equal(got.size, expected.size, 'number of keys');
-  let wrong = 0;
-  for (const [k, n] of expected) if (got.get(k) !== n) wrong++;
-  assert.equal(wrong, 0, `keys with a wrong count (e.g. ${[...expected].filter(([k, n]) => got.get(k) !== n).slice(0, 3).map(([k, n]) => `${k}: ${got.get(k)} != ${n}`).join(', ')})`);
-}
 
 describe('recovery from the latest checkpoint (real processes, kill -9, real NATS and Redis)', { timeout: 600_000 }, () => {
   const cluster = new ProcessCluster(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000']);

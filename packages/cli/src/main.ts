@@ -10,6 +10,7 @@ import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
 import { startCoordinator, startWorker, type Running } from './roles.js';
 import { run } from './run.js';
+import { registerSavepointCommands } from './savepoint-commands.js';
 
 const program = new Command('weir').description('Weir: stateful stream processing for TypeScript').exitOverride();
 program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -88,8 +89,10 @@ program
   .option('--checkpoint-interval <ms>', "time between checkpoints; 0 turns them off (default: the job's, else 10000)")
   .addOption(new Option('--checkpoint-mode <mode>', "barrier alignment (default: the job's, else exactly-once)").choices(['exactly-once', 'at-least-once']))
   .option('--restart-strategy <spec>', "'none', 'fixed-delay:<attempts>:<delayMs>', or a JSON strategy (default: the job's, else exponential-delay)")
+  .option('--from-savepoint <id>', 'start from this savepoint (state is mapped to operators by uid)')
+  .option('--allow-non-restored-state', 'with --from-savepoint: drop state of operators the job no longer has', false)
   .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
-  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once'; restartStrategy?: string }) => {
+  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once'; restartStrategy?: string; fromSavepoint?: string; allowNonRestoredState: boolean }) => {
     const env = readEnv();
     const restUrl = opts.restUrl ? flag('rest-url', schemas.restUrl, opts.restUrl) : undefined; // empty = unset
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
@@ -98,7 +101,9 @@ program
       ...(opts.checkpointMode ? { mode: opts.checkpointMode } : {}),
     };
     const restartStrategy = opts.restartStrategy === undefined ? undefined : parseRestartStrategy(opts.restartStrategy);
-    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), log });
+    if (opts.allowNonRestoredState && !opts.fromSavepoint) throw new ConfigError('--allow-non-restored-state needs --from-savepoint <id>');
+    const fromSavepoint = opts.fromSavepoint === undefined ? undefined : flag('from-savepoint', z.string().regex(/^sp-[0-9a-f]{16}$/, "must be a savepoint id like sp-0123456789abcdef (see 'weir savepoints')"), opts.fromSavepoint);
+    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), ...(fromSavepoint ? { fromSavepoint, allowNonRestoredState: opts.allowNonRestoredState } : {}), log });
   });
 
 /** `none`, `fixed-delay:<attempts>:<delayMs>` or JSON; the coordinator validates the fields. */
@@ -147,6 +152,8 @@ program
   .action(async (jobId: string, opts: { restUrl: string }) => {
     await printCheckpoints(new RestClient(flag('rest-url', schemas.restUrl, opts.restUrl)), jobId);
   });
+
+registerSavepointCommands(program, restOption);
 
 try {
   await program.parseAsync(process.argv);

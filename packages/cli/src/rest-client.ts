@@ -5,18 +5,31 @@ export class RestClient {
   constructor(private readonly base: string) {}
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    let res: Response;
+    const res = await this.send(method, path, body, contentType, 30_000);
+    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+    if (!res.ok) throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
+    return json as T;
+  }
+
+  /** A binary answer (savepoint export); large, so the time limit is generous. */
+  async bytes(path: string): Promise<Uint8Array> {
+    const res = await this.send('GET', path, undefined, '', 600_000);
+    if (!res.ok) {
+      const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+      throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  private async send(method: string, path: string, body: unknown, contentType: string, timeoutMs: number): Promise<Response> {
     try {
-      res = await fetch(new URL(path, this.base), {
+      return await fetch(new URL(path, this.base), {
         method,
         ...(body === undefined ? {} : { body: contentType === 'application/json' ? JSON.stringify(body) : (body as Uint8Array), headers: { 'content-type': contentType } }),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
       throw new WeirError('WEIR_REST_UNREACHABLE', `cannot reach the coordinator at ${this.base} (${(e as Error).message}); is 'weir coordinator' or 'weir cluster up' running? (WEIR_REST_URL)`);
     }
-    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    if (!res.ok) throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
-    return json as T;
   }
 }

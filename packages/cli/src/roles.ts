@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ActorSystem, InProcessTransport, NatsTransport } from '@weir/actors';
 import { Coordinator, createRestServer } from '@weir/coordinator';
-import { FileSnapshotStore, InProcessDataPlane, JetStreamDataPlane, MemoryArtifactStore, ObjectStoreArtifacts, RedisSnapshotStore, subjects, Worker } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, JetStreamDataPlane, MemoryArtifactStore, ObjectStoreArtifacts, RedisSavepointStore, RedisSnapshotStore, subjects, Worker } from '@weir/runtime';
 import type { Logger } from 'pino';
 import { JOB_CACHE_DIR } from './cache-dir.js';
 import { connectNats, connectorConnections } from './nats.js';
@@ -23,11 +23,13 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
   const nc = await connectNats(c.natsUrl, 'weir-coordinator');
   const redis = await connectRedis(c.redisUrl, 'weir-coordinator');
   const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
+  const snapshots = new RedisSnapshotStore(redis, { cluster: c.clusterId });
   const coordinator = new Coordinator({
     system,
     dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
-    snapshots: new RedisSnapshotStore(redis, { cluster: c.clusterId }),
+    snapshots,
+    savepoints: new RedisSavepointStore(redis, { cluster: c.clusterId }, snapshots),
     log: c.log,
     ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
     ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
@@ -90,7 +92,8 @@ export async function startEmbedded(log: Logger, slots: number, natsUrl: string,
   const dataPlane = new InProcessDataPlane();
   const artifacts = new MemoryArtifactStore();
   const snapshots = new FileSnapshotStore(checkpointDir);
-  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, log });
+  const savepoints = new FileSavepointStore(checkpointDir, snapshots);
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints, log });
   await coordinator.start();
   const conns = connectorConnections(natsUrl);
   const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (o) => conns.get(o) });

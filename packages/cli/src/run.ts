@@ -19,6 +19,9 @@ export interface RunOptions {
   readonly checkpoints: Partial<CheckpointConfig>;
   /** Replaces the job's restart strategy (flag). */
   readonly restartStrategy?: RestartStrategyConfig;
+  /** Start from this savepoint. */
+  readonly fromSavepoint?: string;
+  readonly allowNonRestoredState?: boolean;
   readonly log: Logger;
 }
 
@@ -49,7 +52,7 @@ export async function run(o: RunOptions): Promise<number> {
 async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
   const rest = new RestClient(o.restUrl!);
   const { artifact } = await rest.request<{ artifact: string }>('POST', '/artifacts', bundle, 'application/octet-stream');
-  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}) });
+  const { jobId } = await rest.request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}), ...savepointOf(o) });
   if (o.detach) {
     process.stdout.write(`${jobId}\n`);
     say(`submitted ${description.name} as job ${jobId} (detached); follow it with 'weir list', stop it with 'weir cancel ${jobId}'`);
@@ -89,7 +92,7 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
   process.once('SIGINT', onSigint);
   try {
     const artifact = await cluster.coordinator.putArtifact(bundle);
-    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}) });
+    const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}), ...savepointOf(o) });
     for (;;) {
       const view = cluster.coordinator.view(job.id) as unknown as JobView;
       if (TERMINAL.has(view.state)) return report(view);
@@ -104,6 +107,10 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
     process.off('SIGINT', onSigint);
     await cluster.stop();
   }
+}
+
+function savepointOf(o: RunOptions): { fromSavepoint?: string; allowNonRestoredState?: boolean } {
+  return o.fromSavepoint ? { fromSavepoint: o.fromSavepoint, allowNonRestoredState: o.allowNonRestoredState === true } : {};
 }
 
 function report(view: JobView): number {

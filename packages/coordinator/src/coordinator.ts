@@ -6,7 +6,10 @@ import {
   TERMINAL_TASK_STATES,
   type ArtifactStore,
   type CoordinatorMessage,
+  type CompletedCheckpoint,
   type DataPlane,
+  type SavepointMetadata,
+  type SavepointStore,
   type SnapshotStore,
   type TaskStateUpdate,
   type WorkerMessage,
@@ -14,6 +17,7 @@ import {
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
 import { JobCheckpoints } from './job-checkpoints.js';
+import { checkSavepointCompatibility, Operations, type OperationView } from './savepoints/index.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -26,6 +30,8 @@ export interface CoordinatorOptions {
   readonly artifacts: ArtifactStore;
   /** Where completed checkpoints live (the same store workers write to). */
   readonly snapshots: SnapshotStore;
+  /** Where savepoints live (pairs with `snapshots`). */
+  readonly savepoints: SavepointStore;
   readonly log: Logger;
   /** A worker with no heartbeat for this long is lost (default 10 s). */
   readonly heartbeatTimeoutMs?: number;
@@ -45,6 +51,15 @@ export interface SubmitRequest {
   readonly checkpoints?: Partial<CheckpointConfig>;
   /** Overrides the job's restart strategy. */
   readonly restartStrategy?: RestartStrategyConfig;
+  /** Start from this savepoint (state mapped by operator uid). */
+  readonly fromSavepoint?: string;
+  /** Start even if the savepoint has state for operators the job does not have (that state is dropped). */
+  readonly allowNonRestoredState?: boolean;
+}
+
+/** A savepoint as operations report it. */
+export function savepointSummary(meta: SavepointMetadata, location: string) {
+  return { id: meta.id, location, jobName: meta.jobName, jobVersion: meta.jobVersion, jobId: meta.jobId, checkpointId: meta.checkpointId, reason: meta.reason, createdAt: meta.createdAt, sizeBytes: meta.sizeBytes };
 }
 
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
@@ -62,10 +77,13 @@ export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
+  /** Savepoint, stop, rescale and disposal requests, polled by id. */
+  readonly operations: Operations;
   readonly log: Logger;
 
   constructor(private readonly o: CoordinatorOptions) {
     this.now = o.now ?? Date.now;
+    this.operations = new Operations(this.now);
     this.log = o.log.child({ component: 'coordinator' });
   }
 
@@ -163,6 +181,13 @@ export class Coordinator {
   /** Accept a job: validate, plan, and schedule it (or wait for slots). */
   async submit(req: SubmitRequest): Promise<Job> {
     validateGraph(req.description);
+    let savepoint: SavepointMetadata | undefined;
+    let restored: readonly string[] = [];
+    if (req.fromSavepoint !== undefined) {
+      savepoint = await this.getSavepoint(req.fromSavepoint);
+      // Checked before anything runs: a refusal costs nothing and names what to fix.
+      restored = checkSavepointCompatibility(savepoint, req.description, req.allowNonRestoredState === true).restored;
+    }
     const checkpointConfig = resolveCheckpointConfig({ ...req.description.config?.checkpoints, ...req.checkpoints });
     const restartConfig = resolveRestartStrategy(req.restartStrategy ?? req.description.config?.restartStrategy);
     await this.o.artifacts.get(req.artifact); // fail now, not in a worker, if the bundle is missing
@@ -186,19 +211,28 @@ export class Coordinator {
       restartConfig,
       restartStrategy: createRestartStrategy(restartConfig),
       checkpoints: undefined as unknown as JobCheckpoints,
+      ...(savepoint ? { fromSavepoint: savepoint.id } : {}),
     };
+    await this.o.snapshots.fence(id, job.attempt);
+    let initial: CompletedCheckpoint | undefined;
+    if (savepoint) {
+      // Sinks' pending transactions belong to the job that took the savepoint (it commits them).
+      const sinks = req.description.nodes.filter((n) => n.kind === 'sink').map((n) => n.uid);
+      initial = await this.o.savepoints.materialize(savepoint.id, { jobId: id, attempt: job.attempt, uids: restored, withoutOperatorState: sinks });
+    }
     (job as { checkpoints: JobCheckpoints }).checkpoints = new JobCheckpoints({
       job,
       config: checkpointConfig,
       store: this.o.snapshots,
+      savepoints: this.o.savepoints,
+      ...(initial ? { initial } : {}),
       system: this.o.system,
       log: this.log,
       now: this.now,
       failJob: (message) => void this.failJob(job, { code: 'WEIR_CHECKPOINT_FAILURES_EXCEEDED', message, time: this.now() }),
     });
-    await this.o.snapshots.fence(id, job.attempt);
     this.jobs.set(id, job);
-    this.log.info({ job: id, name: req.description.name }, 'job submitted');
+    this.log.info({ job: id, name: req.description.name, fromSavepoint: savepoint?.id ?? null }, 'job submitted');
     this.waiting.set(id, { since: now });
     await this.scheduleWaiting();
     return job;
@@ -343,11 +377,11 @@ export class Coordinator {
     setTimeout(() => void this.restart(job), decision.delayMs).unref();
   }
 
-  /** Attempt + 1: fence the old attempt's writes, then wait for slots and deploy (restoring state). */
-  private async restart(job: Job): Promise<void> {
+  /** Attempt + 1: fence the old attempt's writes, then wait for slots and deploy (restoring state). A rescale is not counted as a restart. */
+  private async restart(job: Job, counted = true): Promise<void> {
     if (job.status !== 'RESTARTING') return;
     job.attempt++;
-    job.restarts++;
+    if (counted) job.restarts++;
     try {
       await this.o.snapshots.fence(job.id, job.attempt);
     } catch (e) {
@@ -380,6 +414,140 @@ export class Coordinator {
           .catch((e) => this.log.warn({ err: (e as Error).message, worker: w, job: job.id }, 'cancel not acknowledged')),
       ),
     );
+  }
+
+  // ---- savepoints, stop, rescale (asynchronous operations polled by request id)
+
+  /** Trigger a savepoint of a running job. */
+  triggerSavepoint(jobId: string): OperationView {
+    const job = this.runningJob(jobId);
+    return this.operations.start('savepoint', jobId, async () => {
+      const meta = await job.checkpoints.savepoint({ reason: 'manual', stopSources: false });
+      return { savepoint: savepointSummary(meta!, this.o.savepoints.location(meta!.id)) };
+    });
+  }
+
+  /**
+   * Stop a running job gracefully: sources stop right after a final barrier (or, with `drain`, end
+   * their input so timers fire and operators emit what is left), the final snapshot completes and
+   * sinks commit, then the job ends FINISHED. With `savepoint` the snapshot is kept as a savepoint.
+   * If the snapshot fails the job fails over to its latest checkpoint and keeps running.
+   */
+  stopJob(jobId: string, opts: { readonly savepoint: boolean; readonly drain: boolean }): OperationView {
+    const job = this.runningJob(jobId);
+    return this.operations.start('stop', jobId, async () => {
+      let meta: SavepointMetadata | undefined;
+      try {
+        meta = opts.drain
+          ? await job.checkpoints.drainThenSavepoint({ reason: 'stop', copyOut: opts.savepoint })
+          : await job.checkpoints.savepoint({ reason: 'stop', stopSources: true, copyOut: opts.savepoint });
+      } catch (e) {
+        // Sources stopped (or inputs ended) for nothing: carry on from the latest checkpoint.
+        if (job.status === 'RUNNING') void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `stop failed, the job resumes from its latest checkpoint: ${(e as Error).message}`, time: this.now() });
+        throw e;
+      }
+      if (meta) job.lastSavepoint = meta.id;
+      if (opts.drain) {
+        // Every task finishes by itself once the final snapshot completed.
+        await this.waitForStatus(job, ['FINISHED'], job.checkpointConfig.timeoutMs + 30_000);
+      } else {
+        await this.cancelTasks(job);
+        await this.finish(job, 'FINISHED');
+      }
+      return { state: job.status, savepoint: meta ? savepointSummary(meta, this.o.savepoints.location(meta.id)) : null };
+    });
+  }
+
+  /**
+   * Change a running job's parallelism in one operation: build and check the graph at the new
+   * parallelism first (nothing stops if that fails), stop with a savepoint, redeploy from it.
+   */
+  rescale(jobId: string, parallelism: number): OperationView {
+    const job = this.runningJob(jobId);
+    if (!Number.isInteger(parallelism) || parallelism < 1) throw new WeirError('WEIR_REST_INVALID_BODY', `parallelism must be a positive integer, got ${String(parallelism)}`);
+    return this.operations.start('rescale', jobId, async () => {
+      const from = job.parallelism;
+      const description = await this.describe(job, parallelism);
+      validateGraph(description);
+      const plan = planExecution(description);
+      const needed = Math.max(...plan.tasks.map((t) => t.parallelism));
+      const slots = this.workers.freeSlots().length + [...this.workers.workers.values()].reduce((n, w) => n + [...w.used.values()].filter((j) => j === job.id).length, 0);
+      if (needed > slots) throw new WeirError('WEIR_NOT_ENOUGH_SLOTS', `parallelism ${parallelism} needs ${needed} slots and the cluster has ${slots} for this job; start more workers first`);
+      const meta = (await job.checkpoints.savepoint({ reason: 'rescale', stopSources: true }))!;
+      job.lastSavepoint = meta.id;
+      // End this attempt like a failover does, but nothing failed: no restart is counted.
+      job.checkpoints.abortAll('STOPPED', 'rescaling');
+      await this.cancelTasks(job);
+      job.subtasks.clear();
+      job.failedAttemptSubtasks = undefined;
+      this.workers.release(job.id);
+      await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
+      Object.assign(job, { description, plan, parallelism });
+      this.setStatus(job, 'RESTARTING');
+      this.log.info({ job: job.id, from, to: parallelism, savepoint: meta.id }, 'rescaling');
+      await this.restart(job, false);
+      await this.waitForStatus(job, ['RUNNING'], (this.o.slotWaitTimeoutMs ?? 30_000) + 30_000);
+      return { parallelism: { from, to: parallelism }, savepoint: savepointSummary(meta, this.o.savepoints.location(meta.id)) };
+    });
+  }
+
+  async getSavepoint(id: string): Promise<SavepointMetadata> {
+    const meta = await this.o.savepoints.get(id);
+    if (!meta) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
+    return meta;
+  }
+
+  /** Savepoints, newest first, with their age. */
+  async listSavepoints(jobName?: string) {
+    const now = this.now();
+    return (await this.o.savepoints.list(jobName === undefined ? {} : { jobName })).map((m) => ({ ...savepointSummary(m, this.o.savepoints.location(m.id)), ageMs: now - m.createdAt, importedAt: m.importedAt ?? null }));
+  }
+
+  disposeSavepoint(id: string): OperationView {
+    return this.operations.start('dispose', null, async () => {
+      await this.o.savepoints.dispose(id);
+      return { savepoint: id };
+    });
+  }
+
+  async exportSavepoint(id: string): Promise<Uint8Array> {
+    await this.getSavepoint(id);
+    return this.o.savepoints.exportFile(id);
+  }
+
+  async importSavepoint(bytes: Uint8Array) {
+    const meta = await this.o.savepoints.importFile(bytes);
+    return savepointSummary(meta, this.o.savepoints.location(meta.id));
+  }
+
+  get savepointStore(): SavepointStore {
+    return this.o.savepoints;
+  }
+
+  private runningJob(jobId: string): Job {
+    const job = this.getJob(jobId);
+    if (job.status !== 'RUNNING') throw new WeirError('WEIR_JOB_NOT_RUNNING', `job ${jobId} is ${job.status}; savepoints, stops and rescales need a RUNNING job`);
+    const busy = this.operations.busy(jobId, ['stop', 'rescale']);
+    if (busy) throw new WeirError('WEIR_JOB_STOPPING', `job ${jobId} has a ${busy.kind} in progress (request ${busy.requestId})`);
+    return job;
+  }
+
+  /** The job's graph at another parallelism, built by a worker from the job's bundle (the coordinator runs no job code). */
+  private async describe(job: Job, parallelism: number): Promise<JobGraphDescription> {
+    const worker = [...this.workers.workers.keys()][0];
+    if (worker === undefined) throw new WeirError('WEIR_NOT_ENOUGH_SLOTS', 'no worker is registered to build the job graph');
+    return this.o.system.ref<WorkerMessage>(subjects.worker(worker)).ask<JobGraphDescription>({ type: 'describe', artifact: job.artifact, args: job.args, parallelism }, { timeoutMs: 30_000 });
+  }
+
+  private async waitForStatus(job: Job, wanted: readonly JobStatus[], timeoutMs: number): Promise<void> {
+    const deadline = this.now() + timeoutMs;
+    while (!wanted.includes(job.status)) {
+      if (TERMINAL_JOB_STATUSES.has(job.status) || job.status === 'FAILING' || (job.status === 'RESTARTING' && job.failure && job.statusTimestamps.RESTARTING! > (job.statusTimestamps.RUNNING ?? 0) && wanted.includes('FINISHED'))) {
+        throw new WeirError('WEIR_STOP_FAILED', `job ${job.id} went ${job.status} instead of ${wanted.join(' or ')}${job.failure ? `: ${job.failure.message}` : ''}`);
+      }
+      if (this.now() > deadline) throw new WeirError('WEIR_STOP_FAILED', `job ${job.id} did not reach ${wanted.join(' or ')} within ${timeoutMs} ms (it is ${job.status})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   getJob(jobId: string): Job {

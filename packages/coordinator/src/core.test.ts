@@ -5,7 +5,7 @@ import { ActorSystem } from '@weir/actors';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -38,7 +38,9 @@ test('job status transitions follow the table', () => {
 test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () => {
   const log = pino({ level: 'silent' });
   const system = new ActorSystem({ name: 'c' });
-  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots: new FileSnapshotStore(mkdtempSync(join(tmpdir(), 'weir-coord-'))), log });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
   await coordinator.start();
   const app = createRestServer(coordinator, log);
   try {

@@ -1,6 +1,6 @@
 import type { ActorSystem } from '@weir/actors';
-import { subjects, type CheckpointAck, type CheckpointDecline, type CompletedCheckpoint, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
-import type { CheckpointConfig } from '@weir/sdk';
+import { subjects, type CheckpointAck, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
 import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
 import { subtaskKey, type Job } from './job.js';
@@ -9,6 +9,9 @@ export interface JobCheckpointsSetup {
   readonly job: Job;
   readonly config: CheckpointConfig;
   readonly store: SnapshotStore;
+  readonly savepoints: SavepointStore;
+  /** The checkpoint the job starts from (a materialized savepoint): retained, and ids continue after it. */
+  readonly initial?: CompletedCheckpoint;
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly now: () => number;
@@ -21,16 +24,83 @@ export interface JobCheckpointsSetup {
  * workers, writes completed checkpoints to the snapshot store, deletes what no retained checkpoint
  * needs. Commands are carried out one at a time, in order.
  */
+/** What a savepoint request waits for. `copyOut` false: a stop's final checkpoint that is not kept. */
+interface SavepointRequest {
+  readonly reason: SavepointReason;
+  readonly stopSources: boolean;
+  readonly copyOut: boolean;
+  resolve(meta: SavepointMetadata | undefined): void;
+  reject(e: Error): void;
+}
+
 export class JobCheckpoints {
   readonly core: CheckpointCoordinatorCore<SubtaskSnapshot>;
+  /** Savepoints in progress by checkpoint id. */
+  private readonly requests = new Map<number, SavepointRequest>();
+  /** A drain in progress: once every subtask's input ended, this savepoint is triggered. */
+  private drain: { request: Omit<SavepointRequest, 'stopSources'>; timer: NodeJS.Timeout } | undefined;
   /** Retained completed checkpoints, oldest first. */
   private readonly completed = new Map<number, CompletedCheckpoint>();
   private queue: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
-    this.core = new CheckpointCoordinatorCore<SubtaskSnapshot>(s.config, { now: s.now() });
+    const initial = s.initial;
+    this.core = new CheckpointCoordinatorCore<SubtaskSnapshot>(s.config, { now: s.now(), ...(initial ? { retained: [initial.id], nextId: initial.id + 1 } : {}) });
+    if (initial) this.completed.set(initial.id, initial);
     this.log = s.log.child({ job: s.job.id });
+  }
+
+  /**
+   * Take a savepoint: a checkpoint in which every subtask captures its whole state, copied out to
+   * the savepoint store once complete. `stopSources`: sources read nothing after its barrier (stop).
+   * `copyOut` false: only the final checkpoint of a stop without savepoint. Rejects with a typed
+   * error if it cannot be triggered or does not complete.
+   */
+  savepoint(opts: { readonly reason: SavepointReason; readonly stopSources: boolean; readonly copyOut?: boolean }): Promise<SavepointMetadata | undefined> {
+    return new Promise((resolve, reject) => {
+      const r = this.core.trigger(this.s.now(), { savepoint: opts.copyOut !== false });
+      if (r.result === 'rejected') {
+        reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${this.s.job.id}: cannot take a savepoint now: ${r.reason}`));
+        return;
+      }
+      this.requests.set(r.id, { reason: opts.reason, stopSources: opts.stopSources, copyOut: opts.copyOut !== false, resolve, reject });
+      this.run(r.commands);
+    });
+  }
+
+  /**
+   * Stop with drain: sources end their input, every task ends its input (timers fire) and waits;
+   * once all did, the savepoint is taken. Bounded by the checkpoint timeout.
+   */
+  drainThenSavepoint(opts: { readonly reason: SavepointReason; readonly copyOut?: boolean }): Promise<SavepointMetadata | undefined> {
+    const { job } = this.s;
+    return new Promise((resolve, reject) => {
+      if (this.drain) return reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id} is already draining`));
+      const timer = setTimeout(() => {
+        this.drain = undefined;
+        reject(new WeirError('WEIR_SAVEPOINT_TIMEOUT', `job ${job.id}: the drain did not end within ${this.s.config.timeoutMs} ms (checkpoints.timeoutMs); some operator's input never ended`));
+      }, this.s.config.timeoutMs);
+      timer.unref();
+      this.drain = { request: { reason: opts.reason, copyOut: opts.copyOut !== false, resolve, reject }, timer };
+      const workers = new Set([...job.subtasks.values()].map((s) => s.workerId));
+      for (const w of workers) this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'drain', jobId: job.id, attempt: job.attempt });
+      this.maybeFinishDrain();
+    });
+  }
+
+  private maybeFinishDrain(): void {
+    const d = this.drain;
+    if (!d || !this.core.allInputsEnded) return;
+    this.drain = undefined;
+    clearTimeout(d.timer);
+    const r = this.core.trigger(this.s.now(), { savepoint: true });
+    if (r.result === 'rejected') {
+      d.request.reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${this.s.job.id}: cannot take the savepoint after the drain: ${r.reason}`));
+      return;
+    }
+    this.requests.set(r.id, { ...d.request, stopSources: false });
+    this.run(r.commands);
   }
 
   get latest(): CompletedCheckpoint | undefined {
@@ -65,6 +135,7 @@ export class JobCheckpoints {
   /** The subtask waits for a checkpoint to commit its last output: trigger it directly, and soon. */
   onInputsEnded(task: number, subtask: number): void {
     this.run(this.core.subtaskInputsEnded(subtaskKey(task, subtask)));
+    if (this.drain) return this.maybeFinishDrain();
     // A bounded job should not wait a whole interval to end.
     if (this.core.stats(this.s.now()).counts.inProgress === 0) {
       const r = this.core.trigger(this.s.now());
@@ -74,11 +145,17 @@ export class JobCheckpoints {
 
   onTaskFinished(task: number, subtask: number): void {
     this.run(this.core.subtaskFinished(subtaskKey(task, subtask), this.s.now()));
+    this.maybeFinishDrain();
   }
 
   /** The attempt is failing over or stopping: pending checkpoints are aborted. */
   abortAll(reason: 'JOB_FAILOVER' | 'STOPPED', message: string): void {
     this.run(this.core.abortAll(reason, message, this.s.now()));
+    if (this.drain) {
+      clearTimeout(this.drain.timer);
+      this.drain.request.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `job ${this.s.job.id}: ${message}`));
+      this.drain = undefined;
+    }
   }
 
   restored(id: number): void {
@@ -115,22 +192,31 @@ export class JobCheckpoints {
           byWorker.set(s.workerId, [...(byWorker.get(s.workerId) ?? []), { task, subtask }]);
         }
         for (const [w, subtasks] of byWorker) {
-          this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks });
+          const stopSources = this.requests.get(c.id)?.stopSources === true;
+          this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks, savepoint: c.savepoint, stopSources });
         }
         this.log.debug({ checkpoint: c.id }, 'checkpoint triggered');
         return;
       }
       case 'finalize': {
         let error: string | undefined;
+        const request = this.requests.get(c.id);
+        let savepoint: SavepointMetadata | undefined;
         try {
           const checkpoint = this.assemble(c.id, c.timestamp, c.acks);
           await this.s.store.commitCheckpoint(job.id, job.attempt, checkpoint);
           this.completed.set(c.id, checkpoint);
           this.log.info({ checkpoint: c.id, ms: checkpoint.completedAt - checkpoint.timestamp, writtenBytes: checkpoint.writtenBytes, stateBytes: checkpoint.stateBytes }, 'checkpoint completed');
+          // Copied out before the completion is announced: a stop ends the job (and deletes its checkpoints) only after.
+          if (request?.copyOut) savepoint = await this.copyOut(checkpoint, request.reason);
         } catch (e) {
           error = (e as Error).message;
         }
         this.run(this.core.finalized(c.id, this.s.now(), error));
+        if (request && error === undefined) {
+          this.requests.delete(c.id);
+          request.resolve(savepoint);
+        }
         return;
       }
       case 'notify-complete': {
@@ -138,11 +224,17 @@ export class JobCheckpoints {
         for (const w of workers) this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'checkpoint-complete', jobId: job.id, attempt: job.attempt, checkpointId: c.id });
         return;
       }
-      case 'abort':
+      case 'abort': {
+        const request = this.requests.get(c.id);
+        if (request) {
+          this.requests.delete(c.id);
+          request.reject(new WeirError(c.reason === 'TIMEOUT' ? 'WEIR_SAVEPOINT_TIMEOUT' : 'WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${job.id} failed: ${c.reason}: ${c.message}`));
+        }
         // Aborts because the job stops or a newer checkpoint completed are routine.
         if (c.reason === 'STOPPED' || c.reason === 'SUBSUMED' || c.reason === 'JOB_FAILOVER') this.log.debug({ checkpoint: c.id, reason: c.reason }, 'checkpoint aborted');
         else this.log.warn({ checkpoint: c.id, reason: c.reason, message: c.message }, 'checkpoint aborted');
         return;
+      }
       case 'discard': {
         const dropped = c.ids.map((id) => this.completed.get(id)).filter((x): x is CompletedCheckpoint => x !== undefined);
         for (const id of c.ids) this.completed.delete(id);
@@ -156,6 +248,15 @@ export class JobCheckpoints {
         this.s.failJob(c.message);
         return;
     }
+  }
+
+  private async copyOut(checkpoint: CompletedCheckpoint, reason: SavepointReason): Promise<SavepointMetadata> {
+    const { job } = this.s;
+    const started = this.s.now();
+    const operators = Object.fromEntries(job.description.nodes.map((n) => [n.uid, { kind: n.kind, keyed: n.keyed, ...(n.state ? { state: n.state } : {}) }]));
+    const meta = await this.s.savepoints.create(checkpoint, { jobId: job.id, jobName: job.description.name, jobVersion: job.description.version, reason, operators });
+    this.log.info({ savepoint: meta.id, checkpoint: checkpoint.id, bytes: meta.sizeBytes, copyMs: this.s.now() - started, ms: this.s.now() - checkpoint.timestamp }, 'savepoint completed');
+    return meta;
   }
 
   private assemble(id: number, timestamp: number, acks: readonly { subtask: string; handle: SubtaskSnapshot; stats: CheckpointAck['stats'] }[]): CompletedCheckpoint {

@@ -5,7 +5,8 @@ export type JobStatus = 'CREATED' | 'RUNNING' | 'FINISHED' | 'CANCELING' | 'CANC
 
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
   CREATED: ['RUNNING', 'CANCELING', 'FAILING', 'FAILED'],
-  RUNNING: ['FINISHED', 'CANCELING', 'FAILING'],
+  // RESTARTING straight from RUNNING: a rescale stops the attempt with a savepoint, not a failure.
+  RUNNING: ['FINISHED', 'CANCELING', 'FAILING', 'RESTARTING'],
   FAILING: ['FAILED', 'RESTARTING', 'CANCELING'],
   RESTARTING: ['RUNNING', 'CANCELING', 'FAILING', 'FAILED'],
   CANCELING: ['CANCELED'],

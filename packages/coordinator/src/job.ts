@@ -21,11 +21,16 @@ export interface JobFailure extends SerializedError {
 /** A job as the coordinator tracks it. */
 export interface Job {
   readonly id: string;
-  readonly description: JobGraphDescription;
-  readonly plan: ExecutionPlan;
+  /** Replaced by a rescale (with the plan and the parallelism). */
+  description: JobGraphDescription;
+  plan: ExecutionPlan;
   readonly artifact: string;
   readonly args: Readonly<Record<string, string>>;
-  readonly parallelism: number;
+  parallelism: number;
+  /** The savepoint the job started from. */
+  readonly fromSavepoint?: string;
+  /** Set when a stop-with-savepoint or a rescale took a savepoint. */
+  lastSavepoint?: string;
   status: JobStatus;
   attempt: number;
   readonly submittedAt: number;
@@ -103,6 +108,8 @@ export function jobView(job: Job, now: number) {
     failure: job.failure ?? null,
     restarts: job.restarts,
     restartStrategyExhausted: job.restartExhausted ?? null,
+    fromSavepoint: job.fromSavepoint ?? null,
+    lastSavepoint: job.lastSavepoint ?? null,
     vertices,
   };
 }

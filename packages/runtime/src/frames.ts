@@ -13,8 +13,9 @@ export const enum FrameKind {
 
 export type Frame =
   | { readonly kind: FrameKind.Records; readonly seq: number; readonly records: unknown[] }
-  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly id: number; readonly timestamp: number }
-  | { readonly kind: FrameKind.End; readonly seq: number };
+  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly id: number; readonly timestamp: number; readonly full: boolean }
+  /** `drain`: the input ended because the job is stopping with a drain (the receiver drains too). */
+  | { readonly kind: FrameKind.End; readonly seq: number; readonly drain?: true };
 
 const packr = new Packr();
 const unpackr = new Unpackr();
@@ -23,22 +24,22 @@ export function encodeRecords(seq: number, records: unknown[]): Uint8Array {
   return packr.pack([FrameKind.Records, seq, records]);
 }
 
-/** Checkpoint barrier `id` (trigger time `timestamp`), in-band after the records before it. */
-export function encodeBarrier(seq: number, id: number, timestamp: number): Uint8Array {
-  return packr.pack([FrameKind.Barrier, seq, [id, timestamp]]);
+/** Checkpoint barrier `id` (trigger time `timestamp`), in-band after the records before it; `full` for a savepoint. */
+export function encodeBarrier(seq: number, id: number, timestamp: number, full = false): Uint8Array {
+  return packr.pack([FrameKind.Barrier, seq, full ? [id, timestamp, 1] : [id, timestamp]]);
 }
 
-export function encodeEnd(seq: number): Uint8Array {
-  return packr.pack([FrameKind.End, seq, null]);
+export function encodeEnd(seq: number, drain = false): Uint8Array {
+  return packr.pack([FrameKind.End, seq, drain ? 1 : null]);
 }
 
 export function decodeFrame(bytes: Uint8Array): Frame {
   const [kind, seq, payload] = unpackr.unpack(bytes) as [number, number, unknown];
   if (kind === FrameKind.Records) return { kind, seq, records: payload as unknown[] };
-  if (kind === FrameKind.End) return { kind, seq };
+  if (kind === FrameKind.End) return payload === 1 ? { kind, seq, drain: true } : { kind, seq };
   if (kind === FrameKind.Barrier) {
-    const [id, timestamp] = payload as [number, number];
-    return { kind, seq, id, timestamp };
+    const [id, timestamp, full] = payload as [number, number, number?];
+    return { kind, seq, id, timestamp, full: full === 1 };
   }
   throw new Error(`unknown frame kind ${kind}`);
 }

@@ -122,6 +122,23 @@ export interface TriggerCheckpoint {
   readonly checkpointId: number;
   readonly timestamp: number;
   readonly subtasks: readonly SubtaskRef[];
+  /** A savepoint: every operator captures its whole state. */
+  readonly savepoint?: boolean;
+  /** Stop-with-savepoint: sources stop reading right after this barrier. */
+  readonly stopSources?: boolean;
+}
+/** Stop-with-savepoint with drain: sources end their input now, every task ends its input (timers fire) and waits for the savepoint. */
+export interface DrainJob {
+  readonly type: 'drain';
+  readonly jobId: string;
+  readonly attempt: number;
+}
+/** Build a job's graph description from its bundle (the coordinator cannot run job code; a rescale needs the graph at another parallelism). */
+export interface DescribeJob {
+  readonly type: 'describe';
+  readonly artifact: string;
+  readonly args: Readonly<Record<string, string>>;
+  readonly parallelism: number;
 }
 /** Checkpoint `checkpointId` completed: every subtask is told (transactional sinks commit). */
 export interface CheckpointComplete {
@@ -138,4 +155,4 @@ export interface CancelJob {
 export interface WorkerStatusRequest {
   readonly type: 'status';
 }
-export type WorkerMessage = DeployTasks | CancelJob | WorkerStatusRequest | TriggerCheckpoint | CheckpointComplete;
+export type WorkerMessage = DeployTasks | CancelJob | WorkerStatusRequest | TriggerCheckpoint | CheckpointComplete | DrainJob | DescribeJob;

@@ -115,8 +115,16 @@ export class Worker {
         return { ok: true };
       case 'trigger-checkpoint': {
         const wanted = new Set(m.subtasks.map((r) => `${r.task}/${r.subtask}`));
-        for (const t of this.tasksOf(m.jobId, m.attempt)) if (wanted.has(`${t.id.task}/${t.id.subtask}`)) t.triggerCheckpoint({ id: m.checkpointId, timestamp: m.timestamp });
+        const barrier = { id: m.checkpointId, timestamp: m.timestamp, full: m.savepoint === true };
+        for (const t of this.tasksOf(m.jobId, m.attempt)) if (wanted.has(`${t.id.task}/${t.id.subtask}`)) t.triggerCheckpoint(barrier, m.stopSources === true);
         return undefined;
+      }
+      case 'drain':
+        for (const t of this.tasksOf(m.jobId, m.attempt)) t.drain();
+        return undefined;
+      case 'describe': {
+        const def = await this.modules.load(m.artifact);
+        return buildJob(def, { args: m.args, parallelism: m.parallelism }).description;
       }
       case 'checkpoint-complete':
         for (const t of this.tasksOf(m.jobId, m.attempt)) t.checkpointComplete(m.checkpointId);

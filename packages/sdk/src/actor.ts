@@ -51,6 +51,15 @@ export interface ActorContext<S extends StateDecls> {
 /** What `defineActor` takes. Declare the input type once, on `onMessage`'s first parameter. */
 export interface ActorSpec<In, Out, S extends StateDecls> {
   readonly state?: S;
+  /**
+   * Non-keyed actors: how the per-subtask state is spread when the job restores at another
+   * parallelism (keyed state always moves with its keys). `split` (default): list elements and
+   * map entries of all old subtasks are dealt round-robin over the new subtasks, and new subtask
+   * k keeps old subtask k's values (none if there was no subtask k). `union`: every new subtask
+   * gets all list elements, all map entries (a later old subtask wins on an equal key) and old
+   * subtask 0's values.
+   */
+  readonly redistribution?: 'split' | 'union';
   onMessage(message: In, ctx: ActorContext<S>): Emits<Out>;
   /** A processing-time timer of the current key fired. Needs a keyed stream. */
   onTimer?(time: number, ctx: ActorContext<S>): Emits<Out>;

@@ -52,7 +52,7 @@ const failJob = (cmds: readonly Cmd[]) => cmds.some((c) => c.type === 'fail-job'
 test('periodic trigger: first one interval after start, then every interval while none is pending', () => {
   const core = started();
   assert.deepEqual(core.tick(99), []);
-  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a'] }]);
+  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a'], savepoint: false }]);
   // maxConcurrent 1: nothing while checkpoint 1 is pending, even long after the interval.
   assert.deepEqual(core.tick(250), []);
   complete(core, 1, 260);
@@ -115,7 +115,7 @@ test('timeouts abort pending checkpoints (not finalizing ones) and free the slot
   const cmds = core.tick(1100);
   assert.deepEqual(cmds, [
     { type: 'abort', id: 1, reason: 'TIMEOUT', message: 'checkpoint 1 expired after 1000 ms (1/3 subtasks acknowledged)' },
-    { type: 'trigger', id: 2, timestamp: 1100, subtasks: ['a'] },
+    { type: 'trigger', id: 2, timestamp: 1100, subtasks: ['a'], savepoint: false },
   ]);
   assert.equal(core.acknowledge(1, ack('b'), 1101).result, 'late');
   // Checkpoint 2 finalizes at 1200; a slow metadata write is not timed out by the core.
@@ -156,7 +156,7 @@ test('acks in every order: only the last expected ack finalizes, with the acks i
         // A duplicate before completion is reported and does not complete anything.
         assert.deepEqual(core.acknowledge(id, ack(s), 100 + i), { result: 'duplicate', commands: [] });
       } else {
-        assert.deepEqual(r.commands, [{ type: 'finalize', id, timestamp: 100, acks: order.map((o) => ack(o)) }]);
+        assert.deepEqual(r.commands, [{ type: 'finalize', id, timestamp: 100, acks: order.map((o) => ack(o)), savepoint: false }]);
       }
     });
     // While finalizing: duplicate, and no second finalize.
@@ -299,7 +299,7 @@ test('subtaskFinished: a pending checkpoint stops waiting for the subtask and ma
   core.tick(100);
   core.acknowledge(1, ack('a'), 110);
   core.acknowledge(1, ack('b'), 120);
-  assert.deepEqual(core.subtaskFinished('c', 130), [{ type: 'finalize', id: 1, timestamp: 100, acks: [ack('a'), ack('b')] }]);
+  assert.deepEqual(core.subtaskFinished('c', 130), [{ type: 'finalize', id: 1, timestamp: 100, acks: [ack('a'), ack('b')], savepoint: false }]);
   assert.equal(core.acknowledge(1, ack('c'), 131).result, 'unexpected');
   // Finishing again or finishing a subtask that already acked changes nothing.
   assert.deepEqual(core.subtaskFinished('c', 140), []);
@@ -319,9 +319,9 @@ test('subtaskFinished: a pending checkpoint stops waiting for the subtask and ma
 
 test('subtaskFinished: finished sources are not triggered; with no running source nothing triggers', () => {
   const core = started({ maxConcurrent: 16 }, {}, ['a', 'b']);
-  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a', 'b'] }]);
+  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a', 'b'], savepoint: false }]);
   core.subtaskFinished('a', 150);
-  assert.deepEqual(core.tick(200), [{ type: 'trigger', id: 2, timestamp: 200, subtasks: ['b'] }]);
+  assert.deepEqual(core.tick(200), [{ type: 'trigger', id: 2, timestamp: 200, subtasks: ['b'], savepoint: false }]);
   core.subtaskFinished('b', 250);
   assert.deepEqual(core.tick(300), []);
   assert.deepEqual(core.trigger(300), { result: 'rejected', reason: 'no source subtask is running', commands: [] });
@@ -334,7 +334,7 @@ test('subtaskFinished of the last awaited subtask with no acks at all still fina
   core.tick(100);
   core.subtaskFinished('a', 110);
   core.subtaskFinished('b', 110);
-  assert.deepEqual(core.subtaskFinished('c', 110), [{ type: 'finalize', id: 1, timestamp: 100, acks: [] }]);
+  assert.deepEqual(core.subtaskFinished('c', 110), [{ type: 'finalize', id: 1, timestamp: 100, acks: [], savepoint: false }]);
 });
 
 test('abortAll ends the attempt without counting failures; start() resumes with continuing ids', () => {
@@ -395,6 +395,7 @@ test('stats: counts, latest, per-subtask figures, durations and retained', () =>
       {
         id: 1,
         status: 'IN_PROGRESS',
+        isSavepoint: false,
         triggerTimestamp: 100,
         latestAckTimestamp: 150,
         endToEndDurationMs: 60,
@@ -454,4 +455,39 @@ test(`stats: the history keeps the newest ${HISTORY_SIZE} checkpoints, newest fi
   assert.equal(s.history.at(-1)!.id, 11);
   assert.deepEqual(s.counts, { triggered: HISTORY_SIZE + 10, inProgress: 0, completed: 1, failed: HISTORY_SIZE + 9, restored: 0 });
   assert.equal(s.latest.completed?.id, 1);
+});
+
+test('savepoints: the trigger and finalize say so, a newer checkpoint does not subsume one, the history marks it', () => {
+  const core = started({ maxConcurrent: 2 });
+  const r = core.trigger(10, { savepoint: true });
+  assert.equal(r.result, 'triggered');
+  const sp = r.result === 'triggered' ? r.id : -1;
+  assert.deepEqual(r.commands[0], { type: 'trigger', id: sp, timestamp: 10, subtasks: ['a'], savepoint: true });
+  const cp = manual(core, 20);
+  const finalize = ackAll(core, cp, 30);
+  assert.deepEqual(finalize.map((c) => c.type), ['finalize']);
+  assert.equal((finalize[0] as { savepoint: boolean }).savepoint, false);
+  const done = core.finalized(cp, 31);
+  assert.ok(!done.some((c) => c.type === 'abort' && c.id === sp), 'the pending savepoint is not subsumed');
+  const spFinalize = ackAll(core, sp, 40);
+  assert.equal((spFinalize[0] as { savepoint: boolean }).savepoint, true);
+  assert.ok(core.finalized(sp, 41).some((c) => c.type === 'notify-complete' && c.id === sp));
+  const history = core.stats(50).history;
+  assert.equal(history.find((h) => h.id === sp)!.isSavepoint, true);
+  assert.equal(history.find((h) => h.id === cp)!.isSavepoint, false);
+});
+
+test('allInputsEnded: true once every expected subtask reported that its inputs ended (a finished one no longer counts)', () => {
+  const core = started();
+  assert.equal(core.allInputsEnded, false);
+  core.subtaskInputsEnded('a');
+  core.subtaskInputsEnded('b');
+  assert.equal(core.allInputsEnded, false);
+  core.subtaskFinished('c', 5);
+  assert.equal(core.allInputsEnded, true);
+  // A pending savepoint re-triggered for a subtask whose inputs ended keeps its kind.
+  const core2 = started();
+  const r = core2.trigger(1, { savepoint: true });
+  const cmds = core2.subtaskInputsEnded('b');
+  assert.deepEqual(cmds, [{ type: 'trigger', id: r.result === 'triggered' ? r.id : -1, timestamp: 1, subtasks: ['b'], savepoint: true }]);
 });

@@ -15,10 +15,10 @@ export type { CheckpointFailureReason } from './stats.js';
 
 /** What the I/O layer must do. Commands of one call are to be carried out in order. */
 export type CheckpointCommand<H> =
-  /** Send a trigger (inject a barrier) to these source subtasks. */
-  | { readonly type: 'trigger'; readonly id: number; readonly timestamp: number; readonly subtasks: readonly string[] }
-  /** All expected subtasks acknowledged: write the metadata, then call `finalized()`. */
-  | { readonly type: 'finalize'; readonly id: number; readonly timestamp: number; readonly acks: readonly SubtaskAck<H>[] }
+  /** Send a trigger (inject a barrier) to these source subtasks; `savepoint`: full captures. */
+  | { readonly type: 'trigger'; readonly id: number; readonly timestamp: number; readonly subtasks: readonly string[]; readonly savepoint: boolean }
+  /** All expected subtasks acknowledged: write the metadata (and for a savepoint, copy it out), then call `finalized()`. */
+  | { readonly type: 'finalize'; readonly id: number; readonly timestamp: number; readonly acks: readonly SubtaskAck<H>[]; readonly savepoint: boolean }
   /** Tell every subtask that the checkpoint completed (sinks commit). */
   | { readonly type: 'notify-complete'; readonly id: number }
   /** Tell subtasks to drop the checkpoint; its blobs are garbage unless a completed checkpoint shares them. */
@@ -69,6 +69,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
   private failing = false;
   private expected = new Set<string>();
   private sources = new Set<string>();
+  /** Expected subtasks whose inputs all ended (they wait for a final checkpoint). */
+  private readonly inputsEnded = new Set<string>();
   private lastPeriodicTrigger: number;
   private lastCompletion = Number.NEGATIVE_INFINITY;
   private consecutiveFailures = 0;
@@ -100,13 +102,21 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.consecutiveFailures = 0;
     this.expected = new Set([...expected, ...sources]);
     this.sources = new Set(sources);
+    this.inputsEnded.clear();
     this.lastPeriodicTrigger = now;
+  }
+
+  /** Every running subtask reported that its inputs ended (a drain is complete). */
+  get allInputsEnded(): boolean {
+    for (const s of this.expected) if (!this.inputsEnded.has(s)) return false;
+    return true;
   }
 
   /** A subtask finished: new checkpoints do not expect it; pending ones stop waiting for it (which may complete them). */
   subtaskFinished(subtask: string, now: number): CheckpointCommand<H>[] {
     this.expected.delete(subtask);
     this.sources.delete(subtask);
+    this.inputsEnded.delete(subtask);
     const commands: CheckpointCommand<H>[] = [];
     for (const p of this.pending.values()) {
       if (p.stopWaitingFor(subtask)) this.finalizeIfComplete(p, commands);
@@ -123,9 +133,10 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
   subtaskInputsEnded(subtask: string): CheckpointCommand<H>[] {
     if (!this.expected.has(subtask)) return [];
     this.sources.add(subtask);
+    this.inputsEnded.add(subtask);
     const commands: CheckpointCommand<H>[] = [];
     for (const p of this.pending.values()) {
-      if (!p.finalizing && p.awaits(subtask)) commands.push({ type: 'trigger', id: p.id, timestamp: p.timestamp, subtasks: [subtask] });
+      if (!p.finalizing && p.awaits(subtask)) commands.push({ type: 'trigger', id: p.id, timestamp: p.timestamp, subtasks: [subtask], savepoint: p.savepoint });
     }
     return commands;
   }
@@ -142,19 +153,19 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     }
     if (this.periodicTriggerDue(now)) {
       this.lastPeriodicTrigger = now;
-      commands.push(this.triggerCheckpoint(now).command);
+      commands.push(this.triggerCheckpoint(now, false).command);
     }
     return commands;
   }
 
   /**
-   * A manual checkpoint: ignores interval, minimum pause and maxConcurrent (it will serve savepoints),
-   * but needs a started attempt with a running source.
+   * A manual checkpoint, or a savepoint (every subtask captures its whole state): ignores interval,
+   * minimum pause and maxConcurrent, but needs a started attempt with a running source.
    */
-  trigger(now: number): TriggerResult<H> {
+  trigger(now: number, opts: { readonly savepoint?: boolean } = {}): TriggerResult<H> {
     const refusal = this.triggerRefusal();
     if (refusal !== undefined) return { result: 'rejected', reason: refusal, commands: [] };
-    const { id, command } = this.triggerCheckpoint(now);
+    const { id, command } = this.triggerCheckpoint(now, opts.savepoint === true);
     return { result: 'triggered', id, commands: [command] };
   }
 
@@ -203,7 +214,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.tracker.onCompleted(p.record);
     this.lastCompletion = now;
     this.consecutiveFailures = 0;
-    for (const older of [...this.pending.values()].filter((o) => o.id < id)) {
+    // A pending savepoint is not subsumed: someone waits for exactly that one.
+    for (const older of [...this.pending.values()].filter((o) => o.id < id && !o.savepoint)) {
       this.fail(older, 'SUBSUMED', `checkpoint ${older.id} subsumed by completed checkpoint ${id}`, now, commands);
     }
     this.retained.push(id);
@@ -221,6 +233,7 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.started = false;
     this.expected.clear();
     this.sources.clear();
+    this.inputsEnded.clear();
     return commands;
   }
 
@@ -253,19 +266,19 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     );
   }
 
-  private triggerCheckpoint(now: number): { id: number; command: CheckpointCommand<H> } {
+  private triggerCheckpoint(now: number, savepoint: boolean): { id: number; command: CheckpointCommand<H> } {
     const id = this.nextId++;
-    const p = new PendingCheckpoint<H>(id, now, this.expected);
+    const p = new PendingCheckpoint<H>(id, now, this.expected, savepoint);
     this.pending.set(id, p);
     this.tracker.onTriggered(p.record);
-    return { id, command: { type: 'trigger', id, timestamp: now, subtasks: [...this.sources] } };
+    return { id, command: { type: 'trigger', id, timestamp: now, subtasks: [...this.sources], savepoint } };
   }
 
   private finalizeIfComplete(p: PendingCheckpoint<H>, commands: CheckpointCommand<H>[]): void {
     // Once fully acknowledged nothing more is awaited, so this runs once per checkpoint.
     if (!p.fullyAcknowledged) return;
     p.finalizing = true;
-    commands.push({ type: 'finalize', id: p.id, timestamp: p.timestamp, acks: p.acknowledgements });
+    commands.push({ type: 'finalize', id: p.id, timestamp: p.timestamp, acks: p.acknowledgements, savepoint: p.savepoint });
   }
 
   /** Ids below nextId were triggered once (by this core or before a restore) and have ended if not pending. */

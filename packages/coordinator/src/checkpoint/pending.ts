@@ -29,9 +29,11 @@ export class PendingCheckpoint<H> {
     readonly id: number,
     readonly timestamp: number,
     expected: Iterable<string>,
+    /** Every subtask captures its whole state; the result is copied out as a savepoint. */
+    readonly savepoint = false,
   ) {
     this.waiting = new Set(expected);
-    this.record = new CheckpointRecord(id, timestamp, this.waiting.size);
+    this.record = new CheckpointRecord(id, timestamp, this.waiting.size, savepoint);
   }
 
   /** Record an acknowledgement; a subtask acks at most once and only if the checkpoint waits for it. */

@@ -24,6 +24,8 @@ export interface SubtaskCheckpointStatsView {
 export interface CheckpointStatsEntry {
   readonly id: number;
   readonly status: CheckpointStatus;
+  /** Taken for a savepoint (full capture, copied out). */
+  readonly isSavepoint: boolean;
   readonly triggerTimestamp: number;
   /** Time of the latest acknowledgement; null before the first. */
   readonly latestAckTimestamp: number | null;
@@ -73,6 +75,7 @@ export class CheckpointRecord {
     readonly id: number,
     readonly triggerTimestamp: number,
     public numSubtasks: number,
+    readonly savepoint = false,
   ) {}
 
   addAck(subtask: string, now: number, stats: SubtaskCheckpointStats): void {
@@ -96,6 +99,7 @@ export class CheckpointRecord {
     return {
       id: this.id,
       status: this.status,
+      isSavepoint: this.savepoint,
       triggerTimestamp: this.triggerTimestamp,
       latestAckTimestamp: this.subtasks.length === 0 ? null : max((s) => s.ackTimestamp),
       endToEndDurationMs: (this.endTimestamp ?? now) - this.triggerTimestamp,

@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator.js';
 import { statusFor } from './errors.js';
+import { savepointRoutes } from './savepoint-routes.js';
 
 const submitSchema = {
   type: 'object',
@@ -13,6 +14,8 @@ const submitSchema = {
     parallelism: { type: 'integer', minimum: 1, maximum: 32768 },
     checkpoints: { type: 'object' },
     restartStrategy: { type: 'object' },
+    fromSavepoint: { type: 'string', pattern: '^sp-[0-9a-f]{16}$' },
+    allowNonRestoredState: { type: 'boolean' },
     description: {
       type: 'object',
       required: ['apiVersion', 'name', 'version', 'nodes'],
@@ -62,6 +65,7 @@ export function createRestServer(coordinator: Coordinator, log: Logger): Fastify
     const job = await coordinator.submit(req.body as Parameters<Coordinator['submit']>[0]);
     return reply.status(202).send({ jobId: job.id, state: job.status });
   });
+  savepointRoutes(app, coordinator);
   app.post('/jobs/:id/cancel', { schema: { params: jobIdParams } }, async (req, reply) => {
     const job = await coordinator.cancel((req.params as { id: string }).id);
     return reply.status(202).send({ jobId: job.id, state: job.status });

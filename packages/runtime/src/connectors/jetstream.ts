@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { WeirError } from '@weir/sdk';
 import { natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';
-import { FINAL_TRANSACTION, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
+import { rescaledProgress, resumeShare, type SplitGeneration, type SplitProgress } from './split-progress.js';
+import { FINAL_TRANSACTION, RescaledPositions, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
 interface SourceOptions extends NatsConnectionOptions {
   stream: string;
@@ -14,20 +15,35 @@ interface SourceOptions extends NatsConnectionOptions {
 const text = new TextDecoder();
 
 /**
- * Reads an existing stream with an ordered consumer from a start sequence. Subtask i of p keeps
- * the messages whose sequence ≡ i (mod p), so subtasks split the work without coordination.
- * Bounded: stops after the last sequence the stream had when the source started.
+ * Checkpointed position: the last stream sequence read, and the bound fixed at the first start.
+ * After a rescale, `prior` (sequences as indexes, see split-progress.ts) marks the sequences of
+ * this subtask's class after `seq` that the old subtasks already read; absent once passed.
  */
-/** Checkpointed position: the last stream sequence read, and the bound fixed at the first start. */
 interface Position {
   readonly seq: number;
   readonly lastSeq: number;
+  readonly prior?: SplitGeneration;
 }
 
+function isPosition(p: unknown): p is Position {
+  return typeof p === 'object' && p !== null && typeof (p as Position).seq === 'number' && typeof (p as Position).lastSeq === 'number';
+}
+
+/** A position as split progress: every sequence of the class up to `seq` is done. */
+const progressOf = (p: Position): SplitProgress => (p.prior ? { next: p.seq + 1, prior: p.prior } : p.seq + 1);
+
+/**
+ * Reads an existing stream with an ordered consumer from a start sequence. Subtask i of p keeps
+ * the messages whose sequence ≡ i (mod p), so subtasks split the work without coordination.
+ * Bounded: stops after the last sequence the stream had when the source started. Restored at
+ * another parallelism, it skips the sequences the old subtasks read (split-progress.ts).
+ */
 export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, position?: unknown): Promise<SourceReader> {
   const nc = await ctx.nats(natsConnectionOf(o));
   const jsm = await jetstreamManager(nc);
-  const restored = position as Position | undefined;
+  const rescaled = RescaledPositions.of(position);
+  const own = !rescaled && isPosition(position) ? position : undefined;
+  const restored = rescaled !== undefined || own !== undefined;
   let lastSeq: number;
   try {
     lastSeq = (await jsm.streams.info(o.stream)).state.last_seq;
@@ -35,16 +51,31 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
     throw new WeirError('WEIR_SOURCE_STREAM_NOT_FOUND', `JetStream source '${ctx.operatorUid}': stream '${o.stream}' does not exist or cannot be read (${(e as Error).message})`, { cause: e });
   }
   // A bounded source keeps the end it saw first, so a restart does not read what came later.
-  if (restored) lastSeq = restored.lastSeq;
+  if (own) lastSeq = own.lastSeq;
+  // Old subtasks fixed their bounds at nearly the same time; the largest loses nothing any of them would have read.
+  const bounds = rescaled ? rescaled.positions.filter(isPosition).map((p) => p.lastSeq) : [];
+  if (bounds.length > 0) lastSeq = Math.max(...bounds);
   const from = o.start ?? (o.startSequence !== undefined ? { sequence: o.startSequence } : 'earliest');
   // A restored position wins over the configured start; a start time is resolved by the server.
   const startTime = !restored && typeof from === 'object' && 'time' in from ? new Date(from.time) : undefined;
   if (startTime && Number.isNaN(startTime.getTime())) throw new WeirError('WEIR_SOURCE_START_INVALID', `JetStream source '${ctx.operatorUid}': start time '${String((from as { time: unknown }).time)}' is not a date`);
-  const start = restored ? restored.seq + 1 : from === 'earliest' || startTime ? 1 : from === 'latest' ? lastSeq + 1 : (from as { sequence: number }).sequence;
-  if (!Number.isInteger(start) || start < 1) throw new WeirError('WEIR_SOURCE_START_INVALID', `JetStream source '${ctx.operatorUid}': start sequence must be a positive integer, got ${String(start)}`);
+  const configured = from === 'earliest' || (typeof from === 'object' && 'time' in from) ? 1 : from === 'latest' ? lastSeq + 1 : (from as { sequence: number }).sequence;
+  if (!restored && (!Number.isInteger(configured) || configured < 1)) throw new WeirError('WEIR_SOURCE_START_INVALID', `JetStream source '${ctx.operatorUid}': start sequence must be a positive integer, got ${String(configured)}`);
+  // An old subtask without a position had read nothing after the configured start (a start time counts as 1).
+  const resumed = rescaled
+    ? resumeShare(ctx.subtask, ctx.parallelism, 1, rescaledProgress(1, rescaled.parallelism, rescaled.positions.map((p) => (isPosition(p) ? progressOf(p) : configured > 1 ? configured : null))))
+    : own
+      ? resumeShare(ctx.subtask, ctx.parallelism, 1, progressOf(own))
+      : undefined;
+  const share = resumed?.share;
+  const start = resumed ? resumed.next : configured;
   let seqRead = start - 1;
+  const positionNow = (): Position => {
+    const progress = share?.progress(seqRead + 1);
+    return typeof progress === 'object' && progress.prior ? { seq: seqRead, lastSeq, prior: progress.prior } : { seq: seqRead, lastSeq };
+  };
   const decode = o.decode ?? ((d: Uint8Array) => text.decode(d));
-  if (o.bounded && lastSeq < start) return { poll: async () => null, position: () => ({ seq: seqRead, lastSeq }), close: async () => {} };
+  if (o.bounded && lastSeq < start) return { poll: async () => null, position: positionNow, close: async () => {} };
   const consumer = await jetstream(nc).consumers.get(
     o.stream,
     startTime ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime.toISOString() } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start },
@@ -78,7 +109,7 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
         }
         const seq = r.value.seq;
         seqRead = seq;
-        if (seq % ctx.parallelism === ctx.subtask % ctx.parallelism) out.push(decode(r.value.data, r.value.subject));
+        if (seq % ctx.parallelism === ctx.subtask % ctx.parallelism && (share === undefined || share.isPending(seq))) out.push(decode(r.value.data, r.value.subject));
         if (o.bounded && seq >= lastSeq) {
           ended = true;
           break;
@@ -88,7 +119,7 @@ export async function jetstreamSource(o: SourceOptions, ctx: ConnectorContext, p
       clearTimeout(timer);
       return out.length === 0 && ended ? null : out;
     },
-    position: (): Position => ({ seq: seqRead, lastSeq }),
+    position: positionNow,
     async close() {
       // stop() ends the pull loop at once; awaiting close() can wait on the server's response.
       messages.stop();

@@ -73,6 +73,37 @@ export function isTransactional(w: SinkWriter): w is TransactionalSinkWriter {
   return typeof (w as Partial<TransactionalSinkWriter>).preCommit === 'function';
 }
 
-/** `position` is what `position()` returned at the checkpoint restored from, if any. */
+/**
+ * What a source factory gets instead of one position when the job restores a checkpoint taken at
+ * another parallelism of the source: the old parallelism and every old subtask's position, by old
+ * index (undefined where an old subtask stored none). A reader resumes its share of the input at
+ * the new parallelism from all of them.
+ */
+export class RescaledPositions {
+  constructor(
+    readonly parallelism: number,
+    readonly positions: readonly unknown[],
+  ) {}
+
+  /**
+   * `position` as RescaledPositions, or undefined for an ordinary position. A packed instance
+   * (checkpointed before its reader made progress) comes back as a plain object of the same
+   * shape: it is recognized too, and still describes exactly what was done.
+   */
+  static of(position: unknown): RescaledPositions | undefined {
+    if (position instanceof RescaledPositions) return position;
+    if (typeof position !== 'object' || position === null) return undefined;
+    const o = position as { parallelism?: unknown; positions?: unknown };
+    if (Number.isInteger(o.parallelism) && (o.parallelism as number) > 0 && Array.isArray(o.positions) && Object.keys(o).length === 2) {
+      return new RescaledPositions(o.parallelism as number, o.positions);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * `position` is what `position()` returned at the checkpoint restored from, if any, or
+ * RescaledPositions when that checkpoint ran the source at another parallelism.
+ */
 export type SourceFactory = (options: any, ctx: ConnectorContext, position?: unknown) => Promise<SourceReader>;
 export type SinkFactory = (options: any, ctx: ConnectorContext) => Promise<SinkWriter>;

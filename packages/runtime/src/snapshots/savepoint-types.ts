@@ -47,7 +47,7 @@ export interface SavepointMetadata {
   /** Sum of the blobs' bytes. */
   readonly sizeBytes: number;
   readonly operators: Readonly<Record<string, SavepointOperator>>;
-  /** Set when imported from an export file: when, and the id it had where it was exported. */
+  /** Set when imported from an export file: when (ms since epoch). An import keeps the id it had where it was exported. */
   readonly importedAt?: number;
 }
 
@@ -63,7 +63,8 @@ export interface SavepointJobInfo {
 
 /**
  * Where savepoints live. Implementations pair with a snapshot store (Redis with Redis, directory
- * with directory) because creating and restoring copy blobs between the two namespaces.
+ * with directory) because creating and restoring copy blobs between the two namespaces. A method
+ * given an id that is not `sp-` + 16 hex digits refuses it (WEIR_SAVEPOINT_ID_INVALID).
  */
 export interface SavepointStore {
   /**
@@ -81,7 +82,11 @@ export interface SavepointStore {
   dispose(id: string): Promise<void>;
   /** One portable file (see export-format.ts): metadata, every blob, a checksum. */
   exportFile(id: string): Promise<Uint8Array>;
-  /** Load an export file as a new savepoint here (WEIR_SAVEPOINT_CORRUPT if it does not check out); keeps its id unless taken. */
+  /**
+   * Load an export file as a new savepoint here, under the id it has in the file: WEIR_SAVEPOINT_CORRUPT
+   * if it does not check out, WEIR_SAVEPOINT_FORMAT_UNSUPPORTED if it is of a newer format,
+   * WEIR_SAVEPOINT_EXISTS if this store already has that id.
+   */
   importFile(bytes: Uint8Array): Promise<SavepointMetadata>;
   /**
    * Copy the state of the operators `uids` into `jobId`'s snapshot-store namespace (blob names from
@@ -93,5 +98,7 @@ export interface SavepointStore {
    * restore at another parallelism sees the change. `finished` is empty.
    */
   materialize(id: string, target: { readonly jobId: string; readonly attempt: number; readonly uids: readonly string[]; readonly withoutOperatorState: readonly string[] }): Promise<CompletedCheckpoint>;
+  /** Where a savepoint lives, for people (e.g. `redis://host:6379/0 weir:{c:sp-…}:` or a directory). */
+  location(id: string): string;
   close(): Promise<void>;
 }

@@ -16,6 +16,12 @@ export interface OperatorSubtaskSnapshot {
   readonly keyGroups: Readonly<Record<number, readonly string[]>>;
   /** Blob of the subtask's non-keyed state (source position, actor state of a non-keyed actor). */
   readonly operatorState?: string;
+  /**
+   * Set on restore when the checkpoint's parallelism of this operator differs from the running
+   * one: then `operatorState` is absent and every old subtask's blob is listed here by old index
+   * (undefined where an old subtask stored none), for the operator to redistribute.
+   */
+  readonly rescaledFrom?: { readonly parallelism: number; readonly operatorStates: readonly (string | undefined)[] };
 }
 
 /** A subtask's acknowledgement payload: operator uid -> its snapshot. */

@@ -43,8 +43,12 @@ export class SnapshotStrategy {
     private readonly maxDeltaChain: number,
   ) {}
 
-  /** Synchronous part: serialize what changed since the last capture and clear the dirty marks. */
-  capture(attempt: number, checkpointId: number): CapturedState {
+  /**
+   * Synchronous part: serialize what changed since the last capture and clear the dirty marks.
+   * `full` (a savepoint) writes a new base for every key group with state, so the snapshot is one
+   * blob per key group; the chains start over from those bases.
+   */
+  capture(attempt: number, checkpointId: number, full = false): CapturedState {
     const blobs: BlobWrite[] = [];
     if (!this.state.keyed) {
       const name = operatorStateBlob(this.uid, this.subtask, attempt, checkpointId);
@@ -54,12 +58,13 @@ export class SnapshotStrategy {
       return { blobs, snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
     }
     let written = 0;
-    for (const [group, ids] of this.state.dirty) {
-      if (ids.size === 0) continue;
+    const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : this.state.dirty.keys();
+    for (const group of changed) {
+      const ids = this.state.dirty.get(group);
+      if (!full && (ids === undefined || ids.size === 0)) continue;
       const rows = this.state.groups.get(group);
       const chain = this.chains.get(group);
-      const full = chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes;
-      if (full) {
+      if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
         const entries: Entry[] = rows ? [...rows] : [];
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
         const bytes = packr.pack({ v: FORMAT, base: true, entries });
@@ -68,7 +73,7 @@ export class SnapshotStrategy {
         written += bytes.length;
       } else {
         const entries: Entry[] = [];
-        for (const id of ids) entries.push([id, rows?.get(id) ?? null]);
+        for (const id of ids!) entries.push([id, rows?.get(id) ?? null]);
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
         const bytes = packr.pack({ v: FORMAT, base: false, entries });
         blobs.push({ name, bytes });

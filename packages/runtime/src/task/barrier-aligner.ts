@@ -8,6 +8,8 @@ export interface Barrier {
   readonly id: number;
   /** Trigger time, ms since epoch. */
   readonly timestamp: number;
+  /** A savepoint's barrier: every operator captures its whole state (full bases), not a delta. */
+  readonly full?: boolean;
 }
 
 export type AlignerResult =

@@ -41,13 +41,13 @@ export class Checkpointer {
     let stateBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
-      const captured = op.snapshotState(this.s.attempt, barrier.id);
+      const captured = op.snapshotState(this.s.attempt, barrier.id, barrier.full === true);
       blobs.push(...captured.blobs);
       if (captured.durable) durable.push(captured.durable);
       operators[op.node.uid] = captured.snapshot;
       stateBytes += captured.stateBytes;
     }
-    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp);
+    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp, barrier.full === true);
     const syncMs = performance.now() - started;
     const { store, jobId, attempt } = this.s;
     this.writes = this.writes.then(async () => {
@@ -74,8 +74,15 @@ export class Checkpointer {
     for (const op of this.s.operators) {
       const snap = checkpoint.operators[op.node.uid];
       if (!snap || !op.restoreState || !op.restoreNames) continue;
-      const operatorState = snap.operatorState[this.s.subtask];
-      const snapshot: OperatorSubtaskSnapshot = { keyGroups: snap.keyGroups, ...(operatorState ? { operatorState } : {}) };
+      let snapshot: OperatorSubtaskSnapshot;
+      if (snap.parallelism !== op.node.parallelism) {
+        // Old subtask indexes mean nothing at the new parallelism: the operator gets every old blob and redistributes.
+        const operatorStates = Array.from({ length: snap.parallelism }, (_, i) => snap.operatorState[i]);
+        snapshot = { keyGroups: snap.keyGroups, rescaledFrom: { parallelism: snap.parallelism, operatorStates } };
+      } else {
+        const operatorState = snap.operatorState[this.s.subtask];
+        snapshot = { keyGroups: snap.keyGroups, ...(operatorState ? { operatorState } : {}) };
+      }
       parts.push({ op, snapshot });
       names.push(...op.restoreNames(snapshot));
     }

@@ -80,17 +80,17 @@ export class EdgeWriter implements Collector {
   }
 
   /** Flush, then send checkpoint barrier `id` on every channel: it follows every record before it. */
-  barrier(id: number, timestamp: number): void {
+  barrier(id: number, timestamp: number, full: boolean): void {
     if (this.ended) return; // after the end, receivers no longer wait for barriers on these channels
     this.flushAll();
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, id, timestamp));
+    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, id, timestamp, full));
   }
 
   /** Flush and mark the end of this sender's output on every channel. */
-  end(): void {
+  end(drain = false): void {
     this.ended = true;
     this.flushAll();
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeEnd(this.seq[i]!++));
+    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeEnd(this.seq[i]!++, drain));
   }
 
   async flushed(): Promise<void> {

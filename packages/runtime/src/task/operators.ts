@@ -1,12 +1,13 @@
 import type { ActorDefinition, JobArgs, Key, OperatorNode, UserLogger } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { FINAL_TRANSACTION, isTransactional, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
+import { FINAL_TRANSACTION, isTransactional, RescaledPositions, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
 import { crashPoint } from '../faults.js';
 import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
 import type { OperatorSubtaskSnapshot } from '../snapshots/types.js';
 import { operatorStateBlob } from '../snapshots/names.js';
 import { stateAccessors } from '../state/accessors.js';
-import { HeapKeyedState, keyFromId, TIMERS } from '../state/heap-keyed-state.js';
+import { HeapKeyedState, keyFromId, TIMERS, type StateRow } from '../state/heap-keyed-state.js';
+import { redistributeRow } from '../state/redistribute.js';
 import { packValue, SnapshotStrategy, unpackValue, type CapturedState } from '../state/snapshot-strategy.js';
 
 /** Where an operator's output goes: chained operators (direct calls) and network writers. */
@@ -26,8 +27,8 @@ export interface OperatorInstance {
   afterBatch?(): Promise<void> | void;
   fireTimers?(now: number): void;
   nextTimer?(): number | undefined;
-  /** Synchronous part of a checkpoint: capture state to write. */
-  snapshotState?(attempt: number, checkpointId: number): CapturedState;
+  /** Synchronous part of a checkpoint: capture state to write; `full` (savepoints) writes whole bases instead of deltas. */
+  snapshotState?(attempt: number, checkpointId: number, full: boolean): CapturedState;
   /** Blob names that restoring from `snapshot` reads. */
   restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
@@ -83,7 +84,7 @@ class FlatMapOp extends Base implements OperatorInstance {
  */
 class SourceOp extends Base implements OperatorInstance {
   reader: SourceReader | undefined;
-  /** Position restored from a checkpoint, handed to the reader factory. */
+  /** Position restored from a checkpoint, handed to the reader factory (RescaledPositions after a rescale). */
   restoredPosition: unknown;
   constructor(
     node: OperatorNode,
@@ -100,10 +101,13 @@ class SourceOp extends Base implements OperatorInstance {
     return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
   }
   restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
-    return snapshot.operatorState ? [snapshot.operatorState] : [];
+    return operatorStateNames(snapshot);
   }
   restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
-    if (snapshot.operatorState) this.restoredPosition = unpackValue(snapshot.operatorState, blobs) ?? undefined;
+    const rescaled = snapshot.rescaledFrom;
+    // At another parallelism the reader needs every old subtask's position to find its share.
+    if (rescaled) this.restoredPosition = new RescaledPositions(rescaled.parallelism, rescaled.operatorStates.map((n) => (n ? (unpackValue(n, blobs) ?? undefined) : undefined)));
+    else if (snapshot.operatorState) this.restoredPosition = unpackValue(snapshot.operatorState, blobs) ?? undefined;
   }
 }
 
@@ -154,11 +158,23 @@ class SinkOp extends Base implements OperatorInstance {
     return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length, ...(durable ? { durable } : {}) };
   }
   restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
-    return snapshot.operatorState ? [snapshot.operatorState] : [];
+    return operatorStateNames(snapshot);
   }
   restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
-    if (!snapshot.operatorState || !this.txWriter) return;
-    const entries = (unpackValue(snapshot.operatorState, blobs) as [number, Uint8Array][] | null) ?? [];
+    if (!this.txWriter) return;
+    const read = (name: string | undefined): [number, Uint8Array][] => (name ? ((unpackValue(name, blobs) as [number, Uint8Array][] | null) ?? []) : []);
+    let entries: [number, Uint8Array][];
+    const rescaled = snapshot.rescaledFrom;
+    if (rescaled) {
+      // Every old subtask's transactions are committed by exactly one new subtask (old j by new j mod p):
+      // writers make commits idempotent per committing subtask (message ids, commit markers), not
+      // per transaction, so a transaction committed by two subtasks could be applied twice.
+      const p = this.node.parallelism;
+      entries = rescaled.operatorStates.flatMap((name, j) => (j % p === this.subtask ? read(name) : []));
+      entries.sort((a, b) => a[0] - b[0]); // stable: old subtask order within a checkpoint
+    } else {
+      entries = read(snapshot.operatorState);
+    }
     this.pending = entries.map(([checkpointId, packed]) => ({ checkpointId, packed, txn: unpackValue('txn', new Map([['txn', packed]])) }));
   }
   async afterRestore(): Promise<void> {
@@ -283,17 +299,26 @@ class ActorOp extends Base implements OperatorInstance {
     else this.state.write(TIMERS, registered.filter((t) => t !== time));
   }
 
-  snapshotState(attempt: number, checkpointId: number): CapturedState {
-    return this.snapshots.capture(attempt, checkpointId);
+  snapshotState(attempt: number, checkpointId: number, full: boolean): CapturedState {
+    return this.snapshots.capture(attempt, checkpointId, full);
   }
 
   private owns = (group: number): boolean => group >= this.range.start && group <= this.range.end;
 
   restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
-    return SnapshotStrategy.blobsToRead(snapshot, this.owns);
+    const names = SnapshotStrategy.blobsToRead(snapshot, this.owns);
+    if (!this.node.keyed && snapshot.rescaledFrom) names.push(...operatorStateNames(snapshot));
+    return names;
   }
 
   restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
+    const rescaled = snapshot.rescaledFrom;
+    if (!this.node.keyed && rescaled) {
+      // Non-keyed state has no key groups to move: rebuild this subtask's row from all old rows.
+      const rows = rescaled.operatorStates.map((name) => (name ? this.decodeRow(name, blobs) : undefined));
+      const row = redistributeRow(rows, this.def.state, this.def.redistribution ?? 'split', this.rt.subtask, this.rt.parallelism);
+      Object.assign(this.state.groups.get(-1)!.get('')!, row);
+    }
     this.snapshots.restore(snapshot, this.owns, blobs);
     for (const [g, rows] of this.state.groups) {
       if (g < 0) continue;
@@ -304,6 +329,13 @@ class ActorOp extends Base implements OperatorInstance {
     }
     const next = this.nextTimer();
     if (next !== undefined) this.rt.wakeAt(next);
+  }
+
+  /** An old subtask's non-keyed row, decoded (and its format checked) by the snapshot strategy. */
+  private decodeRow(name: string, blobs: ReadonlyMap<string, Uint8Array>): StateRow {
+    const scratch = new HeapKeyedState(this.def.state, this.node.maxParallelism, false);
+    new SnapshotStrategy(scratch, this.node.uid, this.rt.subtask, this.rt.maxDeltaChain).restore({ keyGroups: {}, operatorState: name }, () => false, blobs);
+    return scratch.groups.get(-1)!.get('')!;
   }
 
   private handle(result: unknown): void {
@@ -351,6 +383,12 @@ class ActorOp extends Base implements OperatorInstance {
 }
 
 export { SourceOp };
+
+/** Operator-state blobs a restore reads: this subtask's, or after a rescale every old subtask's. */
+function operatorStateNames(snapshot: OperatorSubtaskSnapshot): string[] {
+  if (snapshot.rescaledFrom) return snapshot.rescaledFrom.operatorStates.filter((n): n is string => n !== undefined && n !== null);
+  return snapshot.operatorState ? [snapshot.operatorState] : [];
+}
 
 export function createOperator(node: OperatorNode, rt: ActorRuntimeContext, sink?: SinkWriter): OperatorInstance {
   switch (node.kind) {

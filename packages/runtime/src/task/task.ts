@@ -53,7 +53,8 @@ type TaskMessage =
   | { t: 'frame'; input: number; from: number; bytes: Uint8Array }
   | { t: 'flush' }
   | { t: 'timers' }
-  | { t: 'trigger'; barrier: Barrier }
+  | { t: 'trigger'; barrier: Barrier; stop: boolean }
+  | { t: 'drain' }
   | { t: 'complete'; checkpointId: number };
 
 /**
@@ -85,6 +86,10 @@ export class Task {
   /** The first checkpoint taken after the inputs ended: once it completes, the task may finish. */
   private finalCheckpoint: number | undefined;
   private waitingForFinalCheckpoint = false;
+  /** Stop-with-savepoint: the source reads nothing after the savepoint's barrier. */
+  private suspended = false;
+  /** Stop-with-savepoint with drain: end the input, fire timers, and finish only after the savepoint. */
+  private drainRequested = false;
   private lastPerformed = 0;
   readonly name: string;
   readonly log: Logger;
@@ -212,6 +217,11 @@ export class Task {
         case 'trigger':
           // Sources (between two polls, at a batch boundary) and tasks whose inputs ended.
           if (m.barrier.id > this.lastPerformed) this.perform(m.barrier, 0);
+          // The savepoint of a stop holds the last state: nothing may be read after its barrier.
+          if (m.stop && this.reader) this.suspended = true;
+          return;
+        case 'drain':
+          this.drainRequested = true;
           return;
         case 'complete':
           if (this.waitingForFinalCheckpoint && this.finalCheckpoint !== undefined && m.checkpointId >= this.finalCheckpoint) await this.complete();
@@ -223,6 +233,8 @@ export class Task {
   }
 
   private async onPoll(): Promise<void> {
+    if (this.suspended) return;
+    if (this.drainRequested) return this.finishInput();
     const batch = await this.reader!.poll(this.s.options.batchSize);
     if (this.state !== 'RUNNING') return;
     if (batch === null) return this.finishInput();
@@ -253,8 +265,10 @@ export class Task {
         return await this.afterBatch();
       }
       case FrameKind.Barrier:
-        return await this.onAligner(this.aligner!.onBarrier(channel, { id: frame.id, timestamp: frame.timestamp }, Date.now()));
+        return await this.onAligner(this.aligner!.onBarrier(channel, { id: frame.id, timestamp: frame.timestamp, full: frame.full }, Date.now()));
       case FrameKind.End:
+        // The drain travels with the end of input, so it cannot arrive after it.
+        if (frame.drain) this.drainRequested = true;
         this.endedChannels.add(channel);
         // A snapshot the last End completes already covers all input.
         if (this.endedChannels.size === this.channelIds.length) this.inputsEnded = true;
@@ -276,7 +290,8 @@ export class Task {
 
   private perform(barrier: Barrier, alignmentMs: number): void {
     this.lastPerformed = Math.max(this.lastPerformed, barrier.id);
-    if (this.inputsEnded) this.finalCheckpoint ??= barrier.id;
+    // A drain ends with the savepoint; a periodic checkpoint in between does not end the task.
+    if (this.inputsEnded && (!this.drainRequested || barrier.full === true)) this.finalCheckpoint ??= barrier.id;
     this.checkpointer!.perform(barrier, alignmentMs);
   }
 
@@ -315,12 +330,19 @@ export class Task {
    * finish at once.
    */
   private async finishInput(): Promise<void> {
+    if (this.inputsEnded && this.waitingForFinalCheckpoint) return;
     this.inputsEnded = true;
+    // Draining for a stop: pending timers fire now, as in Flink where the drain's final watermark fires them.
+    if (this.drainRequested) {
+      for (const op of this.operators) op.fireTimers?.(Number.MAX_SAFE_INTEGER);
+      this.timerWakeAt = Infinity;
+      clearTimeout(this.timerWake);
+    }
     for (const op of this.operators) op.endInput();
     await this.afterBatch();
-    for (const w of this.writers) w.end();
+    for (const w of this.writers) w.end(this.drainRequested);
     for (const w of this.writers) await w.flushed();
-    if (this.s.checkpointing.enabled && this.operators.some((op) => op.transactional)) {
+    if (this.drainRequested || (this.s.checkpointing.enabled && this.operators.some((op) => op.transactional))) {
       this.waitingForFinalCheckpoint = true;
       this.s.onInputsEnded(this);
       return;
@@ -367,9 +389,14 @@ export class Task {
     if (reader) await Promise.race([reader.close().catch((e) => this.log.warn({ err: e }, 'source close failed')), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
-  /** Coordinator: start checkpoint `barrier` (source tasks). */
-  triggerCheckpoint(barrier: Barrier): void {
-    if (this.state === 'RUNNING') this.ref?.tell({ t: 'trigger', barrier });
+  /** Coordinator: start checkpoint `barrier` (source tasks); `stop`: read nothing after it (stop-with-savepoint). */
+  triggerCheckpoint(barrier: Barrier, stop = false): void {
+    if (this.state === 'RUNNING') this.ref?.tell({ t: 'trigger', barrier, stop });
+  }
+
+  /** Coordinator: stop-with-savepoint with drain. */
+  drain(): void {
+    if (this.state === 'RUNNING') this.ref?.tell({ t: 'drain' });
   }
 
   /** Coordinator: checkpoint `checkpointId` completed. */

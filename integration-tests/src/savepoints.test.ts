@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, weir } from './harness.js';
+import { assertExact, deleteStream, publishKeys, publishMore, readHash } from './keys.js';
+
+const V1 = join(FIXTURES, 'sp-count.ts');
+const V2 = join(FIXTURES, 'sp-count-v2.ts');
+/** A second cluster's Redis: another database of the same server. */
+const REDIS_DB1 = `${REDIS_URL.replace(/\/\d*$/, '')}/1`;
+/** CPU burnt per record (loop iterations), so a job is still reading when a test stops it. */
+const SPIN = '40000';
+
+/** Every key k0 … k4999 once (so every key's count is written again after a resume), plus extras. */
+function everyKey(extra: readonly string[] = []): string[] {
+  return [...Array.from({ length: 5000 }, (_, i) => `k${i}`), ...extra];
+}
+
+function addAll(expected: Map<string, number>, keys: readonly string[]): Map<string, number> {
+  const out = new Map(expected);
+  for (const k of keys) out.set(k, (out.get(k) ?? 0) + 1);
+  return out;
+}
+
+describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real processes, real NATS and Redis)', { timeout: 900_000 }, () => {
+  const cluster = new ProcessCluster(['--heartbeat-timeout', '3000']);
+  const tmp = mkdtempSync(join(tmpdir(), 'weir-sp-'));
+  const streams: string[] = [];
+  const hashes: { url: string; key: string }[] = [];
+  const clusters: ProcessCluster[] = [cluster];
+
+  before(async () => {
+    await cluster.start([]);
+    for (const id of ['w1', 'w2', 'w3']) cluster.startWorker(id, {}, 2);
+    await cluster.waitForWorkers(3);
+  });
+  after(async () => {
+    for (const c of clusters) await c.stop();
+    for (const s of streams) await deleteStream(s);
+    for (const { url, key } of hashes) {
+      const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+      await redis.del(key);
+      redis.disconnect();
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const names = (tag: string, url = REDIS_URL) => {
+    const id = uniqueId('');
+    const stream = `ITSP_${tag}_${id}`;
+    const hash = `it:sp:${tag}:${id}`;
+    streams.push(stream);
+    hashes.push({ url, key: hash });
+    return { stream, subject: `itsp.${tag}.${id}`, hash };
+  };
+
+  async function run(c: ProcessCluster, file: string, p: number, args: Record<string, string>, extra: string[] = []): Promise<string> {
+    const r = await weir(['run', file, '-p', String(p), '--detach', ...Object.entries(args).flatMap(([k, v]) => ['--arg', `${k}=${v}`]), ...extra], c.env);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  }
+
+  async function stopWithSavepoint(c: ProcessCluster, jobId: string, drain = false): Promise<string> {
+    const r = await weir(['stop', jobId, '--savepoint', ...(drain ? ['--drain'] : [])], c.env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    assert.match(id, /^sp-[0-9a-f]{16}$/);
+    const v = await c.job(jobId);
+    assert.equal(v.state, 'FINISHED');
+    assert.equal(v.lastSavepoint, id);
+    return id;
+  }
+
+  async function waitForCheckpoint(c: ProcessCluster, jobId: string): Promise<void> {
+    await waitFor('a completed checkpoint', async () => ((await c.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed > 0 ? true : undefined), 60_000, 50);
+  }
+
+  async function waitForHash(hash: string, expected: Map<string, unknown>, url = REDIS_URL): Promise<void> {
+    await waitFor(`hash ${hash} complete`, async () => {
+      const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+      try {
+        const got = await redis.hgetall(hash);
+        return Object.keys(got).length === expected.size && [...expected].every(([k, v]) => got[k] === String(v)) ? true : undefined;
+      } finally {
+        redis.disconnect();
+      }
+    }, 120_000, 250);
+  }
+
+  let sharedSavepoint = '';
+
+  test('stop-with-savepoint at parallelism 2, resume at 3 and at 1, then a REST rescale to 2: every count exact', { timeout: 400_000 }, async () => {
+    const { stream, subject, hash } = names('rescale');
+    let expected = await publishKeys(stream, subject, 60_000);
+    const args = { stream, hash, spin: SPIN };
+
+    const job1 = await run(cluster, V1, 2, args);
+    await waitForCheckpoint(cluster, job1);
+    const sp1 = await stopWithSavepoint(cluster, job1);
+    const done1 = [...(await readHash(hash)).values()].reduce((a, b) => a + b, 0);
+    assert.ok(done1 < 60_000, `the stop came while the job was still reading (${done1} of 60000 counted)`);
+
+    const job2 = await run(cluster, V1, 3, args, ['--from-savepoint', sp1]);
+    const v2 = await cluster.job(job2);
+    assert.equal(v2.fromSavepoint, sp1);
+    assert.ok(v2.vertices.every((x: { parallelism: number }) => x.parallelism === 3));
+    await waitForCheckpoint(cluster, job2);
+    const sp2 = await stopWithSavepoint(cluster, job2);
+
+    const job3 = await run(cluster, V1, 1, args, ['--from-savepoint', sp2]);
+    const more = everyKey();
+    await publishMore(stream, subject, more, 60_000 + more.length);
+    expected = addAll(expected, more);
+    await waitForCheckpoint(cluster, job3);
+    const r = await weir(['rescale', job3, '2'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /runs at parallelism 2 \(was 1\), restored from savepoint sp-[0-9a-f]{16}/);
+    const v3 = await cluster.job(job3);
+    assert.equal(v3.state, 'RUNNING');
+    assert.equal(v3.restarts, 0, 'a rescale is not a restart');
+    assert.ok(v3.vertices.every((x: { parallelism: number }) => x.parallelism === 2));
+    await waitForHash(hash, expected);
+    const stop = await weir(['stop', job3], cluster.env);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal((await cluster.job(job3)).state, 'FINISHED');
+    assertExact(await readHash(hash), expected);
+
+    const list = await weir(['savepoints', '--job', 'sp-count', '--json'], cluster.env);
+    assert.equal(list.code, 0, list.stderr);
+    const sps = JSON.parse(list.stdout) as { id: string; reason: string; sizeBytes: number; ageMs: number }[];
+    for (const id of [sp1, sp2]) assert.ok(sps.some((s) => s.id === id && s.reason === 'stop' && s.sizeBytes > 0 && s.ageMs >= 0), `${id} listed`);
+    assert.ok(sps.some((s) => s.reason === 'rescale'), 'the rescale savepoint is kept');
+    const table = await weir(['savepoints'], cluster.env);
+    assert.match(table.stdout, new RegExp(`${sp1}\\s+sp-count\\s+1\\s+stop`));
+    sharedSavepoint = sp1;
+  });
+
+  test("upgrade and A/B: version 2 (a new filter, a new output format) and version 1 resume side by side from version 1's savepoint", { timeout: 300_000 }, async () => {
+    const { stream, subject, hash } = names('ab');
+    const hashA = `${hash}:a`;
+    const hashB = `${hash}:b`;
+    hashes.push({ url: REDIS_URL, key: hashA }, { url: REDIS_URL, key: hashB });
+    const before = await publishKeys(stream, subject, 30_000);
+    const job = await run(cluster, V1, 2, { stream, hash });
+    await waitForHash(hash, before);
+    const sp = await stopWithSavepoint(cluster, job, true);
+
+    const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));
+    await publishMore(stream, subject, more, 30_000 + more.length);
+    const jobA = await run(cluster, V1, 1, { stream, hash: hashA }, ['--from-savepoint', sp]);
+    const jobB = await run(cluster, V2, 2, { stream, hash: hashB }, ['--from-savepoint', sp]);
+    const expectedA = addAll(before, more);
+    const expectedB = new Map([...addAll(before, more.filter((k) => k !== 'drop-me'))].map(([k, n]) => [k, `v2:${n}`]));
+    await waitForHash(hashA, expectedA);
+    await waitForHash(hashB, expectedB);
+    const vB = await cluster.job(jobB);
+    assert.equal(vB.version, '2');
+    assert.ok(vB.vertices.some((x: { uid: string }) => x.uid === 'drop'), 'version 2 runs its new filter');
+    for (const j of [jobA, jobB]) assert.equal((await weir(['stop', j], cluster.env)).code, 0);
+    // Neither touched the other's output, nor the original job's.
+    assertExact(await readHash(hashA), expectedA);
+    assert.deepEqual(new Map(Object.entries(await hgetall(hashB))), expectedB);
+    assertExact(await readHash(hash), before);
+  });
+
+  test('migrate: export, import into a second cluster (another Redis database and another NATS prefix), resume: counts exact', { timeout: 300_000 }, async () => {
+    const { stream, subject, hash } = names('mig', REDIS_DB1);
+    const before = await publishKeys(stream, subject, 20_000);
+    const firstHash = `${hash}:first`;
+    hashes.push({ url: REDIS_URL, key: firstHash });
+    const job = await run(cluster, V1, 2, { stream, hash: firstHash });
+    await waitForHash(firstHash, before);
+    const sp = await stopWithSavepoint(cluster, job);
+    const file = join(tmp, `${sp}.weirsp`);
+    const exp = await weir(['savepoint', 'export', sp, file], cluster.env);
+    assert.equal(exp.code, 0, exp.stderr);
+
+    const other = new ProcessCluster(['--heartbeat-timeout', '3000'], REDIS_DB1);
+    clusters.push(other);
+    await other.start(['b1']);
+    const imp = await weir(['savepoint', 'import', file], other.env);
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.equal(imp.stdout.trim(), sp, 'the savepoint keeps its id');
+    const listed = JSON.parse((await weir(['savepoints', '--json'], other.env)).stdout) as { id: string }[];
+    assert.deepEqual(listed.map((s) => s.id), [sp]);
+
+    const inspect = await weir(['inspect', file, '--operator', 'count', '--limit', '3'], other.env);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, /count\s+keyed actor\s+2\s+128\s+128/);
+    assert.match(inspect.stdout, new RegExp(`count: ${before.size} keys`));
+    assert.match(inspect.stdout, /"k\d+" => \{"sum":\d+\}/);
+
+    const more = everyKey();
+    await publishMore(stream, subject, more, 20_000 + more.length);
+    const resumed = await run(other, V1, 1, { stream, hash }, ['--from-savepoint', sp]);
+    const expected = addAll(before, more);
+    await waitForHash(hash, expected, REDIS_DB1);
+    assert.equal((await weir(['stop', resumed], other.env)).code, 0);
+    assertExact(await readHash(hash, REDIS_DB1), expected);
+  });
+
+  test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
+    assert.ok(sharedSavepoint, 'the first test left a savepoint');
+    const { stream, hash } = names('ref');
+    const unknown = await weir(['run', V1, '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--from-savepoint', 'sp-0000000000000000'], cluster.env);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /WEIR_SAVEPOINT_NOT_FOUND/);
+
+    // The count's uid changed: its state would be lost silently, so it is refused without the flag.
+    const renamed = ['run', V1, '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--arg', 'countUid=count-renamed', '--from-savepoint', sharedSavepoint];
+    const refused = await weir(renamed, cluster.env);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /WEIR_SAVEPOINT_NON_RESTORED_STATE.*'count'.*--allow-non-restored-state/);
+    const allowed = await weir([...renamed, '--allow-non-restored-state'], cluster.env);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal((await weir(['cancel', allowed.stdout.trim()], cluster.env)).code, 0);
+
+    const file = join(tmp, 'good.weirsp');
+    assert.equal((await weir(['savepoint', 'export', sharedSavepoint, file], cluster.env)).code, 0);
+    const bytes = readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[Math.floor(bytes.length / 2)]! ^= 0xff;
+    const cases = { flipped, truncated: bytes.subarray(0, bytes.length - 10), notAnExport: Buffer.from('hello') };
+    for (const [what, b] of Object.entries(cases)) {
+      const f = join(tmp, `${what}.weirsp`);
+      writeFileSync(f, b);
+      const r = await weir(['savepoint', 'import', f], cluster.env);
+      assert.notEqual(r.code, 0, what);
+      assert.match(r.stderr, /WEIR_SAVEPOINT_CORRUPT/, what);
+      const i = await weir(['inspect', f], cluster.env);
+      assert.match(i.stderr, /WEIR_SAVEPOINT_CORRUPT/, what);
+    }
+
+    const dispose = await weir(['savepoint', 'dispose', sharedSavepoint], cluster.env);
+    assert.equal(dispose.code, 0, dispose.stderr);
+    const gone = await weir(['run', V1, '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--from-savepoint', sharedSavepoint], cluster.env);
+    assert.match(gone.stderr, /WEIR_SAVEPOINT_NOT_FOUND/);
+    assert.equal((await cluster.rest('DELETE', `/savepoints/${sharedSavepoint}`)).status, 404);
+  });
+});
+
+async function hgetall(hash: string): Promise<Record<string, string>> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    return await redis.hgetall(hash);
+  } finally {
+    redis.disconnect();
+  }
+}

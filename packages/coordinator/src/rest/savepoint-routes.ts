@@ -1,0 +1,77 @@
+/**
+ * REST routes of savepoints, stops and rescales (shaped after Flink's): the long-running ones are
+ * asynchronous operations that answer 202 with a request id, polled with GET.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Coordinator } from '../coordinator.js';
+
+const jobId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const requestId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const savepointId = { type: 'string', pattern: '^sp-[0-9a-f]{16}$' } as const;
+const jobParams = { type: 'object', required: ['id'], properties: { id: jobId } } as const;
+const jobRequestParams = { type: 'object', required: ['id', 'requestId'], properties: { id: jobId, requestId } } as const;
+const savepointParams = { type: 'object', required: ['savepointId'], properties: { savepointId } } as const;
+const emptyBody = { type: 'object', additionalProperties: false, properties: {} } as const;
+/** Export files hold a whole state: allow far more than the JSON body limit. */
+const IMPORT_LIMIT = 4 * 1024 * 1024 * 1024 - 1;
+
+type P<T> = { Params: T };
+
+export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator): void {
+  app.post<P<{ id: string }>>('/jobs/:id/savepoints', { schema: { params: jobParams, body: { ...emptyBody, nullable: true } } }, async (req, reply) => {
+    const op = coordinator.triggerSavepoint(req.params.id);
+    return reply.status(202).send({ requestId: op.requestId });
+  });
+  app.get<P<{ id: string; requestId: string }>>('/jobs/:id/savepoints/:requestId', { schema: { params: jobRequestParams } }, async (req) =>
+    coordinator.operations.get(req.params.requestId, ['savepoint', 'stop'], req.params.id),
+  );
+  app.post<P<{ id: string }> & { Body: { savepoint?: boolean; drain?: boolean } | undefined }>(
+    '/jobs/:id/stop',
+    { schema: { params: jobParams, body: { type: 'object', nullable: true, additionalProperties: false, properties: { savepoint: { type: 'boolean' }, drain: { type: 'boolean' } } } } },
+    async (req, reply) => {
+      const op = coordinator.stopJob(req.params.id, { savepoint: req.body?.savepoint ?? true, drain: req.body?.drain ?? false });
+      return reply.status(202).send({ requestId: op.requestId });
+    },
+  );
+  app.post<P<{ id: string }> & { Body: { parallelism: number } }>(
+    '/jobs/:id/rescaling',
+    { schema: { params: jobParams, body: { type: 'object', required: ['parallelism'], additionalProperties: false, properties: { parallelism: { type: 'integer', minimum: 1, maximum: 32768 } } } } },
+    async (req, reply) => {
+      const op = coordinator.rescale(req.params.id, req.body.parallelism);
+      return reply.status(202).send({ requestId: op.requestId });
+    },
+  );
+  app.get<P<{ id: string; requestId: string }>>('/jobs/:id/rescaling/:requestId', { schema: { params: jobRequestParams } }, async (req) =>
+    coordinator.operations.get(req.params.requestId, 'rescale', req.params.id),
+  );
+
+  app.get<{ Querystring: { job?: string } }>('/savepoints', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { job: { type: 'string', minLength: 1 } } } } }, async (req) => ({
+    savepoints: await coordinator.listSavepoints(req.query.job),
+  }));
+  app.post('/savepoints/import', { bodyLimit: IMPORT_LIMIT }, async (req, reply) => {
+    const body = req.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      return reply.status(400).send({ error: { code: 'WEIR_REST_INVALID_BODY', message: 'POST /savepoints/import takes an export file as an application/octet-stream body' } });
+    }
+    return reply.status(201).send(await coordinator.importSavepoint(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)));
+  });
+  app.get<P<{ savepointId: string }>>('/savepoints/:savepointId', { schema: { params: savepointParams } }, async (req) => {
+    const meta = await coordinator.getSavepoint(req.params.savepointId);
+    return { ...meta, location: coordinator.savepointStore.location(meta.id) };
+  });
+  app.get<P<{ savepointId: string }>>('/savepoints/:savepointId/export', { schema: { params: savepointParams } }, async (req, reply) => {
+    const bytes = await coordinator.exportSavepoint(req.params.savepointId);
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-disposition', `attachment; filename="${req.params.savepointId}.weirsp"`)
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+  app.delete<P<{ savepointId: string }>>('/savepoints/:savepointId', { schema: { params: savepointParams } }, async (req, reply) => {
+    await coordinator.getSavepoint(req.params.savepointId); // unknown ids fail now, not in the operation
+    const op = coordinator.disposeSavepoint(req.params.savepointId);
+    return reply.status(202).send({ requestId: op.requestId });
+  });
+  app.get<P<{ requestId: string }>>('/savepoints/disposal/:requestId', { schema: { params: { type: 'object', required: ['requestId'], properties: { requestId } } } }, async (req) =>
+    coordinator.operations.get(req.params.requestId, 'dispose'),
+  );
+}

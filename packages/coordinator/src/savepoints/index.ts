@@ -1,0 +1,2 @@
+export { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
+export { Operations, type OperationKind, type OperationStatus, type OperationView } from './operations.js';

@@ -1,0 +1,285 @@
+/**
+ * Savepoint store in the directory of a FileSnapshotStore (embedded mode). Layout:
+ * `<dir>/savepoints/<spId>/blobs/<encodeURIComponent(name)>` and `meta.json`, beside the snapshot
+ * store's `<dir>/<jobId>/blobs/...` (the coordinator's job ids are 16 hex digits: none is `savepoints`).
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WeirError } from '@weir/sdk';
+import { assertToken } from '../subjects.js';
+import { mergeChain } from './chain-merge.js';
+import { decodeExport, encodeExport } from './export-format.js';
+import type { FileSnapshotStore } from './file-store.js';
+import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources } from './savepoint-names.js';
+import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import type { CompletedCheckpoint } from './types.js';
+
+/** Files handled at once: keeps the disk busy without running out of descriptors. */
+const IO_CONCURRENCY = 16;
+/** Chains read and merged at once: bounds the memory a create holds. */
+const MERGE_CHUNK = 64;
+
+/**
+ * {@link SavepointStore} in the directory `dir` that `snapshots` uses too. Blob files are
+ * immutable (every store writes a temporary file and renames it over the target), so savepoints
+ * and jobs share them through hard links: creating and materializing copy no bytes, and deleting a
+ * job or a savepoint removes only its own links. Across file systems it falls back to copying.
+ * Metadata is written last, atomically: a savepoint is listed only once it is complete.
+ */
+export class FileSavepointStore implements SavepointStore {
+  private readonly root: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly snapshots: FileSnapshotStore,
+  ) {
+    this.root = join(dir, 'savepoints');
+  }
+
+  async create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+    if (checkpoint.jobId !== info.jobId) throw new RangeError(`checkpoint ${checkpoint.id} is of job ${checkpoint.jobId}, the job info of ${info.jobId}`);
+    const id = newSavepointId();
+    const jobBlobs = join(this.dir, assertToken('job id', checkpoint.jobId), 'blobs');
+    const sources = savepointSources(checkpoint);
+    const sizes = new Map<string, number>();
+    try {
+      await this.io('create a savepoint', async () => {
+        await mkdir(this.blobDir(id), { recursive: true });
+        await forEachLimited(
+          sources.filter((s) => s.chain.length === 1),
+          async (s) => {
+            const from = join(jobBlobs, encodeURIComponent(s.chain[0]));
+            const copied = await linkAtomic(from, this.blobPath(id, s.name)).catch((err: unknown) => {
+              if (!isNotFound(err)) throw err;
+              throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${s.chain[0]}' of job ${checkpoint.jobId} is missing from the snapshot store (${this.dir}); the savepoint cannot be taken`);
+            });
+            sizes.set(s.name, copied);
+          },
+        );
+        const chains = sources.filter((s) => s.chain.length > 1);
+        for (let i = 0; i < chains.length; i += MERGE_CHUNK) {
+          const part = chains.slice(i, i + MERGE_CHUNK);
+          const read = await this.snapshots.readBlobs(checkpoint.jobId, part.flatMap((s) => s.chain));
+          let at = 0;
+          for (const s of part) {
+            const bytes = mergeChain(read.slice(at, (at += s.chain.length)));
+            await writeAtomic(this.blobPath(id, s.name), bytes);
+            sizes.set(s.name, bytes.byteLength);
+          }
+        }
+      });
+      const metadata = savepointMetadata(id, checkpoint, info, sizes, Date.now());
+      await this.io('store savepoint metadata', () => writeAtomic(this.metaPath(id), JSON.stringify(metadata)));
+      return metadata;
+    } catch (err) {
+      await rm(this.spDir(id), { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<SavepointMetadata | undefined> {
+    const path = this.metaPath(id);
+    const json = await this.io('read a savepoint', () => readOptional(path));
+    return json === undefined ? undefined : (JSON.parse(json.toString('utf8')) as SavepointMetadata);
+  }
+
+  async list(filter: { readonly jobName?: string } = {}): Promise<SavepointMetadata[]> {
+    const all = await this.io('list savepoints', async () => {
+      const ids = (await readdir(this.root).catch((err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)))).filter(isSavepointId);
+      return mapLimited(ids, async (id) => {
+        const json = await readOptional(this.metaPath(id)); // no metadata: being created or disposed
+        return json === undefined ? undefined : (JSON.parse(json.toString('utf8')) as SavepointMetadata);
+      });
+    });
+    return all
+      .filter((m): m is SavepointMetadata => m !== undefined && (filter.jobName === undefined || m.jobName === filter.jobName))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
+    assertSavepointId(id);
+    const values = await this.io('read savepoint blobs', () => mapLimited(names, (n) => readOptional(this.blobPath(id, n))));
+    const missing = values.findIndex((v) => v === undefined);
+    if (missing >= 0) {
+      await this.metadata(id); // an unknown savepoint is reported as such, not as a missing blob
+      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of savepoint ${id} is missing from the savepoint store (${this.root})`);
+    }
+    return values as Buffer[];
+  }
+
+  async dispose(id: string): Promise<void> {
+    await this.metadata(id);
+    // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+    await this.io('dispose a savepoint', async () => {
+      await rm(this.blobDir(id), { recursive: true, force: true });
+      await rm(this.spDir(id), { recursive: true, force: true });
+    });
+  }
+
+  async exportFile(id: string): Promise<Uint8Array> {
+    const metadata = await this.metadata(id);
+    const names = savepointBlobNames(metadata);
+    const bytes = await this.readBlobs(id, names);
+    return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
+  }
+
+  async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
+    const { metadata, blobs } = decodeExport(bytes);
+    const id = metadata.id;
+    if (await this.get(id)) throw alreadyThere(id);
+    const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
+    try {
+      await this.io('import a savepoint', async () => {
+        await rm(this.spDir(id), { recursive: true, force: true }); // leftovers of an interrupted create or import
+        await mkdir(this.blobDir(id), { recursive: true });
+        await forEachLimited(blobs, (b) => writeAtomic(this.blobPath(id, b.name), b.bytes));
+        await writeAtomic(this.metaPath(id), JSON.stringify(imported));
+      });
+    } catch (err) {
+      await rm(this.spDir(id), { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    return imported;
+  }
+
+  async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
+    const jobBlobs = join(this.dir, assertToken('job id', target.jobId), 'blobs');
+    const metadata = await this.metadata(id);
+    const { checkpoint, copies } = materializePlan(metadata, target, Date.now());
+    await this.io('materialize a savepoint', async () => {
+      await mkdir(jobBlobs, { recursive: true });
+      await forEachLimited(copies, (c) =>
+        linkAtomic(this.blobPath(id, c.from), join(jobBlobs, encodeURIComponent(c.to))).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+          throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${c.from}' of savepoint ${id} is missing from the savepoint store (${this.root}); it cannot be restored`);
+        }),
+      );
+    });
+    await this.snapshots.commitCheckpoint(target.jobId, target.attempt, checkpoint);
+    return checkpoint;
+  }
+
+  /** The savepoint's directory. */
+  location(id: string): string {
+    return this.spDir(id);
+  }
+
+  async close(): Promise<void> {}
+
+  /** The metadata, or WEIR_SAVEPOINT_NOT_FOUND. */
+  private async metadata(id: string): Promise<SavepointMetadata> {
+    const metadata = await this.get(id);
+    if (!metadata) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
+    return metadata;
+  }
+
+  private spDir(id: string): string {
+    return join(this.root, assertSavepointId(id));
+  }
+
+  private blobDir(id: string): string {
+    return join(this.spDir(id), 'blobs');
+  }
+
+  private blobPath(id: string, name: string): string {
+    return join(this.blobDir(id), encodeURIComponent(name));
+  }
+
+  private metaPath(id: string): string {
+    return join(this.spDir(id), 'meta.json');
+  }
+
+  /** File system errors (no permission, disk full...) mean the store cannot do its job. */
+  private async io<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WeirError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store directory ${this.root} failed to ${op}: ${reason}`, { cause: err });
+    }
+  }
+}
+
+function alreadyThere(id: string): WeirError {
+  return new WeirError('WEIR_SAVEPOINT_EXISTS', `savepoint '${id}' already exists here; dispose of it first to import this file again`);
+}
+
+/**
+ * Makes `to` the same file as `from` (a hard link, or a copy across file systems) via a temporary
+ * name renamed over `to`, so an existing `to` is replaced whole. Resolves with the file's size.
+ */
+async function linkAtomic(from: string, to: string): Promise<number> {
+  const tmp = tempName(to);
+  try {
+    try {
+      await link(from, tmp);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+      await copyFile(from, tmp);
+    }
+    const { size } = await stat(tmp);
+    await rename(tmp, to);
+    return size;
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Temp file in the same directory (rename is atomic only within one file system), flushed before the rename. */
+async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tempName(path);
+  try {
+    await writeFile(tmp, data, { flush: true });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+function tempName(path: string): string {
+  return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+async function readOptional(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  // allSettled: no file operation may still run once the caller has moved on (e.g. to clean up).
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return out;
+}
+
+async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  await mapLimited(items, fn);
+}

@@ -1,0 +1,276 @@
+/**
+ * Savepoint store on Redis, beside a RedisSnapshotStore on the same server. Blobs move between
+ * the two namespaces with server-side COPY, so creating and materializing a savepoint of single-blob
+ * chains moves no state bytes over the network.
+ */
+import type { Redis } from 'ioredis';
+import { WeirError } from '@weir/sdk';
+import { mergeChain } from './chain-merge.js';
+import { decodeExport, encodeExport } from './export-format.js';
+import { redisJobKeys } from './redis-keys.js';
+import type { RedisSnapshotStore } from './redis-store.js';
+import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, type SavepointBlobSource } from './savepoint-names.js';
+import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
+import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import type { BlobWrite, CompletedCheckpoint } from './types.js';
+
+/** Commands per pipeline: big enough to amortise round trips, small enough to keep replies small. */
+const PIPELINE_CHUNK = 1000;
+/** Chains read and merged at once: bounds the memory a create holds. */
+const MERGE_CHUNK = 64;
+/** Payload of one write pipeline (as the snapshot store's write chunks). */
+const WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
+const READ_CHUNK = 256;
+
+/**
+ * Metadata set only if absent, and listed in the index in the same step: a savepoint is listed
+ * exactly when its metadata (written after every blob) is there. KEYS meta, index; ARGV json, score, id.
+ */
+const COMMIT_METADATA = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1`;
+
+/** Options of {@link RedisSavepointStore}. */
+export interface RedisSavepointStoreOptions {
+  /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
+  readonly cluster: string;
+}
+
+/**
+ * {@link SavepointStore} on Redis via an ioredis client connected to the same server (and database)
+ * as `snapshots`. Keys: see savepoint-redis-keys.ts. Needs Redis 6.2 or newer (COPY).
+ *
+ * COPY and the metadata step touch keys of several hash tags (job, savepoint, index): this works on
+ * a standalone Redis (or a sentinel-managed one), not on Redis Cluster.
+ *
+ * Errors of the connection or server surface as `WEIR_SNAPSHOT_STORE_UNAVAILABLE` naming the
+ * Redis address. The caller owns the client: `close()` leaves it open.
+ */
+export class RedisSavepointStore implements SavepointStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisSavepointStoreOptions,
+    private readonly snapshots: RedisSnapshotStore,
+  ) {
+    redisSavepointIndex(options.cluster); // validates the cluster id now rather than on first use
+  }
+
+  async create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+    if (checkpoint.jobId !== info.jobId) throw new RangeError(`checkpoint ${checkpoint.id} is of job ${checkpoint.jobId}, the job info of ${info.jobId}`);
+    const id = newSavepointId();
+    const keys = this.keys(id);
+    const sources = savepointSources(checkpoint);
+    const sizes = new Map<string, number>();
+    try {
+      await this.call('create a savepoint', async () => {
+        const single = sources.filter((s) => s.chain.length === 1);
+        await Promise.all(chunk(single, PIPELINE_CHUNK).map((part) => this.copyIn(checkpoint.jobId, keys, part, sizes)));
+        for (const part of chunk(sources.filter((s) => s.chain.length > 1), MERGE_CHUNK)) {
+          const read = await this.snapshots.readBlobs(checkpoint.jobId, part.flatMap((s) => s.chain));
+          let at = 0;
+          const merged = part.map((s) => ({ name: s.name, bytes: mergeChain(read.slice(at, (at += s.chain.length))) }));
+          for (const b of merged) sizes.set(b.name, b.bytes.byteLength);
+          await this.writeBlobs(keys, merged);
+        }
+      });
+      const metadata = savepointMetadata(id, checkpoint, info, sizes, Date.now());
+      await this.commitMetadata(metadata);
+      return metadata;
+    } catch (err) {
+      // Nothing names these blobs yet: without the cleanup they would stay forever.
+      await this.unlinkBlobs(keys, sources.map((s) => s.name)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<SavepointMetadata | undefined> {
+    const json = await this.call('read a savepoint', () => this.redis.get(this.keys(id).meta));
+    return json === null ? undefined : (JSON.parse(json) as SavepointMetadata);
+  }
+
+  async list(filter: { readonly jobName?: string } = {}): Promise<SavepointMetadata[]> {
+    const index = redisSavepointIndex(this.options.cluster);
+    const all = await this.call('list savepoints', async () => {
+      // Equal scores come in descending id order, as the file store sorts them.
+      const ids = await this.redis.zrevrange(index, 0, -1);
+      const parts = await Promise.all(chunk(ids, READ_CHUNK).map((part) => this.redis.mget(part.map((id) => this.keys(id).meta))));
+      return parts.flat();
+    });
+    return all.flatMap((json) => (json === null ? [] : [JSON.parse(json) as SavepointMetadata])).filter((m) => filter.jobName === undefined || m.jobName === filter.jobName);
+  }
+
+  async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
+    const keys = this.keys(id);
+    if (names.length === 0) return [];
+    const values = await this.call('read savepoint blobs', async () => (await Promise.all(chunk(names, READ_CHUNK).map((part) => this.redis.mgetBuffer(part.map((n) => keys.blob(n)))))).flat());
+    const missing = values.findIndex((v) => v === null);
+    if (missing >= 0) {
+      await this.metadata(id); // an unknown savepoint is reported as such, not as a missing blob
+      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of savepoint ${id} is missing from the savepoint store (${this.address()})`);
+    }
+    return values as Buffer[];
+  }
+
+  async dispose(id: string): Promise<void> {
+    const keys = this.keys(id);
+    const metadata = await this.metadata(id);
+    // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+    await this.unlinkBlobs(keys, savepointBlobNames(metadata));
+    await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
+  }
+
+  async exportFile(id: string): Promise<Uint8Array> {
+    const metadata = await this.metadata(id);
+    const names = savepointBlobNames(metadata);
+    const bytes = await this.readBlobs(id, names);
+    return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
+  }
+
+  async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
+    const { metadata, blobs } = decodeExport(bytes);
+    const keys = this.keys(metadata.id);
+    const exists = await this.call('import a savepoint', () => this.redis.exists(keys.meta));
+    if (exists) throw alreadyThere(metadata.id);
+    const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
+    try {
+      await this.call('import a savepoint', () => this.writeBlobs(keys, blobs));
+    } catch (err) {
+      await this.unlinkBlobs(keys, blobs.map((b) => b.name)).catch(() => undefined);
+      throw err;
+    }
+    // Refused only if an import of the same id won the race since the check: its blobs are as good as ours.
+    await this.commitMetadata(imported);
+    return imported;
+  }
+
+  async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
+    const from = this.keys(id);
+    const to = redisJobKeys(this.options.cluster, target.jobId);
+    const metadata = await this.metadata(id);
+    const { checkpoint, copies } = materializePlan(metadata, target, Date.now());
+    await this.call('materialize a savepoint', () =>
+      Promise.all(
+        chunk(copies, PIPELINE_CHUNK).map(async (part) => {
+          const pipeline = this.redis.pipeline();
+          for (const c of part) pipeline.copy(from.blob(c.from), to.blob(c.to), 'REPLACE');
+          const replies = checkExec(await pipeline.exec());
+          const missing = replies.findIndex((copied) => copied !== 1);
+          if (missing >= 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${part[missing].from}' of savepoint ${id} is missing from the savepoint store (${this.address()}); it cannot be restored`);
+        }),
+      ),
+    );
+    await this.snapshots.commitCheckpoint(target.jobId, target.attempt, checkpoint);
+    return checkpoint;
+  }
+
+  /** The Redis address and the prefix of the savepoint's keys. */
+  location(id: string): string {
+    return `${this.address()} ${this.keys(id).prefix}`;
+  }
+
+  /** Nothing to release: the caller owns the client. */
+  async close(): Promise<void> {}
+
+  /** COPY one-blob chains from the job into the savepoint and learn their sizes (STRLEN), in one pipeline. */
+  private async copyIn(jobId: string, keys: RedisSavepointKeys, part: readonly SavepointBlobSource[], sizes: Map<string, number>): Promise<void> {
+    const job = redisJobKeys(this.options.cluster, jobId);
+    const pipeline = this.redis.pipeline();
+    for (const s of part) pipeline.copy(job.blob(s.chain[0]), keys.blob(s.name), 'REPLACE').strlen(keys.blob(s.name));
+    const replies = checkExec(await pipeline.exec());
+    part.forEach((s, i) => {
+      if (replies[2 * i] !== 1) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${s.chain[0]}' of job ${jobId} is missing from the snapshot store (${this.address()}); the savepoint cannot be taken`);
+      sizes.set(s.name, replies[2 * i + 1] as number);
+    });
+  }
+
+  private async writeBlobs(keys: RedisSavepointKeys, blobs: readonly BlobWrite[]): Promise<void> {
+    await Promise.all(
+      chunkBySize(blobs).map(async (part) => {
+        const pipeline = this.redis.pipeline();
+        for (const b of part) pipeline.set(keys.blob(b.name), Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
+        checkExec(await pipeline.exec());
+      }),
+    );
+  }
+
+  private async unlinkBlobs(keys: RedisSavepointKeys, names: readonly string[]): Promise<void> {
+    await this.call('delete savepoint blobs', () => Promise.all(chunk(names, PIPELINE_CHUNK).map((part) => (part.length > 0 ? this.redis.unlink(part.map((n) => keys.blob(n))) : 0))));
+  }
+
+  private async commitMetadata(metadata: SavepointMetadata): Promise<void> {
+    const keys = this.keys(metadata.id);
+    const index = redisSavepointIndex(this.options.cluster);
+    const done = await this.call('store savepoint metadata', () => this.redis.eval(COMMIT_METADATA, 2, keys.meta, index, JSON.stringify(metadata), metadata.createdAt, metadata.id));
+    if (done !== 1) throw alreadyThere(metadata.id);
+  }
+
+  /** The metadata, or WEIR_SAVEPOINT_NOT_FOUND. */
+  private async metadata(id: string): Promise<SavepointMetadata> {
+    const metadata = await this.get(id);
+    if (!metadata) throw notFound(id);
+    return metadata;
+  }
+
+  private keys(id: string): RedisSavepointKeys {
+    return redisSavepointKeys(this.options.cluster, id);
+  }
+
+  /** Runs one Redis interaction; anything but our own errors means Redis could not do it. */
+  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WeirError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store Redis at ${this.address()} failed to ${op}: ${reason}`, { cause: err });
+    }
+  }
+
+  /** Where the client connects, without credentials. */
+  private address(): string {
+    const o = this.redis.options;
+    if (o.path) return `unix:${o.path}`;
+    if (o.sentinels?.length) return `sentinel master '${o.name ?? ''}'`;
+    return `redis://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
+  }
+}
+
+/** The replies of a pipeline or MULTI; the first failed command's error is thrown. */
+function checkExec(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('the transaction was aborted');
+  for (const [err] of results) if (err) throw err;
+  return results.map(([, value]) => value);
+}
+
+function notFound(id: string): WeirError {
+  return new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
+}
+
+function alreadyThere(id: string): WeirError {
+  return new WeirError('WEIR_SAVEPOINT_EXISTS', `savepoint '${id}' already exists here; dispose of it first to import this file again`);
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Groups blobs into pipelines of at most WRITE_CHUNK_BYTES (a bigger blob goes alone). */
+function chunkBySize(blobs: readonly BlobWrite[]): BlobWrite[][] {
+  const out: BlobWrite[][] = [];
+  let current: BlobWrite[] = [];
+  let bytes = 0;
+  for (const b of blobs) {
+    if (current.length > 0 && (bytes + b.bytes.byteLength > WRITE_CHUNK_BYTES || current.length >= PIPELINE_CHUNK)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(b);
+    bytes += b.bytes.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}

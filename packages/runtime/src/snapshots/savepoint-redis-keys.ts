@@ -1,0 +1,27 @@
+/**
+ * Every Redis key of the savepoint store, built in one place. The keys of one savepoint share the
+ * hash tag `{<cluster>:<spId>}`; the index of all savepoints of a cluster has its own tag.
+ */
+import { assertToken } from '../subjects.js';
+import { assertSavepointId } from './savepoint-names.js';
+
+/** Sorted set of the cluster's savepoint ids, score = createdAt. */
+export function redisSavepointIndex(cluster: string): string {
+  return `weir:{${assertToken('cluster id', cluster)}}:savepoints`;
+}
+
+/** The keys of one savepoint. */
+export interface RedisSavepointKeys {
+  /** `weir:{<cluster>:<spId>}:` — every key of the savepoint starts with it. */
+  readonly prefix: string;
+  /** Metadata JSON; present only once every blob is written. */
+  readonly meta: string;
+  /** A blob's binary value, by its canonical name (savepoint-names.ts). */
+  blob(name: string): string;
+}
+
+/** Keys of savepoint `id` in `cluster` (a token; the id is checked with assertSavepointId). */
+export function redisSavepointKeys(cluster: string, id: string): RedisSavepointKeys {
+  const prefix = `weir:{${assertToken('cluster id', cluster)}:${assertSavepointId(id)}}:`;
+  return { prefix, meta: `${prefix}meta`, blob: (name) => `${prefix}blob:${name}` };
+}

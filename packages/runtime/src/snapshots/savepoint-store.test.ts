@@ -1,0 +1,603 @@
+/**
+ * One contract suite run against every SavepointStore, each paired with its snapshot store: Redis
+ * (redis://127.0.0.1:6379, databases 0 and 1, a cluster id unique to each test, its keys deleted
+ * afterwards; never flushed) and fresh temp directories. Then the export format and chain merging.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
+import { mergeChain } from './chain-merge.js';
+import { decodeExport, encodeExport } from './export-format.js';
+import { FileSavepointStore } from './file-savepoint-store.js';
+import { FileSnapshotStore } from './file-store.js';
+import { keyGroupBlob, operatorStateBlob } from './names.js';
+import { RedisSavepointStore } from './redis-savepoint-store.js';
+import { RedisSnapshotStore } from './redis-store.js';
+import { savepointBlobNames } from './savepoint-names.js';
+import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointMetadata, type SavepointStore } from './savepoint-types.js';
+import type { CompletedCheckpoint, SnapshotStore } from './types.js';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+/** A second database: "another Redis" for export and import. */
+const REDIS_URL_OTHER = 'redis://127.0.0.1:6379/1';
+const RUN = `sptest-${process.pid}-${Date.now()}`;
+/** Every test is bounded: a hung store fails the test instead of the run. */
+const T = { timeout: 30_000 };
+/** The state blob settings of snapshot-strategy.ts. */
+const statePackr = new Packr({ moreTypes: true });
+
+/** A savepoint store with its snapshot store, on storage no other test uses. */
+interface Side {
+  readonly snapshots: SnapshotStore;
+  readonly savepoints: SavepointStore;
+  /** Every savepoint key or file in the backing storage (the index included). */
+  stored(): Promise<string[]>;
+}
+
+interface Backend {
+  readonly name: string;
+  before(): Promise<void>;
+  /** Fresh, empty stores; `other`: in another database or directory (for import). */
+  fresh(other?: boolean): Promise<Side>;
+  /** Delete everything `fresh` made. */
+  after(): Promise<void>;
+}
+
+function redisBackend(): Backend {
+  let main: Redis;
+  let other: Redis;
+  const made: { redis: Redis; cluster: string }[] = [];
+  return {
+    name: 'RedisSavepointStore',
+    async before() {
+      main = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+      other = new Redis(REDIS_URL_OTHER, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    },
+    async fresh(useOther = false) {
+      const redis = useOther ? other : main;
+      const cluster = `${RUN}-${made.length}`;
+      made.push({ redis, cluster });
+      const snapshots = new RedisSnapshotStore(redis, { cluster });
+      return {
+        snapshots,
+        savepoints: new RedisSavepointStore(redis, { cluster }, snapshots),
+        stored: async () => [...(await scanAll(redis, `weir:{${cluster}:sp-*`)), ...((await redis.exists(`weir:{${cluster}}:savepoints`)) ? ['index'] : [])],
+      };
+    },
+    async after() {
+      for (const { redis, cluster } of made) {
+        for (const pattern of [`weir:{${cluster}:*`, `weir:{${cluster}}:*`]) {
+          const keys = await scanAll(redis, pattern);
+          if (keys.length > 0) await redis.unlink(keys);
+        }
+      }
+      await main.quit();
+      await other.quit();
+    },
+  };
+}
+
+function fileBackend(): Backend {
+  const dirs: string[] = [];
+  return {
+    name: 'FileSavepointStore',
+    async before() {},
+    async fresh() {
+      const dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
+      dirs.push(dir);
+      const snapshots = new FileSnapshotStore(dir);
+      return {
+        snapshots,
+        savepoints: new FileSavepointStore(dir, snapshots),
+        stored: async () => {
+          const ids = await readdir(join(dir, 'savepoints')).catch(() => []);
+          return (await Promise.all(ids.map(async (id) => [id, ...(await readdir(join(dir, 'savepoints', id), { recursive: true })).map((f) => `${id}/${f}`)]))).flat();
+        },
+      };
+    },
+    async after() {
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const ROWS = {
+  g0: [['a', { count: 1 }], ['b', { count: 2, seen: new Set([1, 2]) }]],
+  g1Base: [['x', { n: 1 }], ['y', { n: 2 }], ['z', { n: 3 }]],
+  g1Delta1: [['x', { n: 10 }], ['y', null]],
+  g1Delta2: [['w', { n: 4, m: new Map([['k', 1]]) }], ['z', null]],
+  /** What the g1 chain folds into: updated rows keep their place, new ones come after. */
+  g1Merged: [['x', { n: 10 }], ['w', { n: 4, m: new Map([['k', 1]]) }]],
+};
+
+const INFO = (jobId: string, jobName = 'wordcount'): SavepointJobInfo => ({
+  jobId,
+  jobName,
+  jobVersion: '1.2.0',
+  reason: 'manual',
+  operators: {
+    counter: { kind: 'actor', keyed: true, state: { count: 'value', seen: 'set' } },
+    src: { kind: 'source', keyed: false },
+    sink: { kind: 'sink', keyed: false },
+  },
+});
+
+/**
+ * Writes checkpoint 5 of `jobId` (attempt 1) through the snapshot store: a keyed actor with one-blob
+ * chains, a base + 2 deltas chain (`withChain`) and an empty base; a source and a sink with
+ * operator state. Returns it with its blobs by name.
+ */
+async function writeCheckpoint(snapshots: SnapshotStore, jobId: string, withChain = true): Promise<{ checkpoint: CompletedCheckpoint; blobs: Map<string, Uint8Array> }> {
+  const blobs = new Map<string, Uint8Array>([
+    [keyGroupBlob('counter', 0, 1, 5, 'base'), statePackr.pack({ v: 1, base: true, entries: ROWS.g0 })],
+    [keyGroupBlob('counter', 2, 1, 5, 'base'), statePackr.pack({ v: 1, base: true, entries: [] })],
+    [operatorStateBlob('src', 0, 1, 5), statePackr.pack({ v: 1, value: { seq: 42 } })],
+    [operatorStateBlob('src', 1, 1, 5), statePackr.pack({ v: 1, value: { seq: 7 } })],
+    [operatorStateBlob('sink', 0, 1, 5), statePackr.pack({ v: 1, row: { pending: ['t1'] } })],
+  ]);
+  const g1: string[] = [keyGroupBlob('counter', 1, 1, 3, 'base'), keyGroupBlob('counter', 1, 1, 4, 'delta'), keyGroupBlob('counter', 1, 1, 5, 'delta')];
+  if (withChain) {
+    blobs.set(g1[0], statePackr.pack({ v: 1, base: true, entries: ROWS.g1Base }));
+    blobs.set(g1[1], statePackr.pack({ v: 1, base: false, entries: ROWS.g1Delta1 }));
+    blobs.set(g1[2], statePackr.pack({ v: 1, base: false, entries: ROWS.g1Delta2 }));
+  }
+  await snapshots.fence(jobId, 1);
+  await snapshots.writeBlobs(jobId, 1, [...blobs].map(([name, bytes]) => ({ name, bytes })));
+  const checkpoint: CompletedCheckpoint = {
+    formatVersion: 1,
+    id: 5,
+    jobId,
+    attempt: 1,
+    timestamp: 1_700_000_000_000,
+    completedAt: 1_700_000_000_100,
+    operators: {
+      counter: {
+        maxParallelism: 8,
+        parallelism: 2,
+        keyGroups: withChain ? { 0: [keyGroupBlob('counter', 0, 1, 5, 'base')], 1: g1, 2: [keyGroupBlob('counter', 2, 1, 5, 'base')] } : { 0: [keyGroupBlob('counter', 0, 1, 5, 'base')], 2: [keyGroupBlob('counter', 2, 1, 5, 'base')] },
+        operatorState: {},
+      },
+      src: { maxParallelism: 2, parallelism: 2, keyGroups: {}, operatorState: { 0: operatorStateBlob('src', 0, 1, 5), 1: operatorStateBlob('src', 1, 1, 5) } },
+      sink: { maxParallelism: 1, parallelism: 1, keyGroups: {}, operatorState: { 0: operatorStateBlob('sink', 0, 1, 5) } },
+    },
+    finished: [],
+    stateBytes: 0,
+    writtenBytes: 0,
+  };
+  await snapshots.commitCheckpoint(jobId, 1, checkpoint);
+  return { checkpoint, blobs };
+}
+
+/** Canonical name -> bytes of every blob of savepoint `id`. */
+async function savepointBlobs(store: SavepointStore, id: string): Promise<Map<string, Buffer>> {
+  const metadata = (await store.get(id))!;
+  const names = savepointBlobNames(metadata);
+  const bytes = await store.readBlobs(id, names);
+  return new Map(names.map((n, i) => [n, Buffer.from(bytes[i])]));
+}
+
+for (const backend of [redisBackend(), fileBackend()]) {
+  describe(`${backend.name} (contract)`, () => {
+    before(() => backend.before());
+    after(() => backend.after());
+
+    test('create copies one-blob chains and operator state under canonical names and describes them', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint, blobs } = await writeCheckpoint(snapshots, 'src-job');
+      const before = Date.now();
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      assert.match(sp.id, /^sp-[0-9a-f]{16}$/);
+      const { id, createdAt, operators, sizeBytes, ...rest } = sp;
+      assert.ok(createdAt >= before && createdAt <= Date.now());
+      assert.deepEqual(rest, { formatVersion: SAVEPOINT_FORMAT_VERSION, jobName: 'wordcount', jobVersion: '1.2.0', jobId: 'src-job', checkpointId: 5, reason: 'manual' });
+      assert.equal(sp.importedAt, undefined);
+      const back = await savepointBlobs(savepoints, id);
+      const size = (names: string[]): number => names.reduce((n, name) => n + back.get(name)!.byteLength, 0);
+      assert.deepEqual(operators, {
+        counter: {
+          uid: 'counter', kind: 'actor', parallelism: 2, maxParallelism: 8, keyed: true, state: { count: 'value', seen: 'set' },
+          keyGroups: { 0: 'ks/counter/0', 1: 'ks/counter/1', 2: 'ks/counter/2' }, operatorState: {},
+          bytes: size(['ks/counter/0', 'ks/counter/1', 'ks/counter/2']),
+        },
+        src: { uid: 'src', kind: 'source', parallelism: 2, maxParallelism: 2, keyed: false, keyGroups: {}, operatorState: { 0: 'os/src/0', 1: 'os/src/1' }, bytes: size(['os/src/0', 'os/src/1']) },
+        sink: { uid: 'sink', kind: 'sink', parallelism: 1, maxParallelism: 1, keyed: false, keyGroups: {}, operatorState: { 0: 'os/sink/0' }, bytes: size(['os/sink/0']) },
+      });
+      assert.equal(sizeBytes, [...back.values()].reduce((n, b) => n + b.byteLength, 0));
+      // One-blob chains are the checkpoint's bytes, unchanged.
+      assert.ok(back.get('ks/counter/0')!.equals(blobs.get(keyGroupBlob('counter', 0, 1, 5, 'base'))!));
+      assert.ok(back.get('ks/counter/2')!.equals(blobs.get(keyGroupBlob('counter', 2, 1, 5, 'base'))!));
+      assert.ok(back.get('os/src/1')!.equals(blobs.get(operatorStateBlob('src', 1, 1, 5))!));
+      assert.ok(back.get('os/sink/0')!.equals(blobs.get(operatorStateBlob('sink', 0, 1, 5))!));
+      assert.deepEqual(await savepoints.get(id), sp);
+    });
+
+    test('a chain of a base and deltas becomes one merged base', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      const [merged] = await savepoints.readBlobs(sp.id, ['ks/counter/1']);
+      assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, entries: ROWS.g1Merged });
+    });
+
+    test('a checkpoint blob that is gone is WEIR_SNAPSHOT_MISSING and leaves nothing behind', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      await snapshots.deleteBlobs('src-job', [operatorStateBlob('src', 1, 1, 5)]);
+      await rejectsWith(savepoints.create(checkpoint, INFO('src-job')), 'WEIR_SNAPSHOT_MISSING', /'os\/src\/1\/1-5'/);
+      assert.deepEqual(await savepoints.list(), []);
+      assert.deepEqual(await stored(), []);
+      // A delta of a merged chain as well.
+      const again = await backend.fresh();
+      const second = await writeCheckpoint(again.snapshots, 'src-job');
+      await again.snapshots.deleteBlobs('src-job', [keyGroupBlob('counter', 1, 1, 4, 'delta')]);
+      await rejectsWith(again.savepoints.create(second.checkpoint, INFO('src-job')), 'WEIR_SNAPSHOT_MISSING', /1-4-delta/);
+      assert.deepEqual(await again.stored(), []);
+    });
+
+    test('get, and list newest first, filtered by job name', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      assert.deepEqual(await savepoints.list(), []);
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const a = await savepoints.create(checkpoint, INFO('src-job'));
+      await sleep(3); // distinct createdAt
+      const b = await savepoints.create(checkpoint, INFO('src-job', 'other'));
+      await sleep(3);
+      const c = await savepoints.create(checkpoint, INFO('src-job'));
+      assert.deepEqual(await savepoints.list(), [c, b, a]);
+      assert.deepEqual(await savepoints.list({ jobName: 'wordcount' }), [c, a]);
+      assert.deepEqual(await savepoints.list({ jobName: 'other' }), [b]);
+      assert.deepEqual(await savepoints.list({ jobName: 'none' }), []);
+      assert.deepEqual(await savepoints.get(b.id), b);
+      assert.equal(await savepoints.get('sp-0000000000000000'), undefined);
+      await rejectsWith(savepoints.get('sp-../../etc'), 'WEIR_SAVEPOINT_ID_INVALID', /sp-\.\.\/\.\.\/etc/);
+    });
+
+    test('readBlobs answers in the order asked; a missing blob or savepoint is reported as such', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint, blobs } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      const got = await savepoints.readBlobs(sp.id, ['os/src/0', 'ks/counter/0', 'os/src/0']);
+      assert.deepEqual(got.map((b) => Buffer.from(b)), [operatorStateBlob('src', 0, 1, 5), keyGroupBlob('counter', 0, 1, 5, 'base'), operatorStateBlob('src', 0, 1, 5)].map((n) => Buffer.from(blobs.get(n)!)));
+      assert.deepEqual(await savepoints.readBlobs(sp.id, []), []);
+      await rejectsWith(savepoints.readBlobs(sp.id, ['ks/counter/0', 'ks/counter/9']), 'WEIR_SNAPSHOT_MISSING', /'ks\/counter\/9'.*sp-/);
+      await rejectsWith(savepoints.readBlobs('sp-0000000000000000', ['ks/counter/0']), 'WEIR_SAVEPOINT_NOT_FOUND');
+    });
+
+    test('dispose deletes metadata and blobs of that savepoint only; an unknown id is WEIR_SAVEPOINT_NOT_FOUND', T, async () => {
+      const { snapshots, savepoints, stored: all } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const gone = await savepoints.create(checkpoint, INFO('src-job'));
+      const kept = await savepoints.create(checkpoint, INFO('src-job'));
+      const keptBlobs = await savepointBlobs(savepoints, kept.id);
+      await savepoints.dispose(gone.id);
+      assert.equal(await savepoints.get(gone.id), undefined);
+      assert.deepEqual(await savepoints.list(), [kept]);
+      assert.deepEqual((await all()).filter((k) => k.includes(gone.id)), []);
+      assert.deepEqual(await savepointBlobs(savepoints, kept.id), keptBlobs);
+      const message = `no savepoint '${gone.id}'; list them with GET /savepoints or 'weir savepoints'`;
+      await rejectsWith(savepoints.dispose(gone.id), 'WEIR_SAVEPOINT_NOT_FOUND', new RegExp(`^${escapeRegExp(message)}$`));
+      await rejectsWith(savepoints.exportFile(gone.id), 'WEIR_SAVEPOINT_NOT_FOUND');
+      await rejectsWith(savepoints.materialize(gone.id, { jobId: 'x', attempt: 1, uids: ['counter'], withoutOperatorState: [] }), 'WEIR_SAVEPOINT_NOT_FOUND');
+      await savepoints.dispose(kept.id);
+      assert.deepEqual(await all(), []);
+      // The checkpoint it was made from is untouched.
+      assert.equal((await snapshots.readBlobs('src-job', [keyGroupBlob('counter', 0, 1, 5, 'base')])).length, 1);
+    });
+
+    test('deleting the source job leaves the savepoint intact', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      const before = await savepointBlobs(savepoints, sp.id);
+      await snapshots.deleteJob('src-job');
+      assert.equal(await snapshots.latestCheckpoint('src-job'), undefined);
+      assert.deepEqual(await savepoints.get(sp.id), sp);
+      assert.deepEqual(await savepointBlobs(savepoints, sp.id), before);
+      assert.equal(decodeExport(await savepoints.exportFile(sp.id)).blobs.length, before.size);
+    });
+
+    test('export, then import into another store: the same metadata (plus importedAt) and blobs', T, async () => {
+      const here = await backend.fresh();
+      const there = await backend.fresh(true);
+      const { checkpoint } = await writeCheckpoint(here.snapshots, 'src-job');
+      const sp = await here.savepoints.create(checkpoint, INFO('src-job'));
+      const file = await here.savepoints.exportFile(sp.id);
+      assert.equal(Buffer.from(file).subarray(0, 8).toString('latin1'), 'WEIRSAV1');
+      const before = Date.now();
+      const imported = await there.savepoints.importFile(file);
+      const { importedAt, ...rest } = imported;
+      assert.deepEqual(rest, sp);
+      assert.ok(importedAt !== undefined && importedAt >= before && importedAt <= Date.now());
+      assert.deepEqual(await there.savepoints.get(sp.id), imported);
+      assert.deepEqual(await there.savepoints.list(), [imported]);
+      assert.deepEqual(await savepointBlobs(there.savepoints, sp.id), await savepointBlobs(here.savepoints, sp.id));
+      // Exported again from there, it carries the same blobs.
+      const again = decodeExport(await there.savepoints.exportFile(sp.id));
+      assert.deepEqual(again.blobs.map((b) => [b.name, Buffer.from(b.bytes)]), decodeExport(file).blobs.map((b) => [b.name, Buffer.from(b.bytes)]));
+    });
+
+    test('importing an id the store holds is WEIR_SAVEPOINT_EXISTS; after dispose it imports again', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      const file = await savepoints.exportFile(sp.id);
+      await rejectsWith(savepoints.importFile(file), 'WEIR_SAVEPOINT_EXISTS', new RegExp(sp.id));
+      assert.deepEqual(await savepoints.list(), [sp]);
+      await savepoints.dispose(sp.id);
+      const imported = await savepoints.importFile(file);
+      assert.equal(imported.id, sp.id);
+      assert.equal((await savepointBlobs(savepoints, sp.id)).size, savepointBlobNames(sp).length);
+    });
+
+    test('a damaged export file is WEIR_SAVEPOINT_CORRUPT and imports nothing', T, async () => {
+      const here = await backend.fresh();
+      const there = await backend.fresh(true);
+      const { checkpoint } = await writeCheckpoint(here.snapshots, 'src-job');
+      const sp = await here.savepoints.create(checkpoint, INFO('src-job'));
+      const file = Buffer.from(await here.savepoints.exportFile(sp.id));
+      const flipped = Buffer.from(file);
+      flipped[flipped.byteLength >> 1] ^= 0x01;
+      await rejectsWith(there.savepoints.importFile(flipped), 'WEIR_SAVEPOINT_CORRUPT', /checksum mismatch/);
+      await rejectsWith(there.savepoints.importFile(file.subarray(0, file.byteLength - 10)), 'WEIR_SAVEPOINT_CORRUPT', /truncated/);
+      await rejectsWith(there.savepoints.importFile(Buffer.concat([Buffer.from('WEIRSAV2'), file.subarray(8)])), 'WEIR_SAVEPOINT_CORRUPT', /bad magic/);
+      assert.deepEqual(await there.savepoints.list(), []);
+      assert.deepEqual(await there.stored(), []);
+    });
+
+    test('materialize copies the state into a new job and commits it as its latest checkpoint', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      await snapshots.fence('restored', 3);
+      const cp = await savepoints.materialize(sp.id, { jobId: 'restored', attempt: 3, uids: ['counter', 'src', 'sink', 'new-op'], withoutOperatorState: ['sink'] });
+      assert.deepEqual(await snapshots.latestCheckpoint('restored'), cp);
+      assert.equal(cp.id, 5);
+      assert.equal(cp.jobId, 'restored');
+      assert.equal(cp.attempt, 3);
+      assert.deepEqual(cp.finished, []);
+      assert.deepEqual(cp.operators, {
+        counter: { maxParallelism: 8, parallelism: 2, operatorState: {}, keyGroups: { 0: [keyGroupBlob('counter', 0, 0, 5, 'base')], 1: [keyGroupBlob('counter', 1, 0, 5, 'base')], 2: [keyGroupBlob('counter', 2, 0, 5, 'base')] } },
+        src: { maxParallelism: 2, parallelism: 2, keyGroups: {}, operatorState: { 0: operatorStateBlob('src', 0, 0, 5), 1: operatorStateBlob('src', 1, 0, 5) } },
+        sink: { maxParallelism: 1, parallelism: 1, keyGroups: {}, operatorState: {} },
+      });
+      // Read back through the ordinary restore path: the same bytes as the savepoint's.
+      const names = Object.values(cp.operators).flatMap((op) => [...Object.values(op.keyGroups).flat(), ...Object.values(op.operatorState)]);
+      const restored = await snapshots.readBlobs('restored', names);
+      const expected = await savepoints.readBlobs(sp.id, names.map(canonical));
+      restored.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(expected[i])), `${names[i]} differs`));
+      assert.deepEqual(statePackr.unpack(restored[1]), { v: 1, base: true, entries: ROWS.g1Merged });
+      // Job and savepoint are independent from now on, both ways.
+      await snapshots.deleteJob('restored');
+      assert.equal((await savepointBlobs(savepoints, sp.id)).size, 6);
+      await snapshots.fence('restored-2', 1);
+      await savepoints.materialize(sp.id, { jobId: 'restored-2', attempt: 1, uids: ['src'], withoutOperatorState: [] });
+      await savepoints.dispose(sp.id);
+      assert.deepEqual((await snapshots.latestCheckpoint('restored-2'))?.operators, { src: cp.operators.src });
+      assert.equal((await snapshots.readBlobs('restored-2', Object.values(cp.operators.src.operatorState))).length, 2);
+    });
+
+    test('materialize is fenced by the attempt', T, async () => {
+      const { snapshots, savepoints } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
+      const sp = await savepoints.create(checkpoint, INFO('src-job'));
+      await snapshots.fence('restored', 4);
+      await rejectsWith(savepoints.materialize(sp.id, { jobId: 'restored', attempt: 3, uids: ['counter'], withoutOperatorState: [] }), 'WEIR_SNAPSHOT_FENCED');
+      assert.equal(await snapshots.latestCheckpoint('restored'), undefined);
+    });
+  });
+}
+
+describe('RedisSavepointStore specifics', () => {
+  let redis: Redis;
+  const cluster = `${RUN}-specific`;
+  before(() => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+  });
+  after(async () => {
+    for (const pattern of [`weir:{${cluster}:*`, `weir:{${cluster}}:*`]) {
+      const keys = await scanAll(redis, pattern);
+      if (keys.length > 0) await redis.unlink(keys);
+    }
+    await redis.quit();
+  });
+
+  test('keys follow the layout; the index scores savepoints by createdAt', T, async () => {
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const savepoints = new RedisSavepointStore(redis, { cluster }, snapshots);
+    const { checkpoint } = await writeCheckpoint(snapshots, 'layout');
+    const sp = await savepoints.create(checkpoint, INFO('layout'));
+    const p = `weir:{${cluster}:${sp.id}}:`;
+    assert.deepEqual((await scanAll(redis, `${p}*`)).sort(), [`${p}meta`, ...savepointBlobNames(sp).map((n) => `${p}blob:${n}`)].sort());
+    assert.deepEqual(JSON.parse((await redis.get(`${p}meta`))!), sp);
+    assert.deepEqual(await redis.zrange(`weir:{${cluster}}:savepoints`, 0, -1, 'WITHSCORES'), [sp.id, String(sp.createdAt)]);
+    assert.equal(savepoints.location(sp.id), `redis://127.0.0.1:6379/0 ${p}`);
+    await savepoints.dispose(sp.id);
+    assert.deepEqual(await scanAll(redis, `${p}*`), []);
+    assert.equal(await redis.exists(`weir:{${cluster}}:savepoints`), 0);
+  });
+
+  test('create and materialize of one-blob chains copy on the server: no state bytes cross the network', T, async () => {
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    try {
+      const snapshots = new RedisSnapshotStore(spied, { cluster });
+      const savepoints = new RedisSavepointStore(spied, { cluster }, snapshots);
+      const { checkpoint } = await writeCheckpoint(snapshots, 'copy', false);
+      const sent: { name: string; args: unknown[] }[] = [];
+      const send = spied.sendCommand.bind(spied);
+      // ioredis sends every command (pipelined ones too) through sendCommand.
+      spied.sendCommand = ((command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+        sent.push(command);
+        return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      }) as typeof spied.sendCommand;
+      const sp = await savepoints.create(checkpoint, INFO('copy'));
+      await snapshots.fence('copy-restored', 1);
+      await savepoints.materialize(sp.id, { jobId: 'copy-restored', attempt: 1, uids: ['counter', 'src', 'sink'], withoutOperatorState: [] });
+      assert.equal(sent.filter((c) => c.name === 'copy').length, 2 * savepointBlobNames(sp).length);
+      // Blob keys are only ever copied (and measured), never read or written by the client.
+      const touching = sent.filter((c) => c.args.some((a) => String(a).includes(':blob:')));
+      assert.deepEqual([...new Set(touching.map((c) => c.name))].sort(), ['copy', 'strlen']);
+    } finally {
+      await spied.quit();
+    }
+  });
+});
+
+describe('FileSavepointStore specifics', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('files follow the layout, blobs are hard links of the job files, no temporary file is left', T, async () => {
+    const snapshots = new FileSnapshotStore(dir);
+    const savepoints = new FileSavepointStore(dir, snapshots);
+    const { checkpoint } = await writeCheckpoint(snapshots, 'layout');
+    const sp = await savepoints.create(checkpoint, INFO('layout'));
+    const spDir = join(dir, 'savepoints', sp.id);
+    assert.equal(savepoints.location(sp.id), spDir);
+    assert.deepEqual((await readdir(spDir)).sort(), ['blobs', 'meta.json']);
+    assert.deepEqual((await readdir(join(spDir, 'blobs'))).sort(), savepointBlobNames(sp).map(encodeURIComponent).sort());
+    const ino = async (path: string): Promise<number> => (await stat(path)).ino;
+    const jobBlob = join(dir, 'layout', 'blobs', encodeURIComponent(keyGroupBlob('counter', 0, 1, 5, 'base')));
+    assert.equal(await ino(join(spDir, 'blobs', encodeURIComponent('ks/counter/0'))), await ino(jobBlob));
+    await snapshots.fence('layout-restored', 1);
+    await savepoints.materialize(sp.id, { jobId: 'layout-restored', attempt: 1, uids: ['counter'], withoutOperatorState: [] });
+    const restoredBlob = join(dir, 'layout-restored', 'blobs', encodeURIComponent(keyGroupBlob('counter', 0, 0, 5, 'base')));
+    assert.equal(await ino(restoredBlob), await ino(jobBlob));
+    // Merged chains are new files.
+    assert.notEqual(await ino(join(spDir, 'blobs', encodeURIComponent('ks/counter/1'))), await ino(join(dir, 'layout', 'blobs', encodeURIComponent(keyGroupBlob('counter', 1, 1, 3, 'base')))));
+  });
+});
+
+describe('export format', () => {
+  const metadata = (): SavepointMetadata => ({
+    formatVersion: SAVEPOINT_FORMAT_VERSION,
+    id: 'sp-0123456789abcdef',
+    jobName: 'wordcount',
+    jobVersion: '1',
+    jobId: 'j',
+    checkpointId: 3,
+    reason: 'stop',
+    createdAt: 1_700_000_000_000,
+    sizeBytes: 6,
+    operators: { op: { uid: 'op', kind: 'actor', parallelism: 1, maxParallelism: 2, keyed: true, keyGroups: { 0: 'ks/op/0', 1: 'ks/op/1' }, operatorState: { 0: 'os/op/0' }, bytes: 6 } },
+  });
+  const blobs = [
+    { name: 'ks/op/0', bytes: new Uint8Array([1, 2, 3]) },
+    { name: 'ks/op/1', bytes: new Uint8Array([0xff, 0x00]) },
+    { name: 'os/op/0', bytes: new Uint8Array([9]) },
+  ];
+  const plain = new Packr({ useRecords: false });
+  /** Frames `records` as the format says (independently of encodeExport), with a correct trailer. */
+  const frame = (records: unknown[]): Buffer => {
+    const parts: Uint8Array[] = [Buffer.from('WEIRSAV1')];
+    for (const r of records) {
+      const body = plain.pack(r);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(body.byteLength);
+      parts.push(length, body);
+    }
+    const sha256 = createHash('sha256').update(Buffer.concat(parts)).digest('hex');
+    const trailer = plain.pack({ end: true, blobs: records.length - 1, sha256 });
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(trailer.byteLength);
+    return Buffer.concat([...parts, length, trailer]);
+  };
+
+  test('round-trips, and is laid out as specified (magic, u32 BE records, checksummed trailer)', () => {
+    const file = Buffer.from(encodeExport(metadata(), blobs));
+    assert.ok(file.equals(frame([{ formatVersion: SAVEPOINT_FORMAT_VERSION, metadata: metadata() }, ...blobs])));
+    const back = decodeExport(file);
+    assert.deepEqual(back.metadata, metadata());
+    assert.deepEqual(back.blobs.map((b) => [b.name, [...b.bytes]]), blobs.map((b) => [b.name, [...b.bytes]]));
+  });
+
+  test('any flipped byte and any truncation is WEIR_SAVEPOINT_CORRUPT', () => {
+    const file = Buffer.from(encodeExport(metadata(), blobs));
+    for (let i = 0; i < file.byteLength; i++) {
+      const bad = Buffer.from(file);
+      bad[i] ^= 0x20;
+      assert.throws(() => decodeExport(bad), codeIs('WEIR_SAVEPOINT_CORRUPT'), `flip at ${i}`);
+    }
+    for (let n = 0; n < file.byteLength; n++) assert.throws(() => decodeExport(file.subarray(0, n)), codeIs('WEIR_SAVEPOINT_CORRUPT', n < 8 ? /bad magic/ : /truncated/), `truncated to ${n}`);
+    assert.throws(() => decodeExport(Buffer.concat([file, Buffer.from([0])])), codeIs('WEIR_SAVEPOINT_CORRUPT', /truncated/));
+  });
+
+  test('a blob named in the metadata but not in the file, or one too many, is WEIR_SAVEPOINT_CORRUPT', () => {
+    assert.throws(() => decodeExport(encodeExport(metadata(), blobs.slice(1))), codeIs('WEIR_SAVEPOINT_CORRUPT', /blob 'ks\/op\/0' named in the metadata is missing/));
+    assert.throws(() => decodeExport(encodeExport(metadata(), [...blobs, { name: 'ks/op/7', bytes: new Uint8Array(1) }])), codeIs('WEIR_SAVEPOINT_CORRUPT', /'ks\/op\/7' is not named/));
+    const escaping = { ...metadata(), operators: { op: { ...metadata().operators.op, keyGroups: { 0: '../../x', 1: 'ks/op/1' } } } };
+    assert.throws(() => decodeExport(encodeExport(escaping, blobs)), codeIs('WEIR_SAVEPOINT_CORRUPT', /'\.\.\/\.\.\/x'/));
+  });
+
+  test('a newer format is WEIR_SAVEPOINT_FORMAT_UNSUPPORTED, in the header or the metadata', () => {
+    const newer = SAVEPOINT_FORMAT_VERSION + 1;
+    assert.throws(() => decodeExport(frame([{ formatVersion: newer, metadata: metadata() }, ...blobs])), codeIs('WEIR_SAVEPOINT_FORMAT_UNSUPPORTED', new RegExp(`format ${newer}`)));
+    assert.throws(() => decodeExport(encodeExport({ ...metadata(), formatVersion: newer }, blobs)), codeIs('WEIR_SAVEPOINT_FORMAT_UNSUPPORTED'));
+  });
+});
+
+describe('mergeChain', () => {
+  const pack = (base: boolean, entries: unknown[], v = 1): Uint8Array => statePackr.pack({ v, base, entries });
+
+  test('a single base is returned as is', () => {
+    const base = pack(true, [['a', { n: 1 }]]);
+    assert.equal(mergeChain([base]), base);
+  });
+
+  test('folds deltas (updates, tombstones, new keys) and starts over at a later base', () => {
+    const merged = mergeChain([pack(true, ROWS.g1Base), pack(false, ROWS.g1Delta1), pack(false, ROWS.g1Delta2)]);
+    assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, entries: ROWS.g1Merged });
+    const restarted = mergeChain([pack(true, ROWS.g1Base), pack(false, [['gone', null]]), pack(true, [['q', { n: 0 }]]), pack(false, [['r', { n: 1 }]])]);
+    assert.deepEqual(statePackr.unpack(restarted), { v: 1, base: true, entries: [['q', { n: 0 }], ['r', { n: 1 }]] });
+  });
+
+  test('another format version, a chain without a base first, or garbage is WEIR_SNAPSHOT_CORRUPT', () => {
+    assert.throws(() => mergeChain([pack(true, []), pack(false, [], 2)]), codeIs('WEIR_SNAPSHOT_CORRUPT', /format 2/));
+    assert.throws(() => mergeChain([pack(false, []), pack(false, [])]), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
+    assert.throws(() => mergeChain([pack(true, []), new Uint8Array([0xc1])]), codeIs('WEIR_SNAPSHOT_CORRUPT'));
+  });
+});
+
+/** The savepoint name a materialized blob name came from. */
+function canonical(name: string): string {
+  const [kind, uid, n] = name.split('/');
+  return `${kind}/${uid}/${n}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function codeIs(code: string, message?: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    const e = err as { code?: unknown; message?: unknown };
+    assert.equal(e.code, code, `expected ${code}, got ${String(e.code)}: ${String(e.message)}`);
+    if (message) assert.match(String(e.message), message);
+    return true;
+  };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, codeIs(code, message));
+}
+
+/** Every key matching `pattern`, with a bounded SCAN loop. */
+async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  for (let round = 0; round < 100_000; round++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...found);
+    if (next === '0') return keys;
+    cursor = next;
+  }
+  throw new Error(`SCAN of ${pattern} did not finish`);
+}
