@@ -204,7 +204,8 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
 
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
     assert.ok(sharedSavepoint, 'the first test left a savepoint');
-    const { stream, hash } = names('ref');
+    const { stream, subject, hash } = names('ref');
+    await publishKeys(stream, subject, 100);
     const unknown = await weir(['run', V1, '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--from-savepoint', 'sp-0000000000000000'], cluster.env);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /WEIR_SAVEPOINT_NOT_FOUND/);
@@ -216,7 +217,10 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.match(refused.stderr, /WEIR_SAVEPOINT_NON_RESTORED_STATE.*'count'.*--allow-non-restored-state/);
     const allowed = await weir([...renamed, '--allow-non-restored-state'], cluster.env);
     assert.equal(allowed.code, 0, allowed.stderr);
-    assert.equal((await weir(['cancel', allowed.stdout.trim()], cluster.env)).code, 0);
+    const v = await cluster.job(allowed.stdout.trim());
+    assert.equal(v.fromSavepoint, sharedSavepoint);
+    const cancel = await weir(['cancel', v.id], cluster.env);
+    assert.equal(cancel.code, 0, cancel.stderr);
 
     const file = join(tmp, 'good.weirsp');
     assert.equal((await weir(['savepoint', 'export', sharedSavepoint, file], cluster.env)).code, 0);

@@ -73,7 +73,8 @@ export function buildCompletedCheckpoint(input: BuildCompletedCheckpointInput): 
       }
       for (const [idx, blob] of Object.entries(prev.operatorState)) {
         const index = Number(idx);
-        if (index < shape.parallelism && !(index in operatorState[uid]!)) operatorState[uid]![index] = blob;
+        // An index means another subtask's share at another parallelism (after a rescale): never carried over then.
+        if (prev.parallelism === shape.parallelism && !(index in operatorState[uid]!)) operatorState[uid]![index] = blob;
       }
     }
     operators[uid] = { maxParallelism: shape.maxParallelism, parallelism: shape.parallelism, keyGroups: keyGroups[uid]!, operatorState: operatorState[uid]! };

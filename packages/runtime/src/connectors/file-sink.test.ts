@@ -68,14 +68,14 @@ describe('file sink', () => {
     assert.deepEqual(visible(dir), [], 'nothing visible before the checkpoint completes');
     assert.match(hidden(dir)[0]!, /\.pending$/, 'pre-committed: pending');
     await w.write(['after the barrier']); // the next transaction
-    await w.commit(7, txn);
+    await w.commit(7, txn, 0);
     assert.deepEqual(visible(dir), ['part-0-0000000007-0']);
     assert.equal(readFileSync(join(dir, 'part-0-0000000007-0'), 'utf8'), '{"a":1}\ntwo\n3\n');
-    await w.commit(7, txn);
+    await w.commit(7, txn, 0);
     assert.deepEqual(visible(dir), ['part-0-0000000007-0']);
     assert.equal(readFileSync(join(dir, 'part-0-0000000007-0'), 'utf8'), '{"a":1}\ntwo\n3\n', 'committing again changes nothing');
     const next = await checkpoint(w, 8);
-    await w.commit(8, next);
+    await w.commit(8, next, 0);
     assert.deepEqual(linesOf(dir, visible(dir)), ['{"a":1}', 'two', '3', 'after the barrier']);
     assert.deepEqual(hidden(dir), []);
     await w.close();
@@ -88,9 +88,9 @@ describe('file sink', () => {
     assert.deepEqual(pre.txn, { files: [] });
     assert.equal(pre.durable, undefined, 'nothing to wait for');
     await pre.durable;
-    await w.commit(1, pre.txn);
+    await w.commit(1, pre.txn, 0);
     await w.write([]);
-    await w.commit(2, await checkpoint(w, 2));
+    await w.commit(2, await checkpoint(w, 2), 0);
     assert.deepEqual(readdirSync(dir), []);
     await w.close();
   });
@@ -106,7 +106,7 @@ describe('file sink', () => {
       ['out-2-0000000003-0', 'out-2-0000000003-1', 'out-2-0000000003-2'],
     );
     assert.deepEqual(visible(dir), []);
-    await w.commit(3, txn);
+    await w.commit(3, txn, 0);
     assert.deepEqual(visible(dir), txn.files.map((f) => f.final));
     assert.deepEqual(linesOf(dir, visible(dir)), records.map((r) => `line ${r}`));
     for (const f of visible(dir)) assert.equal(readFileSync(join(dir, f), 'utf8').split('\n').length - 1, 4, `${f}: 4 lines`);
@@ -122,7 +122,7 @@ describe('file sink', () => {
     await w.write(['c']); // old: rolled first
     const txn = await checkpoint(w, 1);
     assert.equal(txn.files.length, 2);
-    await w.commit(1, txn);
+    await w.commit(1, txn, 0);
     assert.deepEqual(visible(dir).map((f) => readFileSync(join(dir, f), 'utf8')), ['a\nb\n', 'c\n']);
     await w.close();
   });
@@ -144,11 +144,11 @@ describe('file sink', () => {
     const b = await open({ directory: dir }, 1);
     await b.recover!([{ checkpointId: 1, txn: t1 }]);
     assert.deepEqual(hidden(dir), [t1.files[0]!.pending, ...others.filter((f) => f.startsWith('.'))].sort());
-    await b.commit(1, t1);
+    await b.commit(1, t1, 0);
     assert.equal(readFileSync(join(dir, 'part-1-0000000001-0'), 'utf8'), 'one\ntwo\n');
     // The replay after the restored checkpoint.
     await b.write(['three', 'four']);
-    await b.commit(2, await checkpoint(b, 2));
+    await b.commit(2, await checkpoint(b, 2), 0);
     assert.deepEqual(linesOf(dir, visible(dir).filter((f) => f !== 'part-1-0000000000-0')), ['one', 'two', 'three', 'four']);
     for (const f of others) assert.ok(existsSync(join(dir, f)), `${f} untouched`);
     await b.close();
@@ -160,7 +160,7 @@ describe('file sink', () => {
     await w.write(['abc']);
     await w.write(['def']);
     const pre = w.preCommit(FINAL_TRANSACTION);
-    await w.commit(FINAL_TRANSACTION, pre.txn); // without awaiting durable first
+    await w.commit(FINAL_TRANSACTION, pre.txn, 0); // without awaiting durable first
     await pre.durable;
     assert.deepEqual(visible(dir), ['part-0-final-0', 'part-0-final-1']);
     assert.deepEqual(linesOf(dir, visible(dir)), ['abc', 'def']);
@@ -173,7 +173,7 @@ describe('file sink', () => {
     await w.write(['x']);
     const txn = await checkpoint(w, 5);
     await rm(join(dir, txn.files[0]!.pending));
-    await assert.rejects(w.commit(5, txn), code('WEIR_SINK_FILE_LOST', /part-0-0000000005-0/));
+    await assert.rejects(w.commit(5, txn, 0), code('WEIR_SINK_FILE_LOST', /part-0-0000000005-0/));
     await w.close();
   });
 
@@ -184,7 +184,7 @@ describe('file sink', () => {
     assert.deepEqual(readdirSync(dir), ['part-3'], 'visible at once, nothing hidden');
     const pre = first.preCommit(1);
     await pre.durable;
-    await first.commit(1, pre.txn);
+    await first.commit(1, pre.txn, 0);
     await first.write(['c']);
     await first.close();
     const second = await open({ directory: dir, delivery: 'at-least-once' }, 3);

@@ -76,12 +76,16 @@ describe('JetStream connectors (real NATS)', { timeout: 60_000 }, () => {
     assert.equal((await jsm.streams.info(s)).state.messages, 0, 'staged, not published');
     const { txn } = w.preCommit(1);
     await w.write(['d']);
-    await w.commit(1, txn);
+    await w.commit(1, txn, 0);
     assert.equal((await jsm.streams.info(s)).state.messages, 3);
-    await w.commit(1, txn); // after a recovery
+    await w.commit(1, txn, 0); // after a recovery
     assert.equal((await jsm.streams.info(s)).state.messages, 3, 'the repeated commit was deduplicated');
-    await w.commit(2, w.preCommit(2).txn);
+    await w.commit(2, w.preCommit(2).txn, 0);
     assert.equal((await jsm.streams.info(s)).state.messages, 4);
+    // After a rescale another subtask commits the restored transaction, under its origin's ids.
+    const other = (await jetstreamSink({ subject: `t.${id}.eo`, delivery: 'exactly-once' }, ctx(1, 2))) as TransactionalSinkWriter<(Uint8Array | string)[]>;
+    await other.commit(1, txn, 0);
+    assert.equal((await jsm.streams.info(s)).state.messages, 4, 'committed by another subtask, still deduplicated');
   });
 
   test('exactly-once sink refuses a stream whose duplicate window is too short; a missing stream is a clear error', async () => {

@@ -182,7 +182,7 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
     );
   }
   let open: (Uint8Array | string)[] = [];
-  const prefix = `${ctx.jobId}.${ctx.operatorUid}.${ctx.subtask}`;
+  const prefix = `${ctx.jobId}.${ctx.operatorUid}`;
   return {
     write(records) {
       for (const r of records) open.push(encode(r));
@@ -192,7 +192,7 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
       open = [];
       return { txn };
     },
-    commit: (checkpointId, txn) => publishAll(js, o.subject, txn, (i) => `${prefix}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
+    commit: (checkpointId, txn, origin) => publishAll(js, o.subject, txn, (i) => `${prefix}.${origin}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
     async close() {},
   };
 }

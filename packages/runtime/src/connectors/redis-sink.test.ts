@@ -145,7 +145,7 @@ describe('exactly-once', () => {
     assert.deepEqual(await contents(p), empty, 'pre-committed, not committed');
     // The transaction is plain data: it survives the checkpoint's msgpackr round trip.
     const txn = unpack(pack(pre.txn)) as RedisSinkTxn;
-    await w.commit(1, txn);
+    await w.commit(1, txn, 0);
     assert.deepEqual(await contents(p), {
       hash: { f0: '0', f1: '10', f2: '20' },
       zset: ['m0', '0', 'm1', '1', 'm2', '2'],
@@ -155,7 +155,7 @@ describe('exactly-once', () => {
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), '1:0');
     const next = w.preCommit(2);
     assert.equal(next.txn.writes.length, 4, 'the record written after the barrier is in the next transaction');
-    await w.commit(2, next.txn);
+    await w.commit(2, next.txn, 0);
     assert.deepEqual(await r.lrange(`${p}:l`, 0, -1), ['v0', 'v1', 'v2', 'v3']);
   });
 
@@ -166,21 +166,21 @@ describe('exactly-once', () => {
     const t1 = w.preCommit(1).txn;
     await w.write(recs(3, 5));
     const t2 = w.preCommit(2).txn;
-    await w.commit(1, t1);
-    await w.commit(2, t2);
+    await w.commit(1, t1, 0);
+    await w.commit(2, t2, 0);
     const done = await contents(p);
     assert.equal(done.list.length, 5);
     assert.equal(done.stream.length, 5);
-    await w.commit(2, t2);
-    await w.commit(1, t1);
-    await w.commit(2, t2);
+    await w.commit(2, t2, 0);
+    await w.commit(1, t1, 0);
+    await w.commit(2, t2, 0);
     assert.deepEqual(await contents(p), done);
     assert.equal(await r.llen(`${p}:l`), 5);
     assert.equal(await r.xlen(`${p}:x`), 5);
     // A different writer (a restored attempt) re-committing the restored transactions: still nothing.
     const again = await exactlyOnce(allTypes(p), ctx(p));
-    await again.commit(1, t1);
-    await again.commit(2, t2);
+    await again.commit(1, t1, 0);
+    await again.commit(2, t2, 0);
     assert.deepEqual(await contents(p), done);
   });
 
@@ -191,8 +191,8 @@ describe('exactly-once', () => {
     const t9 = w.preCommit(9).txn;
     await w.write(['ten']);
     const t10 = w.preCommit(10).txn;
-    await w.commit(9, t9);
-    await w.commit(10, t10);
+    await w.commit(9, t9, 0);
+    await w.commit(10, t10, 0);
     assert.deepEqual(await r.lrange(`${p}:l`, 0, -1), ['nine', 'ten']);
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), '10:0');
   });
@@ -207,17 +207,17 @@ describe('exactly-once', () => {
     const txn = w.preCommit(3).txn;
     assert.equal(txn.writes.length, 2_500);
     // The crash: only the first chunk reached Redis.
-    await w.commit(3, { writes: txn.writes.slice(0, 1_000) });
+    await w.commit(3, { writes: txn.writes.slice(0, 1_000) }, 0);
     assert.equal(await r.llen(`${p}:l`), 500);
     assert.equal(await r.xlen(`${p}:x`), 500);
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), '3:0');
     // The restored transaction is committed again, in full.
-    await w.commit(3, txn);
+    await w.commit(3, txn, 0);
     assert.deepEqual(await r.lrange(`${p}:l`, 0, -1), Array.from({ length: 1_250 }, (_, i) => String(i)));
     const stream = await r.xrange(`${p}:x`, '-', '+');
     assert.deepEqual(stream.map(([, f]) => f[1]), Array.from({ length: 1_250 }, (_, i) => String(i)));
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), '3:2');
-    await w.commit(3, txn);
+    await w.commit(3, txn, 0);
     assert.equal(await r.llen(`${p}:l`), 1_250);
     assert.equal(await r.xlen(`${p}:x`), 1_250);
   });
@@ -228,11 +228,11 @@ describe('exactly-once', () => {
     await r.hset(`${p}:blocked`, 'a', 'b'); // a hash where the sink pushes to a list
     await w.write(Array.from({ length: 2_000 }, (_, i) => i));
     const txn = w.preCommit(4).txn;
-    await assert.rejects(w.commit(4, txn), expectCode('WEIR_SINK_REDIS_WRITE_FAILED', new RegExp(`'out'.*${p}:blocked.*holds a hash.*RPUSH`)));
+    await assert.rejects(w.commit(4, txn, 0), expectCode('WEIR_SINK_REDIS_WRITE_FAILED', new RegExp(`'out'.*${p}:blocked.*holds a hash.*RPUSH`)));
     assert.equal(await r.llen(`${p}:l`), 1_000, 'chunk 0 applied, nothing of chunk 1 (its writes before the refused one included)');
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), '4:0');
     await r.del(`${p}:blocked`);
-    await w.commit(4, txn);
+    await w.commit(4, txn, 0);
     assert.equal(await r.llen(`${p}:l`), 1_999);
     assert.deepEqual(await r.lrange(`${p}:blocked`, 0, -1), ['1500']);
   });
@@ -244,15 +244,15 @@ describe('exactly-once', () => {
     const t5 = w.preCommit(5).txn;
     await w.write(Array.from({ length: 1_001 }, (_, i) => `f${i}`));
     const tf = w.preCommit(FINAL_TRANSACTION).txn;
-    await w.commit(5, t5);
-    await w.commit(FINAL_TRANSACTION, tf);
+    await w.commit(5, t5, 0);
+    await w.commit(FINAL_TRANSACTION, tf, 0);
     assert.equal(await r.llen(`${p}:l`), 1_002);
     assert.equal(await r.hget(redisSinkMarkerKey(p, UID), '0'), `${FINAL_TRANSACTION}:1`);
     // A replay after the final commit (a crash before the job's end) and any later id change nothing.
-    await w.commit(5, t5);
-    await w.commit(FINAL_TRANSACTION, tf);
-    await w.commit(6, { writes: [['r', `${p}:l`, 'late']] });
-    await w.commit(Number.MAX_SAFE_INTEGER - 1, { writes: [['r', `${p}:l`, 'late']] });
+    await w.commit(5, t5, 0);
+    await w.commit(FINAL_TRANSACTION, tf, 0);
+    await w.commit(6, { writes: [['r', `${p}:l`, 'late']] }, 0);
+    await w.commit(Number.MAX_SAFE_INTEGER - 1, { writes: [['r', `${p}:l`, 'late']] }, 0);
     assert.equal(await r.llen(`${p}:l`), 1_002);
     assert.equal(await r.lindex(`${p}:l`, -1), 'f1000');
   });
@@ -263,10 +263,10 @@ describe('exactly-once', () => {
     await w.write([]);
     const txn = w.preCommit(1).txn;
     assert.deepEqual(txn.writes, []);
-    await w.commit(1, txn);
+    await w.commit(1, txn, 0);
     assert.equal(await r.exists(redisSinkMarkerKey(p, UID)), 0);
     await w.write(['x']);
-    await w.commit(2, w.preCommit(2).txn);
+    await w.commit(2, w.preCommit(2).txn, 0);
     assert.equal(await r.exists(redisSinkMarkerKey(p, UID)), 1);
   });
 
@@ -277,8 +277,8 @@ describe('exactly-once', () => {
     const w1 = await exactlyOnce(write, ctx(p, { subtask: 1, parallelism: 2 }));
     await w0.write(['zero']);
     await w1.write(['one']);
-    await w0.commit(1, w0.preCommit(1).txn);
-    await w1.commit(1, w1.preCommit(1).txn);
+    await w0.commit(1, w0.preCommit(1).txn, 0);
+    await w1.commit(1, w1.preCommit(1).txn, 1);
     assert.deepEqual((await r.lrange(`${p}:l`, 0, -1)).sort(), ['one', 'zero']);
     assert.deepEqual(await r.hgetall(redisSinkMarkerKey(p, UID)), { '0': '1:0', '1': '1:0' });
   });

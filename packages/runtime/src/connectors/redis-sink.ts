@@ -257,7 +257,6 @@ function exactlyOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[
   redis.defineCommand('weirRedisSinkCommit', { numberOfKeys: 1, lua: COMMIT_LUA });
   const script = redis as unknown as CommitScript;
   const marker = redisSinkMarkerKey(ctx.jobId, uid);
-  const field = String(ctx.subtask);
   let open: StagedWrite[] = [];
   return {
     write(records) {
@@ -270,7 +269,8 @@ function exactlyOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[
       open = [];
       return { txn };
     },
-    async commit(checkpointId, txn) {
+    async commit(checkpointId, txn, origin) {
+      const field = String(origin);
       const writes = txn?.writes;
       if (!Array.isArray(writes)) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `Redis sink '${uid}': the transaction of checkpoint ${checkpointId} has no writes list`);
       // Chunks go one after the other: a refused chunk must stop the later ones (the marker would pass it).

@@ -95,7 +95,7 @@ export function isDone(gen: SplitGeneration, idx: number): boolean {
 }
 
 /** An index at and above which `gen` marks nothing done. */
-export function horizon(gen: SplitGeneration): number {
+function horizon(gen: SplitGeneration): number {
   let h = 0;
   for (const s of gen.subtasks) {
     const e = entry(s);
@@ -126,7 +126,7 @@ function firstNotDone(gen: SplitGeneration, c: Class, from: number): number {
  * `gen` without what cannot mark an index ≥ floor in class c done: entries of other classes,
  * entries passed, priors passed. undefined when nothing is left.
  */
-export function pruneGeneration(gen: SplitGeneration, c: Class, floor: number): SplitGeneration | undefined {
+function pruneGeneration(gen: SplitGeneration, c: Class, floor: number): SplitGeneration | undefined {
   let kept = false;
   const subtasks = gen.subtasks.map((s, j): SplitProgress | null => {
     const e = entry(s);
@@ -177,10 +177,10 @@ export class SplitShare {
   /** The first index ≥ from of this share's class still to be handled. */
   firstPending(from: number): number {
     let x = ceilClass(from, this.cls);
-    while (this.prior !== undefined && x < this.horizon) {
-      x = Math.max(x, firstNotDone(this.prior, this.cls, x));
+    for (let step = 0; this.prior !== undefined && x < this.horizon; step++) {
       if (!isDone(this.prior, x)) return x;
-      x += this.parallelism;
+      // A few steps first: a jump costs as much as the prior is large; a long run of done indexes is worth it.
+      x = step < 16 ? x + this.parallelism : Math.max(x + this.parallelism, firstNotDone(this.prior, this.cls, x + this.parallelism));
     }
     if (x >= this.horizon) this.prior = undefined;
     return x;

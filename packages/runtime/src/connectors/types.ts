@@ -54,8 +54,12 @@ export interface PreCommitted<T> {
 export interface TransactionalSinkWriter<T = unknown> extends SinkWriter {
   /** Checkpoint barrier: close the open transaction, open the next one. Synchronous capture. */
   preCommit(checkpointId: number): PreCommitted<T>;
-  /** Make a pre-committed transaction visible; idempotent. */
-  commit(checkpointId: number, txn: T): Promise<void>;
+  /**
+   * Make a pre-committed transaction visible; idempotent. `origin` is the index of the subtask
+   * that pre-committed it: after a rescale another subtask may commit it, and whatever makes the
+   * commit idempotent (message ids, commit markers) must be the origin's.
+   */
+  commit(checkpointId: number, txn: T, origin: number): Promise<void>;
   /**
    * After a restore, before anything is written: the restored transactions (all of completed
    * checkpoints, committed again next) — drop whatever else the failed attempt left behind.

@@ -112,7 +112,9 @@ class SourceOp extends Base implements OperatorInstance {
 }
 
 /** Pre-committed transactions of a transactional sink, with their encoding (made once, stored in every checkpoint until committed). */
-type Pending = { checkpointId: number; txn: unknown; packed: Uint8Array }[];
+type Pending = { checkpointId: number; txn: unknown; packed: Uint8Array; origin: number }[];
+/** How a pending transaction is stored: origin (the subtask that pre-committed it) is absent in older checkpoints. */
+type StoredPending = [checkpointId: number, packed: Uint8Array, origin?: number];
 
 /**
  * A sink. With a transactional writer it takes part in checkpoints: pre-commit at the barrier
@@ -151,10 +153,10 @@ class SinkOp extends Base implements OperatorInstance {
     let durable: Promise<void> | undefined;
     if (this.txWriter) {
       const pre = this.txWriter.preCommit(checkpointId);
-      this.pending.push({ checkpointId, txn: pre.txn, packed: packValue(pre.txn) });
+      this.pending.push({ checkpointId, txn: pre.txn, packed: packValue(pre.txn), origin: this.subtask });
       durable = pre.durable;
     }
-    const bytes = packValue(this.pending.map((p) => [p.checkpointId, p.packed]));
+    const bytes = packValue(this.pending.map((p): StoredPending => [p.checkpointId, p.packed, p.origin]));
     return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length, ...(durable ? { durable } : {}) };
   }
   restoreNames(snapshot: OperatorSubtaskSnapshot): string[] {
@@ -162,26 +164,26 @@ class SinkOp extends Base implements OperatorInstance {
   }
   restoreState(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void {
     if (!this.txWriter) return;
-    const read = (name: string | undefined): [number, Uint8Array][] => (name ? ((unpackValue(name, blobs) as [number, Uint8Array][] | null) ?? []) : []);
-    let entries: [number, Uint8Array][];
+    const read = (name: string | undefined, subtask: number): Pending =>
+      ((name ? (unpackValue(name, blobs) as StoredPending[] | null) : null) ?? []).map(([checkpointId, packed, origin]) => ({ checkpointId, packed, origin: origin ?? subtask, txn: unpackValue('txn', new Map([['txn', packed]])) }));
+    let entries: Pending;
     const rescaled = snapshot.rescaledFrom;
     if (rescaled) {
-      // Every old subtask's transactions are committed by exactly one new subtask (old j by new j mod p):
-      // writers make commits idempotent per committing subtask (message ids, commit markers), not
-      // per transaction, so a transaction committed by two subtasks could be applied twice.
+      // Every old subtask's transactions are committed by exactly one new subtask (old j by new j mod p),
+      // under their origin's identity (message ids, commit markers), so a repeated commit changes nothing.
       const p = this.node.parallelism;
-      entries = rescaled.operatorStates.flatMap((name, j) => (j % p === this.subtask ? read(name) : []));
-      entries.sort((a, b) => a[0] - b[0]); // stable: old subtask order within a checkpoint
+      entries = rescaled.operatorStates.flatMap((name, j) => (j % p === this.subtask ? read(name, j) : []));
+      entries.sort((a, b) => a.checkpointId - b.checkpointId); // stable: old subtask order within a checkpoint
     } else {
-      entries = read(snapshot.operatorState);
+      entries = read(snapshot.operatorState, this.subtask);
     }
-    this.pending = entries.map(([checkpointId, packed]) => ({ checkpointId, packed, txn: unpackValue('txn', new Map([['txn', packed]])) }));
+    this.pending = entries;
   }
   async afterRestore(): Promise<void> {
     if (!this.txWriter) return;
     // Every restored transaction belongs to a completed checkpoint (the one restored or older).
     await this.txWriter.recover?.(this.pending);
-    for (const p of this.pending.splice(0)) await this.txWriter.commit(p.checkpointId, p.txn);
+    for (const p of this.pending.splice(0)) await this.txWriter.commit(p.checkpointId, p.txn, p.origin);
   }
   notifyCheckpointComplete(checkpointId: number): void {
     if (!this.txWriter) return;
@@ -191,7 +193,7 @@ class SinkOp extends Base implements OperatorInstance {
     this.commits = this.commits.then(async () => {
       crashPoint(`before-commit:${this.node.uid}:${this.subtask}`, checkpointId);
       for (const p of due) {
-        await tx.commit(p.checkpointId, p.txn);
+        await tx.commit(p.checkpointId, p.txn, p.origin);
         this.pending = this.pending.filter((x) => x !== p);
       }
     }).catch((e) => this.fail(e));
@@ -205,7 +207,7 @@ class SinkOp extends Base implements OperatorInstance {
     const pending = this.pending.splice(0);
     const last = this.txWriter.preCommit(FINAL_TRANSACTION);
     await last.durable;
-    for (const p of [...pending, { checkpointId: FINAL_TRANSACTION, txn: last.txn }]) await this.txWriter.commit(p.checkpointId, p.txn);
+    for (const p of [...pending, { checkpointId: FINAL_TRANSACTION, txn: last.txn, origin: this.subtask }]) await this.txWriter.commit(p.checkpointId, p.txn, p.origin);
   }
   override async close(): Promise<void> {
     await this.commits.catch(() => undefined);

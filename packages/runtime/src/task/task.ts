@@ -145,7 +145,9 @@ export class Task {
       const head = graph.nodes[task.head]!;
       if (head.kind === 'source') {
         const sourceOp = this.operators[0] as SourceOp;
-        if (this.s.restore?.finished.includes(`${head.uid}/${subtask}`)) {
+        // `finished` names old subtask indexes: after a rescale they mean other shares.
+        const sameParallelism = this.s.restore?.operators[head.uid]?.parallelism === task.parallelism;
+        if (sameParallelism && this.s.restore?.finished.includes(`${head.uid}/${subtask}`)) {
           // It had read all its input before the checkpoint: do not read it again.
           const position = sourceOp.restoredPosition;
           this.reader = { poll: async () => null, position: () => position, close: async () => {} };
