@@ -1,0 +1,89 @@
+/**
+ * bench:savepoints — the limit: the savepoint's blobs (the same names, sizes and bytes, taken from
+ * its export file) written to Redis with plain pipelined SETs from one ioredis connection, then
+ * read back with pipelined GETs. The keys are `weir:{<cluster>:limit}:blob:<name>`, inside the
+ * cluster's prefix, and are deleted before each write (untimed) and at the end.
+ */
+import { Redis } from 'ioredis';
+import { withTimeout } from './util.js';
+
+export interface LimitRun {
+  readonly writeMs: number;
+  readonly readMs: number;
+}
+
+export interface LimitResult {
+  readonly blobs: number;
+  readonly bytes: number;
+  readonly runs: LimitRun[];
+}
+
+/** Chunks of a pipeline: at most this many bytes of values (one bigger blob goes alone). */
+function chunkBySize<T extends { bytes: Uint8Array }>(blobs: readonly T[], maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const b of blobs) {
+    if (current.length > 0 && size + b.bytes.byteLength > maxBytes) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(b);
+    size += b.bytes.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function check(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('pipeline aborted');
+  for (const [err] of results) if (err) throw err;
+  return results.map(([, v]) => v);
+}
+
+/**
+ * `runs` times: UNLINK the keys (untimed), SET every blob in pipelines of at most `pipelineBytes`
+ * (all sent at once, awaited together: timed), then GET them all in one pipeline (timed) and check
+ * every length. The keys are deleted at the end, also on failure.
+ */
+export async function measureLimit(o: { redisUrl: string; clusterId: string; blobs: readonly { name: string; bytes: Uint8Array }[]; runs: number; pipelineBytes: number }): Promise<LimitResult> {
+  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+  const key = (name: string) => `weir:{${o.clusterId}:limit}:blob:${name}`;
+  const keys = o.blobs.map((b) => key(b.name));
+  const values = o.blobs.map((b) => ({ key: key(b.name), bytes: b.bytes, buf: Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength) }));
+  const total = o.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
+  const runs: LimitRun[] = [];
+  try {
+    await withTimeout(redis.connect(), 10_000, `connecting to ${o.redisUrl}`);
+    await redis.ping();
+    for (let r = 0; r < o.runs; r++) {
+      await redis.unlink(...keys);
+      const w0 = performance.now();
+      await withTimeout(
+        Promise.all(
+          chunkBySize(values, o.pipelineBytes).map(async (part) => {
+            const p = redis.pipeline();
+            for (const v of part) p.set(v.key, v.buf);
+            check(await p.exec());
+          }),
+        ),
+        120_000,
+        'pipelined SETs',
+      );
+      const writeMs = performance.now() - w0;
+      const r0 = performance.now();
+      const p = redis.pipeline();
+      for (const k of keys) p.getBuffer(k);
+      const read = check(await withTimeout(p.exec(), 120_000, 'pipelined GETs')) as (Buffer | null)[];
+      const readMs = performance.now() - r0;
+      const got = read.reduce((n, b) => n + (b?.length ?? -1e12), 0);
+      if (got !== total) throw new Error(`read back ${got} bytes of the ${total} written`);
+      runs.push({ writeMs, readMs });
+    }
+    return { blobs: o.blobs.length, bytes: total, runs };
+  } finally {
+    await withTimeout(redis.unlink(...keys), 10_000, 'deleting the limit keys').catch((e) => console.error(`bench: ${String(e)}`));
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,588 @@
+/**
+ * bench:savepoints — in one run, for bench/jobs/keyed-state.ts with `--keys` keys of keyed state at
+ * p=2 on a coordinator and two single-slot workers (separate processes, as `weir cluster up` runs them):
+ *
+ *  1. Savepoints: `--savepoints` times POST /jobs/:id/savepoints, polled every 20 ms until COMPLETED;
+ *     size, the coordinator's copy time (log 'savepoint completed'), the checkpoint's per-subtask
+ *     sync/async/alignment. Between two savepoints a periodic checkpoint completes.
+ *  2. Export of the last savepoint: GET /savepoints/:id/export, timed to the last byte; the file is
+ *     decoded and checked (checksum, blob bytes = sizeBytes).
+ *  3. Restore: the job is canceled and submitted again (POST /jobs with fromSavepoint), polled every
+ *     20 ms until it is RUNNING with every subtask RUNNING and every subtask logged 'state restored'.
+ *  4. The limit: the savepoint's blobs (same names, sizes, bytes, from the export file) written to
+ *     Redis with plain pipelined SETs and read back with pipelined GETs, from this process.
+ *
+ * Savepoints are disposed (DELETE /savepoints/:id, then checked gone); jobs are canceled; processes
+ * are stopped by pid; the cluster's streams and Redis keys are deleted by its unique prefix.
+ * The output ends with `savepoint seconds: X`, `restore seconds: Y`, `savepoint to limit ratio: Z`.
+ *
+ *   npm run bench:savepoints -- [--keys N] [--rate N] [--savepoints S] [--limit-runs R]
+ *   (WEIR_NATS_URL, WEIR_REDIS_URL)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { bundleJob, RestClient } from '@weir/cli';
+import { decodeExport, importJobBundle } from '@weir/runtime';
+import { buildJob } from '@weir/sdk';
+import { Redis } from 'ioredis';
+import { bytes, ms, Resources, restGet, vertex, type CheckpointEntry, type JobDetails } from './checkpoints-common.js';
+import { CpuSampler, pidsByName, type CpuWindow } from './procfs.js';
+import { SavepointCluster, type LogEvent } from './savepoints-cluster.js';
+import { measureLimit, type LimitResult } from './savepoints-limit.js';
+import { int, median, sleep, waitFor, withTimeout } from './util.js';
+
+const USAGE = 'usage: npm run bench:savepoints -- [--keys N] [--rate N] [--savepoints S] [--limit-runs R]';
+const JOB = fileURLToPath(new URL('../jobs/keyed-state.ts', import.meta.url));
+const PARALLELISM = 2;
+const POLL_MS = 20;
+
+function usage(message: string): never {
+  console.error(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const flags = (() => {
+  try {
+    const s = { type: 'string' } as const;
+    return parseArgs({ options: { keys: s, rate: s, savepoints: s, 'limit-runs': s } }).values;
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+})();
+
+function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}, got '${raw}'`);
+  return n;
+}
+
+const KEYS = positive('keys', flags.keys, 1_000_000);
+const RATE = positive('rate', flags.rate, 200_000, 0);
+const SAVEPOINTS = positive('savepoints', flags.savepoints, 3);
+const LIMIT_RUNS = positive('limit-runs', flags['limit-runs'], 5);
+const NATS_URL = process.env.WEIR_NATS_URL || 'nats://127.0.0.1:4222';
+const REDIS_URL = process.env.WEIR_REDIS_URL || 'redis://127.0.0.1:6379';
+
+const log = (line = '') => console.log(line);
+const resources = new Resources();
+let interrupted = false;
+
+process.on('exit', () => resources.killAll());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    console.error(`bench: ${signal}, stopping what was started`);
+    void withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown')
+      .catch(() => resources.killAll())
+      .finally(() => process.exit(130));
+  });
+}
+
+/** An asynchronous operation (savepoint, disposal) as GET returns it. */
+interface Operation {
+  requestId: string;
+  status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  startedAt: number;
+  endedAt: number | null;
+  result: { savepoint?: { id: string; location: string; checkpointId: number; sizeBytes: number } } | null;
+  error: { code: string; message: string } | null;
+}
+
+/** GET /savepoints/:id (the fields read here). */
+interface SavepointMeta {
+  operators: Record<string, { uid: string; kind: string; keyGroups: Record<string, string>; operatorState: Record<string, string>; bytes: number }>;
+}
+
+/** An entry of GET /jobs/:id/checkpoints `history`. */
+interface CheckpointRecord extends CheckpointEntry {
+  isSavepoint: boolean;
+  latestAckTimestamp: number | null;
+  subtasks: { subtask: string; ackTimestamp: number; syncMs: number; asyncMs: number; alignmentMs: number; stateBytes: number; writtenBytes: number }[];
+}
+
+/** A failure of the savepoint feature itself (not of the bench): reported with the cluster's logs. */
+class FeatureError extends Error {}
+
+/** Wall-clock interval (ms since epoch) of a phase, for the CPU figures. */
+interface Window {
+  from: number;
+  to: number;
+}
+
+interface SavepointFigures {
+  n: number;
+  id: string;
+  location: string;
+  sizeBytes: number;
+  checkpointId: number;
+  /** Client: POST sent -> a GET saw COMPLETED (polled every 20 ms). */
+  totalMs: number;
+  /** Client: the POST's answer (202 with a request id). */
+  postMs: number;
+  /** Coordinator: the operation's startedAt -> endedAt. */
+  operationMs: number;
+  /** Coordinator log 'savepoint completed': copy into the savepoint store; trigger -> copied. */
+  copyMs: number | undefined;
+  logMs: number | undefined;
+  /** Coordinator log 'checkpoint completed' of the savepoint's checkpoint: trigger -> metadata committed. */
+  checkpointLogMs: number | undefined;
+  checkpoint: CheckpointRecord | undefined;
+  /** Periodic checkpoints in progress at some point of the savepoint. */
+  overlapping: CheckpointRecord[];
+  operators: { uid: string; kind: string; keyGroups: number; blobs: number; bytes: number }[];
+  window: Window;
+}
+
+interface ExportFigures {
+  fileBytes: number;
+  blobs: { name: string; bytes: Uint8Array }[];
+  /** fetch resolved (headers: the coordinator had read and encoded the whole file) / last byte received. */
+  headersMs: number;
+  totalMs: number;
+  decodeMs: number;
+  /** The same file downloaded again with fetch() + arrayBuffer() (as the CLI does): headers / last byte. */
+  fetchHeadersMs: number;
+  fetchMs: number;
+  window: Window;
+}
+
+interface RestoreFigures {
+  jobId: string;
+  /** ms after T0 = POST /jobs sent. */
+  submitted: number;
+  running: number | undefined;
+  allRunning: number | undefined;
+  restores: { task: string; subtask: number; worker: string; ms: number; blobs: number; bytes: number; at: number }[];
+  lastRestoreLog: number | undefined;
+  /** The result: max(every subtask RUNNING in REST, last 'state restored' log line). */
+  done: number;
+  restoredFrom: unknown;
+  processing: number | undefined;
+  window: Window;
+}
+
+interface DisposeFigures {
+  id: string;
+  ms: number;
+  keysLeft: number;
+  getStatus: number;
+}
+
+interface Results {
+  savepoints: SavepointFigures[];
+  export?: ExportFigures;
+  restore?: RestoreFigures;
+  limit?: LimitResult;
+  disposals: DisposeFigures[];
+  indexLeft?: number;
+  cpu: { steady?: string; savepoints: string[]; export?: string; restore?: string; limit?: string };
+}
+
+async function main(): Promise<boolean> {
+  log(`bench:savepoints — ${new Date().toISOString()}, ${os.availableParallelism()} cores, Node ${process.version}; NATS ${NATS_URL}, Redis ${REDIS_URL}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const cluster = new SavepointCluster(NATS_URL, REDIS_URL);
+  const rest = () => new RestClient(cluster.restUrl);
+  let nc: NatsConnection | undefined;
+  let cacheDir: string | undefined;
+  const jobs: string[] = [];
+  /** Savepoints taken and not disposed yet. */
+  const live = new Set<string>();
+  const tailText = (n = 60) => cluster.tail.slice(-n).join('\n');
+
+  const resource = resources.add({
+    what: 'the savepoint cluster',
+    stop: async () => {
+      for (const id of jobs) {
+        const v = await restGet<JobDetails>(cluster.restUrl, `/jobs/${id}`).catch(() => undefined);
+        if (!v || ['CANCELED', 'FINISHED', 'FAILED'].includes(v.state)) continue;
+        await rest().request('POST', `/jobs/${id}/cancel`).catch(() => undefined);
+        await waitFor(`job ${id} canceled`, async () => (['CANCELED', 'FAILED'].includes((await restGet<JobDetails>(cluster.restUrl, `/jobs/${id}`)).state) ? true : undefined), 20_000, 100).catch((e) => console.error(`bench: ${String(e)}`));
+      }
+      // The key sweep below would get them too (same cluster prefix); disposing is the feature's own way.
+      for (const id of [...live]) await dispose(id).catch((e) => console.error(`bench: disposing ${id}: ${String(e)}`));
+      const notes = await cluster.stop(nc);
+      if (nc) await withTimeout(nc.close(), 5000, 'closing NATS').catch(() => undefined);
+      if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
+      log(`  cluster ${cluster.clusterId} stopped (pids ${cluster.pids()}); ${notes.join('; ')}`);
+    },
+    killNow: () => cluster.killNow(),
+  });
+
+  const job = (id: string) => restGet<JobDetails>(cluster.restUrl, `/jobs/${id}`);
+  const checkpoints = (id: string) => restGet<{ history: CheckpointRecord[] }>(cluster.restUrl, `/jobs/${id}/checkpoints`);
+  const alive = (v: JobDetails) => {
+    if (v.state === 'FAILED' || v.state === 'CANCELED' || v.state === 'FINISHED') throw new FeatureError(`job ${v.id} ended ${v.state}: ${JSON.stringify(v.failure)}\n${tailText()}`);
+    const crash = cluster.crashed();
+    if (crash) throw new FeatureError(`${crash}\n${tailText()}`);
+  };
+  const cancel = async (id: string) => {
+    await rest().request('POST', `/jobs/${id}/cancel`);
+    await waitFor(`job ${id} CANCELED`, async () => ((await job(id)).state === 'CANCELED' ? true : undefined), 30_000, 50);
+    await waitFor('every slot free again', async () => ((await restGet<{ slotsAvailable: number }>(cluster.restUrl, '/overview')).slotsAvailable >= PARALLELISM ? true : undefined), 30_000, 50);
+  };
+
+  /** DELETE /savepoints/:id, polled until the disposal COMPLETED (bounded); ms it took. */
+  async function dispose(id: string): Promise<number> {
+    const t0 = Date.now();
+    const { requestId } = await rest().request<{ requestId: string }>('DELETE', `/savepoints/${id}`);
+    await waitFor(`disposal of ${id}`, async () => {
+      const op = await restGet<Operation>(cluster.restUrl, `/savepoints/disposal/${requestId}`);
+      if (op.status === 'FAILED') throw new FeatureError(`disposing ${id} failed: ${op.error?.code}: ${op.error?.message}`);
+      return op.status === 'COMPLETED' ? true : undefined;
+    }, 60_000, POLL_MS);
+    live.delete(id);
+    return Date.now() - t0;
+  }
+
+  /** Dispose of a savepoint, then check: GET answers 404 and no key is left under its prefix. */
+  async function disposeAndCheck(id: string): Promise<DisposeFigures> {
+    const t = await dispose(id);
+    const res = await fetch(new URL(`/savepoints/${id}`, cluster.restUrl), { signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    const keysLeft = await withRedis(async (redis) => {
+      let n = 0;
+      let cursor = '0';
+      for (let round = 0; round < 100_000; round++) {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `weir:{${cluster.clusterId}:${id}}:*`, 'COUNT', 1000);
+        n += keys.length;
+        cursor = next;
+        if (cursor === '0') return n;
+      }
+      throw new Error(`SCAN for the keys of ${id} did not finish`);
+    });
+    if (res.status !== 404 || keysLeft > 0) throw new FeatureError(`after disposing ${id}: GET /savepoints/${id} answered HTTP ${res.status}, ${keysLeft} keys left under its prefix`);
+    return { id, ms: t, keysLeft, getStatus: res.status };
+  }
+
+  const results: Results = { savepoints: [], disposals: [], cpu: { savepoints: [] } };
+  let failure: string | undefined;
+  let sampler: CpuSampler | undefined;
+  const windows: { steady?: Window; limit?: Window } = {};
+  try {
+    nc = await withTimeout(connect({ servers: NATS_URL }), 10_000, `connecting to ${NATS_URL}`);
+    await cluster.start(['w1', 'w2']);
+    log(`cluster ${cluster.clusterId} at ${cluster.restUrl}: coordinator + workers w1, w2 (1 slot each), pids ${cluster.pids()}`);
+    // CPU of the cluster, Redis, nats-server and this process every 100 ms, reported per phase (read-only).
+    const others = new Map<string, number>([['bench', process.pid]]);
+    for (const name of ['redis-server', 'nats-server']) {
+      const pids = pidsByName(name);
+      if (pids.length === 1) others.set(name.replace('-server', ''), pids[0]!);
+    }
+    sampler = new CpuSampler(() => new Map([...cluster.pidsByRole(), ...others]), 100);
+
+    // The job: bundled and described here (as `weir run` does), so both submissions are plain REST calls.
+    const bundle = await withTimeout(bundleJob(JOB), 60_000, `bundling ${JOB}`);
+    cacheDir = mkdtempSync(join(os.tmpdir(), 'weir-bench-savepoints-'));
+    const args = { keys: String(KEYS), rate: String(RATE) };
+    const { description } = buildJob(await withTimeout(importJobBundle(bundle, cacheDir), 60_000, 'importing the job bundle'), { args, parallelism: PARALLELISM });
+    const { artifact } = await rest().request<{ artifact: string }>('POST', '/artifacts', bundle, 'application/octet-stream');
+    const submit = (extra: Record<string, unknown> = {}) => rest().request<{ jobId: string }>('POST', '/jobs', { artifact, description, args, parallelism: PARALLELISM, ...extra });
+
+    // ---- 1. the state, then the savepoints
+    const { jobId } = await submit();
+    jobs.push(jobId);
+    log(`job ${jobId}: bench/jobs/keyed-state.ts p=${PARALLELISM}, ${int(KEYS)} keys, generator at ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'}, checkpoints every 1000 ms`);
+    const filling = Date.now();
+    await waitFor(`the count operator to see ${int(KEYS)} records`, async () => {
+      const v = await job(jobId);
+      alive(v);
+      const source = vertex(v, 'keys');
+      const count = vertex(v, 'count');
+      const allKeys = source !== undefined && source.subtasks.every((s) => s.recordsOut >= Math.ceil(KEYS / PARALLELISM));
+      return v.state === 'RUNNING' && allKeys && (count?.recordsIn ?? 0) >= KEYS ? true : undefined;
+    }, 120_000 + (RATE > 0 ? (3000 * KEYS) / RATE : 60_000), 200);
+    log(`  ${int(KEYS)} records counted after ${ms(Date.now() - filling)}`);
+    windows.steady = { from: Date.now() - 2000, to: Date.now() };
+    for (let n = 1; n <= SAVEPOINTS; n++) {
+      if (n > 1) {
+        // Back to the steady state: a periodic checkpoint triggered after the last savepoint completes.
+        const after = results.savepoints[n - 2]!.window.to;
+        await waitFor('a periodic checkpoint after the savepoint', async () => ((await checkpoints(jobId)).history.some((c) => !c.isSavepoint && c.status === 'COMPLETED' && c.triggerTimestamp > after) ? true : undefined), 30_000, 50);
+        // The previous one is not needed any more (the last one is exported and restored).
+        results.disposals.push(await disposeAndCheck(results.savepoints[n - 2]!.id));
+      }
+      const sp = await takeSavepoint(jobId, n);
+      results.savepoints.push(sp);
+      log(`  savepoint ${n} ${sp.id}: ${ms(sp.totalMs)} POST -> COMPLETED, ${bytes(sp.sizeBytes)} (${sp.location})`);
+    }
+    const sp = results.savepoints[results.savepoints.length - 1]!;
+
+    // ---- 2. export
+    const ex = (results.export = await exportSavepoint(sp));
+    log(`  export of ${sp.id}: ${bytes(ex.fileBytes)} in ${ms(ex.totalMs)} (${ex.blobs.length} blobs, checksum and sizes checked)`);
+
+    // ---- 3. restore into a new job (the old one is canceled first: 2 slots in all)
+    await cancel(jobId);
+    const rs = (results.restore = await restore(sp, submit));
+    log(`  restore: job ${rs.jobId} RUNNING with every subtask restored ${ms(rs.done)} after POST /jobs`);
+    await cancel(rs.jobId);
+
+    // ---- 4. the limit, with the savepoint's own blobs
+    const limitFrom = Date.now();
+    const limit = (results.limit = await measureLimit({ redisUrl: REDIS_URL, clusterId: cluster.clusterId, blobs: ex.blobs, runs: LIMIT_RUNS, pipelineBytes: Number.POSITIVE_INFINITY }));
+    windows.limit = { from: limitFrom, to: Date.now() };
+    log(`  limit: ${limit.runs.map((r, i) => `run ${i + 1}: SET ${ms(r.writeMs)}, GET ${ms(r.readMs)}`).join('; ')}`);
+
+    // ---- dispose of the last savepoint, and check that nothing of any is left
+    results.disposals.push(await disposeAndCheck(sp.id));
+    results.indexLeft = await withRedis((redis) => redis.zcard(cluster.savepointIndexKey));
+    log(`  ${results.disposals.length} savepoint(s) disposed; savepoint index entries left: ${results.indexLeft}`);
+  } catch (e) {
+    if (interrupted) return false;
+    failure = (e as Error).message;
+    console.error(`bench: ${e instanceof FeatureError ? 'the savepoint feature failed' : 'failed'}: ${(e as Error).stack ?? String(e)}`);
+    if (!(e instanceof FeatureError)) console.error(`last log lines of the cluster:\n${tailText(40)}`);
+  } finally {
+    sampler?.stop();
+    await resources.release(resource, 120_000);
+  }
+
+  async function takeSavepoint(jobId: string, n: number): Promise<SavepointFigures> {
+    const t0 = Date.now();
+    const { requestId } = await rest().request<{ requestId: string }>('POST', `/jobs/${jobId}/savepoints`);
+    const postMs = Date.now() - t0;
+    const op = await waitFor('the savepoint COMPLETED', async () => {
+      const o = await restGet<Operation>(cluster.restUrl, `/jobs/${jobId}/savepoints/${requestId}`);
+      if (o.status === 'FAILED') throw new FeatureError(`savepoint request ${requestId} FAILED: ${o.error?.code}: ${o.error?.message}\n${tailText()}`);
+      return o.status === 'COMPLETED' ? o : undefined;
+    }, 120_000, POLL_MS);
+    const totalMs = Date.now() - t0;
+    const s = op.result?.savepoint;
+    if (!s) throw new FeatureError(`savepoint request ${requestId} COMPLETED without a savepoint: ${JSON.stringify(op.result)}`);
+    live.add(s.id);
+    const meta = await restGet<SavepointMeta>(cluster.restUrl, `/savepoints/${s.id}`);
+    // Log lines come through a pipe: give them a moment.
+    const spLog = await waitFor('the log line "savepoint completed"', () => cluster.eventsSince(t0, 'savepoint completed', (e) => e.fields.savepoint === s.id)[0], 5000, 50).catch(() => undefined);
+    const cpLog = cluster.eventsSince(t0, 'checkpoint completed', (e) => e.fields.checkpoint === s.checkpointId && e.role === 'coordinator' && e.fields.job === jobId)[0];
+    const history = (await checkpoints(jobId)).history;
+    const checkpoint = history.find((c) => c.id === s.checkpointId);
+    const end = t0 + totalMs;
+    const overlapping = history.filter((c) => !c.isSavepoint && c.triggerTimestamp < end && c.triggerTimestamp + c.endToEndDurationMs > t0);
+    const num = (e: LogEvent | undefined, f: string) => (e && typeof e.fields[f] === 'number' ? (e.fields[f] as number) : undefined);
+    return {
+      n,
+      id: s.id,
+      location: s.location,
+      sizeBytes: s.sizeBytes,
+      checkpointId: s.checkpointId,
+      totalMs,
+      postMs,
+      operationMs: (op.endedAt ?? op.startedAt) - op.startedAt,
+      copyMs: num(spLog, 'copyMs'),
+      logMs: num(spLog, 'ms'),
+      checkpointLogMs: num(cpLog, 'ms'),
+      checkpoint,
+      overlapping,
+      operators: Object.values(meta.operators).map((o) => ({ uid: o.uid, kind: o.kind, keyGroups: Object.keys(o.keyGroups).length, blobs: Object.keys(o.keyGroups).length + Object.keys(o.operatorState).length, bytes: o.bytes })),
+      window: { from: t0, to: end },
+    };
+  }
+
+  async function exportSavepoint(s: SavepointFigures): Promise<ExportFigures> {
+    const url = new URL(`/savepoints/${s.id}/export`, cluster.restUrl);
+    const from = Date.now();
+    const got = await httpGet(url, 120_000);
+    const window = { from, to: Date.now() };
+    if (got.status !== 200) throw new FeatureError(`GET ${url.pathname}: HTTP ${got.status}: ${got.body.subarray(0, 500).toString('utf8')}`);
+    const file = new Uint8Array(got.body.buffer, got.body.byteOffset, got.body.byteLength);
+    const d0 = performance.now();
+    const decoded = decodeExport(file); // checks the framing and the SHA-256
+    const decodeMs = performance.now() - d0;
+    const sum = decoded.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
+    if (decoded.metadata.id !== s.id || sum !== s.sizeBytes) throw new FeatureError(`export of ${s.id}: metadata id ${decoded.metadata.id}, ${sum} blob bytes, the savepoint says ${s.sizeBytes}`);
+    // The same download with fetch() + arrayBuffer(), as the CLI's RestClient.bytes() does it (informational).
+    const f0 = performance.now();
+    const res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    const fetchHeadersMs = performance.now() - f0;
+    const fetched = (await res.arrayBuffer()).byteLength;
+    const fetchMs = performance.now() - f0;
+    if (fetched !== file.byteLength) throw new FeatureError(`the export of ${s.id} was ${file.byteLength} bytes, then ${fetched}`);
+    return { fileBytes: file.byteLength, blobs: decoded.blobs.map((b) => ({ name: b.name, bytes: b.bytes })), headersMs: got.headersMs, totalMs: got.totalMs, decodeMs, fetchHeadersMs, fetchMs, window };
+  }
+
+  async function restore(s: SavepointFigures, submit: (extra: Record<string, unknown>) => Promise<{ jobId: string }>): Promise<RestoreFigures> {
+    const t0 = Date.now();
+    const { jobId } = await submit({ fromSavepoint: s.id });
+    const submitted = Date.now() - t0;
+    jobs.push(jobId);
+    let running: number | undefined;
+    let allRunning: number | undefined;
+    let subtasks = 0;
+    const restoredLogs = () => cluster.eventsSince(t0, 'state restored', (e) => e.fields.job === jobId);
+    const deadline = t0 + 120_000;
+    for (;;) {
+      const v = await job(jobId);
+      const t = Date.now() - t0;
+      alive(v);
+      if (v.state === 'RUNNING') {
+        running ??= t;
+        // A task reports RUNNING only once its restore is done.
+        if (allRunning === undefined && v.vertices.every((x) => x.subtasks.every((st) => st.status === 'RUNNING'))) allRunning = t;
+        const tasks = new Map<number, number>();
+        for (const x of v.vertices as (JobDetails['vertices'][number] & { task: number; parallelism: number })[]) tasks.set(x.task, x.parallelism);
+        subtasks = [...tasks.values()].reduce((sum, p) => sum + p, 0);
+      }
+      if (allRunning !== undefined && restoredLogs().length >= subtasks) break;
+      if (Date.now() > deadline) throw new FeatureError(`job ${jobId} (from ${s.id}) not RUNNING with every subtask restored within 120 s: state ${v.state}, ${restoredLogs().length} of ${subtasks} 'state restored' lines\n${tailText()}`);
+      await sleep(POLL_MS);
+    }
+    const restores = restoredLogs().map((e) => ({
+      task: String(e.fields.task),
+      subtask: Number(e.fields.subtask),
+      worker: e.role,
+      ms: Number(e.fields.ms),
+      blobs: Number(e.fields.blobs),
+      bytes: Number(e.fields.bytes),
+      at: e.time - t0,
+    }));
+    const lastRestoreLog = restores.length > 0 ? Math.max(...restores.map((r) => r.at)) : undefined;
+    // Sinks' operator state (their pending transactions) stays with the job that took the savepoint: not restored.
+    const sinkBytes = s.operators.filter((o) => o.kind === 'sink' && o.keyGroups === 0).reduce((sum, o) => sum + o.bytes, 0);
+    const restoredBytes = restores.reduce((sum, r) => sum + r.bytes, 0);
+    if (restoredBytes !== s.sizeBytes - sinkBytes) throw new FeatureError(`job ${jobId} restored ${restoredBytes} bytes from ${s.id}, which holds ${s.sizeBytes} (${sinkBytes} of them sinks' operator state, not restored)`);
+    const runningLog = cluster.eventsSince(t0, 'job running', (e) => e.fields.job === jobId)[0];
+    const done = Math.max(allRunning!, lastRestoreLog ?? 0);
+    // Informational, after the measurement: the restored job counts records (metrics reach REST about once a second).
+    let processing: number | undefined;
+    await waitFor('the restored job to count records', async () => {
+      const v = await job(jobId);
+      alive(v);
+      return (vertex(v, 'count')?.recordsIn ?? 0) > 0 ? (processing = Date.now() - t0) : undefined;
+    }, 30_000, 50);
+    return { jobId, submitted, running, allRunning, restores, lastRestoreLog, done, restoredFrom: runningLog?.fields.restoredFrom, processing, window: { from: t0, to: t0 + done } };
+  }
+
+  if (interrupted) return false;
+  const cpu = (w: Window | undefined) => {
+    const c = w && sampler?.window(w.from - 100, w.to + 100);
+    return c ? describeCpu(c) : 'no CPU samples';
+  };
+  results.cpu = {
+    steady: cpu(windows.steady),
+    savepoints: results.savepoints.map((s) => cpu(s.window)),
+    export: cpu(results.export?.window),
+    restore: cpu(results.restore?.window),
+    limit: cpu(windows.limit),
+  };
+  report(results);
+  if (failure) log(`FAILED: ${failure.split('\n')[0]}`);
+  log('');
+  const savepointMs = results.savepoints.length > 0 ? median(results.savepoints.map((s) => s.totalMs)) : undefined;
+  const writeMs = results.limit ? median(results.limit.runs.map((r) => r.writeMs)) : undefined;
+  log(`savepoint seconds: ${savepointMs !== undefined ? (savepointMs / 1000).toFixed(3) : 'n/a'}`);
+  log(`restore seconds: ${results.restore ? (results.restore.done / 1000).toFixed(3) : 'n/a'}`);
+  log(`savepoint to limit ratio: ${savepointMs !== undefined && writeMs !== undefined ? (savepointMs / writeMs).toFixed(2) : 'n/a'}`);
+  return failure === undefined;
+}
+
+/** GET with node:http: status, the time to the response headers and to the last byte, the body. Bounded. */
+function httpGet(url: URL, timeoutMs: number): Promise<{ status: number; headersMs: number; totalMs: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get(url, (res) => {
+      const headersMs = performance.now() - t0;
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => (clearTimeout(timer), resolve({ status: res.statusCode ?? 0, headersMs, totalMs: performance.now() - t0, body: Buffer.concat(parts) })));
+      res.on('error', (e) => (clearTimeout(timer), reject(e)));
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`GET ${url.pathname} did not end within ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => (clearTimeout(timer), reject(e)));
+  });
+}
+
+async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+  try {
+    await withTimeout(redis.connect(), 10_000, `connecting to ${REDIS_URL}`);
+    return await withTimeout(fn(redis), 60_000, 'a Redis check');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const pad = (rows: string[][]): string[] => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+};
+const signed = (t: number) => `${t < 0 ? '-' : '+'}${ms(Math.abs(t))}`;
+const at = (t: number | undefined) => (t === undefined ? 'not seen' : `+${ms(t)}`);
+const mbps = (n: number, msTaken: number) => `${(n / 1e6 / (msTaken / 1000)).toFixed(0)} MB/s`;
+
+function describeCpu(c: CpuWindow): string {
+  const parts = [...c.perProcess].map(([label, pct]) => `${label} ${pct.toFixed(0)}%`);
+  return `machine ${c.machineBusy.toFixed(0)}% busy over ${ms(c.wallMs)}; ${parts.join(', ')}`;
+}
+
+function report(r: Results): void {
+  log('');
+  log(`=== results (${int(KEYS)} keys, p=${PARALLELISM}, generator at ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'}) ===`);
+  const rows: string[][] = [['what', 'figure', 'details']];
+  for (const sp of r.savepoints) {
+    const c = sp.checkpoint;
+    rows.push([`savepoint ${sp.n}, POST -> COMPLETED`, ms(sp.totalMs), `${sp.id}; POST answered in ${ms(sp.postMs)}; coordinator operation ${ms(sp.operationMs)}; polled every ${POLL_MS} ms`]);
+    if (c) {
+      rows.push(['  checkpoint: trigger -> last ack', c.latestAckTimestamp ? ms(c.latestAckTimestamp - c.triggerTimestamp) : '?', `#${c.id}${c.isSavepoint ? ' (savepoint)' : ''}; max over subtasks: sync ${ms(c.syncMs)}, async ${ms(c.asyncMs)}, alignment ${ms(c.alignmentMs)}; written ${bytes(c.checkpointedBytes)}`]);
+      for (const st of [...c.subtasks].sort((a, b) => a.subtask.localeCompare(b.subtask))) {
+        if (st.writtenBytes >= 1000) rows.push([`    subtask ${st.subtask}`, `+${ms(st.ackTimestamp - c.triggerTimestamp)}`, `acked; sync ${ms(st.syncMs)}, async ${ms(st.asyncMs)}, alignment ${ms(st.alignmentMs)}, written ${bytes(st.writtenBytes)}`]);
+      }
+      const sources = c.subtasks.filter((st) => st.writtenBytes < 1000);
+      if (sources.length > 0) rows.push(['    small subtasks (sources)', '', sources.map((st) => `${st.subtask} acked +${ms(st.ackTimestamp - c.triggerTimestamp)} (async ${ms(st.asyncMs)} for ${st.writtenBytes} B)`).join('; ')]);
+    } else rows.push(['  checkpoint', '?', `#${sp.checkpointId} not in GET /jobs/:id/checkpoints`]);
+    rows.push(['  checkpoint completed (log)', sp.checkpointLogMs === undefined ? '?' : ms(sp.checkpointLogMs), "coordinator 'checkpoint completed' ms: trigger -> checkpoint metadata committed"]);
+    rows.push(['  copy into the savepoint store', sp.copyMs === undefined ? '?' : ms(sp.copyMs), `coordinator 'savepoint completed' copyMs (server-side COPY); its ms (trigger -> copied): ${sp.logMs === undefined ? '?' : ms(sp.logMs)}`]);
+    rows.push(['  periodic checkpoints overlapping', String(sp.overlapping.length), sp.overlapping.map((o) => `#${o.id} triggered ${signed(o.triggerTimestamp - sp.window.from)}, ${o.status} after ${ms(o.endToEndDurationMs)}, written ${bytes(o.checkpointedBytes)}`).join('; ')]);
+    rows.push(['  CPU', '', r.cpu.savepoints[sp.n - 1] ?? '']);
+  }
+  const last = r.savepoints[r.savepoints.length - 1];
+  if (last) rows.push(['savepoint size (sizeBytes)', bytes(last.sizeBytes), `${int(last.sizeBytes)} B; ${last.operators.filter((o) => o.blobs > 0).map((o) => `${o.uid} ${o.blobs} blobs ${bytes(o.bytes)}`).join(', ')}`]);
+  if (r.savepoints.length > 1) rows.push([`savepoint, median of ${r.savepoints.length}`, ms(median(r.savepoints.map((s) => s.totalMs))), `runs ${r.savepoints.map((s) => ms(s.totalMs)).join(' / ')}; sizes ${[...new Set(r.savepoints.map((s) => s.sizeBytes))].map((n) => int(n)).join(', ')} B`]);
+  const ex = r.export;
+  if (ex) {
+    const sizes = ex.blobs.map((b) => b.bytes.byteLength);
+    rows.push(['export file (GET .../export)', bytes(ex.fileBytes), `${int(ex.fileBytes)} B, ${ex.blobs.length} blobs of ${bytes(Math.min(...sizes))}..${bytes(Math.max(...sizes))} (median ${bytes(median(sizes))})`]);
+    rows.push(['export time', ms(ex.totalMs), `node:http GET to the last byte (${mbps(ex.fileBytes, ex.totalMs)}); response headers after ${ms(ex.headersMs)} (the coordinator reads, encodes and hashes the whole file first); decode + checksum here ${ms(ex.decodeMs)} (not counted)`]);
+    rows.push(['  the same with fetch()', ms(ex.fetchMs), `fetch + arrayBuffer(), as the CLI's RestClient.bytes(): headers after ${ms(ex.fetchHeadersMs)}, body ${ms(ex.fetchMs - ex.fetchHeadersMs)} (informational)`]);
+    rows.push(['  CPU', '', r.cpu.export ?? '']);
+  }
+  const rs = r.restore;
+  if (rs) {
+    const keyed = rs.restores.filter((x) => x.bytes >= 1000);
+    const maxMs = rs.restores.length > 0 ? Math.max(...rs.restores.map((x) => x.ms)) : 0;
+    rows.push(['restore, POST /jobs -> RUNNING + restored', ms(rs.done), `job ${rs.jobId}, restoredFrom checkpoint ${String(rs.restoredFrom)}`]);
+    rows.push(['  POST /jobs answered', at(rs.submitted), 'validation, compatibility check, materialize (server-side COPY into the job), commit']);
+    rows.push(['  job RUNNING', at(rs.running), 'polled every 20 ms']);
+    rows.push(["  last 'state restored' log line", at(rs.lastRestoreLog), 'pino time of the line']);
+    rows.push(['  every subtask RUNNING', at(rs.allRunning), 'polled every 20 ms (a task reports RUNNING after its restore)']);
+    rows.push(["  'state restored' ms, max over subtasks", ms(maxMs), keyed.map((x) => `${x.task}#${x.subtask} on ${x.worker}: ${ms(x.ms)} for ${x.blobs} blobs ${bytes(x.bytes)} (done ${at(x.at)})`).join('; ')]);
+    rows.push(['  restored job counts records', at(rs.processing), 'count recordsIn > 0 in REST (metrics about once a second); not part of the figure']);
+    rows.push(['  CPU', '', r.cpu.restore ?? '']);
+  }
+  if (r.limit) {
+    const w = r.limit.runs.map((x) => x.writeMs);
+    const g = r.limit.runs.map((x) => x.readMs);
+    rows.push([`limit: pipelined SET, median of ${r.limit.runs.length}`, ms(median(w)), `${r.limit.blobs} blobs, ${bytes(r.limit.bytes)} in one pipeline on one connection (${mbps(r.limit.bytes, median(w))}); runs ${w.map((x) => ms(x)).join(' / ')}`]);
+    rows.push([`limit: pipelined GET, median of ${r.limit.runs.length}`, ms(median(g)), `(${mbps(r.limit.bytes, median(g))}); runs ${g.map((x) => ms(x)).join(' / ')}`]);
+    rows.push(['  CPU', '', r.cpu.limit ?? '']);
+  }
+  for (const d of r.disposals) rows.push([`dispose ${d.id}`, ms(d.ms), `DELETE -> COMPLETED; then GET -> HTTP ${d.getStatus}, ${d.keysLeft} keys left under its prefix`]);
+  if (r.indexLeft !== undefined) rows.push(['savepoint index entries left', String(r.indexLeft), '']);
+  for (const line of pad(rows)) log(line);
+  if (r.cpu.steady) log(`CPU of the job running before the first savepoint (2 s): ${r.cpu.steady} (% of one core; machine = busy share of both cores)`);
+}
+
+try {
+  const ok = await main();
+  if (!ok) process.exitCode = 1;
+} catch (e) {
+  if (!interrupted) console.error(`bench: failed: ${(e as Error).stack ?? String(e)}`);
+  process.exitCode = 1;
+} finally {
+  await withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown').catch(() => resources.killAll());
+}
