@@ -5,6 +5,7 @@ import { bundleJob } from './bundle.js';
 import { JOB_CACHE_DIR } from './cache-dir.js';
 import { RestClient } from './rest-client.js';
 import { startEmbedded } from './roles.js';
+import type { Coordinator } from '@weir/coordinator';
 
 export interface RunOptions {
   readonly file: string;
@@ -85,20 +86,38 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
   say(`no cluster configured (WEIR_REST_URL unset): running '${description.name}' on the embedded default, in this process`);
   const slots = Math.max(...planExecution(description).tasks.map((t) => t.parallelism));
   const cluster = await startEmbedded(o.log, slots, o.natsUrl, o.checkpointDir);
-  let interrupted = false;
+  let interrupts = 0;
   const onSigint = () => {
-    interrupted = true;
+    interrupts++;
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', onSigint);
+  let stopping: Promise<void> | undefined;
   try {
     const artifact = await cluster.coordinator.putArtifact(bundle);
     const job = await cluster.coordinator.submit({ artifact, description, args, parallelism: o.parallelism, checkpoints: o.checkpoints, ...(o.restartStrategy ? { restartStrategy: o.restartStrategy } : {}), ...savepointOf(o) });
     for (;;) {
       const view = cluster.coordinator.view(job.id) as unknown as JobView;
-      if (TERMINAL.has(view.state)) return report(view);
-      if (interrupted) {
-        interrupted = false;
-        say('interrupted: canceling the job');
+      if (TERMINAL.has(view.state)) {
+        await stopping;
+        return report(view);
+      }
+      if (interrupts === 1 && !stopping) {
+        // The first Ctrl-C keeps the state: stop with a savepoint (a second one cancels).
+        say('interrupted: stopping with a savepoint (Ctrl-C again cancels)');
+        try {
+          const op = cluster.coordinator.stopJob(job.id, { savepoint: true, drain: false });
+          stopping = waitForOperation(cluster.coordinator, op.requestId).then(
+            (sp) => void (sp && say(`savepoint ${sp}; resume with: weir run ${o.file} --from-savepoint ${sp}`)),
+            (e: Error) => void say(`no savepoint: ${e.message}`),
+          );
+        } catch (e) {
+          say(`no savepoint (${(e as Error).message}): canceling`);
+          interrupts = 2;
+        }
+      }
+      if (interrupts >= 2 && view.state !== 'CANCELING') {
+        interrupts = -Infinity;
+        say('canceling the job');
         await cluster.coordinator.cancel(job.id).catch(() => undefined);
       }
       await sleep(50);
@@ -106,6 +125,16 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
   } finally {
     process.off('SIGINT', onSigint);
     await cluster.stop();
+  }
+}
+
+/** The savepoint id a stop produced, once the operation ends. */
+async function waitForOperation(coordinator: Coordinator, requestId: string): Promise<string | undefined> {
+  for (;;) {
+    const op = coordinator.operations.get(requestId, 'stop');
+    if (op.status === 'FAILED') throw new Error(op.error?.message ?? 'the stop failed');
+    if (op.status === 'COMPLETED') return (op.result as { savepoint?: { id: string } | null }).savepoint?.id;
+    await sleep(50);
   }
 }
 

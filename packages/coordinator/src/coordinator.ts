@@ -17,7 +17,7 @@ import {
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
 import { JobCheckpoints } from './job-checkpoints.js';
-import { checkSavepointCompatibility, Operations, type OperationView } from './savepoints/index.js';
+import { checkSavepointCompatibility, Operations, SavepointCatalog, type OperationView } from './savepoints/index.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -57,10 +57,6 @@ export interface SubmitRequest {
   readonly allowNonRestoredState?: boolean;
 }
 
-/** A savepoint as operations report it. */
-export function savepointSummary(meta: SavepointMetadata, location: string) {
-  return { id: meta.id, location, jobName: meta.jobName, jobVersion: meta.jobVersion, jobId: meta.jobId, checkpointId: meta.checkpointId, reason: meta.reason, createdAt: meta.createdAt, sizeBytes: meta.sizeBytes };
-}
 
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
 const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT']);
@@ -79,11 +75,14 @@ export class Coordinator {
   private readonly waiting = new Map<string, { since: number }>();
   /** Savepoint, stop, rescale and disposal requests, polled by id. */
   readonly operations: Operations;
+  /** The savepoints this cluster keeps. */
+  readonly savepoints: SavepointCatalog;
   readonly log: Logger;
 
   constructor(private readonly o: CoordinatorOptions) {
     this.now = o.now ?? Date.now;
     this.operations = new Operations(this.now);
+    this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now);
     this.log = o.log.child({ component: 'coordinator' });
   }
 
@@ -184,7 +183,7 @@ export class Coordinator {
     let savepoint: SavepointMetadata | undefined;
     let restored: readonly string[] = [];
     if (req.fromSavepoint !== undefined) {
-      savepoint = await this.getSavepoint(req.fromSavepoint);
+      savepoint = await this.savepoints.get(req.fromSavepoint);
       // Checked before anything runs: a refusal costs nothing and names what to fix.
       restored = checkSavepointCompatibility(savepoint, req.description, req.allowNonRestoredState === true).restored;
     }
@@ -423,7 +422,7 @@ export class Coordinator {
     const job = this.runningJob(jobId);
     return this.operations.start('savepoint', jobId, async () => {
       const meta = await job.checkpoints.savepoint({ reason: 'manual', stopSources: false });
-      return { savepoint: savepointSummary(meta!, this.o.savepoints.location(meta!.id)) };
+      return { savepoint: this.savepoints.summary(meta!) };
     });
   }
 
@@ -454,7 +453,7 @@ export class Coordinator {
         await this.cancelTasks(job);
         await this.finish(job, 'FINISHED');
       }
-      return { state: job.status, savepoint: meta ? savepointSummary(meta, this.o.savepoints.location(meta.id)) : null };
+      return { state: job.status, savepoint: meta ? this.savepoints.summary(meta) : null };
     });
   }
 
@@ -487,41 +486,8 @@ export class Coordinator {
       this.log.info({ job: job.id, from, to: parallelism, savepoint: meta.id }, 'rescaling');
       await this.restart(job, false);
       await this.waitForStatus(job, ['RUNNING'], (this.o.slotWaitTimeoutMs ?? 30_000) + 30_000);
-      return { parallelism: { from, to: parallelism }, savepoint: savepointSummary(meta, this.o.savepoints.location(meta.id)) };
+      return { parallelism: { from, to: parallelism }, savepoint: this.savepoints.summary(meta) };
     });
-  }
-
-  async getSavepoint(id: string): Promise<SavepointMetadata> {
-    const meta = await this.o.savepoints.get(id);
-    if (!meta) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
-    return meta;
-  }
-
-  /** Savepoints, newest first, with their age. */
-  async listSavepoints(jobName?: string) {
-    const now = this.now();
-    return (await this.o.savepoints.list(jobName === undefined ? {} : { jobName })).map((m) => ({ ...savepointSummary(m, this.o.savepoints.location(m.id)), ageMs: now - m.createdAt, importedAt: m.importedAt ?? null }));
-  }
-
-  disposeSavepoint(id: string): OperationView {
-    return this.operations.start('dispose', null, async () => {
-      await this.o.savepoints.dispose(id);
-      return { savepoint: id };
-    });
-  }
-
-  async exportSavepoint(id: string): Promise<Uint8Array> {
-    await this.getSavepoint(id);
-    return this.o.savepoints.exportFile(id);
-  }
-
-  async importSavepoint(bytes: Uint8Array) {
-    const meta = await this.o.savepoints.importFile(bytes);
-    return savepointSummary(meta, this.o.savepoints.location(meta.id));
-  }
-
-  get savepointStore(): SavepointStore {
-    return this.o.savepoints;
   }
 
   private runningJob(jobId: string): Job {

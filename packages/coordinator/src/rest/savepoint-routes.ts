@@ -46,29 +46,29 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
   );
 
   app.get<{ Querystring: { job?: string } }>('/savepoints', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { job: { type: 'string', minLength: 1 } } } } }, async (req) => ({
-    savepoints: await coordinator.listSavepoints(req.query.job),
+    savepoints: await coordinator.savepoints.list(req.query.job),
   }));
   app.post('/savepoints/import', { bodyLimit: IMPORT_LIMIT }, async (req, reply) => {
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) {
       return reply.status(400).send({ error: { code: 'WEIR_REST_INVALID_BODY', message: 'POST /savepoints/import takes an export file as an application/octet-stream body' } });
     }
-    return reply.status(201).send(await coordinator.importSavepoint(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)));
+    return reply.status(201).send(await coordinator.savepoints.importFile(new Uint8Array(body.buffer, body.byteOffset, body.byteLength)));
   });
   app.get<P<{ savepointId: string }>>('/savepoints/:savepointId', { schema: { params: savepointParams } }, async (req) => {
-    const meta = await coordinator.getSavepoint(req.params.savepointId);
-    return { ...meta, location: coordinator.savepointStore.location(meta.id) };
+    const meta = await coordinator.savepoints.get(req.params.savepointId);
+    return { ...meta, location: coordinator.savepoints.store.location(meta.id) };
   });
   app.get<P<{ savepointId: string }>>('/savepoints/:savepointId/export', { schema: { params: savepointParams } }, async (req, reply) => {
-    const bytes = await coordinator.exportSavepoint(req.params.savepointId);
+    const bytes = await coordinator.savepoints.exportFile(req.params.savepointId);
     return reply
       .header('content-type', 'application/octet-stream')
       .header('content-disposition', `attachment; filename="${req.params.savepointId}.weirsp"`)
       .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
   app.delete<P<{ savepointId: string }>>('/savepoints/:savepointId', { schema: { params: savepointParams } }, async (req, reply) => {
-    await coordinator.getSavepoint(req.params.savepointId); // unknown ids fail now, not in the operation
-    const op = coordinator.disposeSavepoint(req.params.savepointId);
+    await coordinator.savepoints.get(req.params.savepointId); // unknown ids fail now, not in the operation
+    const op = coordinator.savepoints.dispose(req.params.savepointId);
     return reply.status(202).send({ requestId: op.requestId });
   });
   app.get<P<{ requestId: string }>>('/savepoints/disposal/:requestId', { schema: { params: { type: 'object', required: ['requestId'], properties: { requestId } } } }, async (req) =>

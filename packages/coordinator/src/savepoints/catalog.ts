@@ -1,0 +1,53 @@
+/**
+ * The savepoints a cluster keeps, as the REST API shows them: look-ups with typed errors, the
+ * list with ages, asynchronous disposal, export and import.
+ */
+import type { SavepointMetadata, SavepointStore } from '@weir/runtime';
+import { WeirError } from '@weir/sdk';
+import type { OperationView, Operations } from './operations.js';
+
+/** A savepoint as lists and operations report it. */
+export function savepointSummary(meta: SavepointMetadata, location: string) {
+  return { id: meta.id, location, jobName: meta.jobName, jobVersion: meta.jobVersion, jobId: meta.jobId, checkpointId: meta.checkpointId, reason: meta.reason, createdAt: meta.createdAt, sizeBytes: meta.sizeBytes };
+}
+
+export class SavepointCatalog {
+  constructor(
+    readonly store: SavepointStore,
+    private readonly operations: Operations,
+    private readonly now: () => number,
+  ) {}
+
+  /** The metadata; WEIR_SAVEPOINT_NOT_FOUND if there is no such savepoint. */
+  async get(id: string): Promise<SavepointMetadata> {
+    const meta = await this.store.get(id);
+    if (!meta) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
+    return meta;
+  }
+
+  summary(meta: SavepointMetadata) {
+    return savepointSummary(meta, this.store.location(meta.id));
+  }
+
+  /** Savepoints, newest first, with their age. */
+  async list(jobName?: string) {
+    const now = this.now();
+    return (await this.store.list(jobName === undefined ? {} : { jobName })).map((m) => ({ ...this.summary(m), ageMs: now - m.createdAt, importedAt: m.importedAt ?? null }));
+  }
+
+  dispose(id: string): OperationView {
+    return this.operations.start('dispose', null, async () => {
+      await this.store.dispose(id);
+      return { savepoint: id };
+    });
+  }
+
+  async exportFile(id: string): Promise<Uint8Array> {
+    await this.get(id);
+    return this.store.exportFile(id);
+  }
+
+  async importFile(bytes: Uint8Array) {
+    return this.summary(await this.store.importFile(bytes));
+  }
+}
