@@ -1,16 +1,19 @@
 /**
  * A coordinator and workers started one by one as separate processes (`weir coordinator`,
- * `weir worker --slots 1 --id wN`), so that a worker can be SIGKILLed and started again as a
- * supervisor would. Their JSON logs (level info) are parsed for the events the recovery
- * measurement reports; everything is stopped by pid.
+ * `weir worker --slots 1 --id wN`), as `weir cluster up` runs them, so that a worker can be
+ * SIGKILLed and started again as a supervisor would. Their JSON logs (level info) are parsed for
+ * the events the benches report (recovery, latency, savepoints); everything is stopped by pid
+ * (checked against its start time), and the cluster's NATS streams and Redis keys are deleted by
+ * its unique prefix afterwards.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { CLI, Tracked, unlinkMatching } from './checkpoints-common.js';
 import { freePort } from './cluster.js';
-import { waitFor } from './util.js';
+import { waitFor, withTimeout } from './util.js';
 
 /** A log line of interest: pino's `time` (ms since epoch), message, and the rest of its fields. */
 export interface LogEvent {
@@ -21,12 +24,20 @@ export interface LogEvent {
 }
 
 /** Messages kept from the logs (everything else is dropped, except the tail kept for errors). */
-const EVENTS = new Set(['worker registered', 'job failing', 'restarting', 'job status', 'job running', 'state restored', 'deployed', 'checkpoint write failed']);
-const TAIL_LINES = 200;
+const EVENTS = ['worker registered', 'job failing', 'restarting', 'job status', 'job running', 'state restored', 'deployed', 'checkpoint write failed'];
 
+/** What a bench changes of {@link RoleProcesses}. */
+export interface RoleProcessesOptions {
+  /** Start of the cluster id (8 random hex digits follow). Default `benchrec`. */
+  readonly idPrefix?: string;
+  /** Log messages kept besides the default ones. */
+  readonly extraEvents?: readonly string[];
+  /** Output lines kept for error messages. Default 200. */
+  readonly tailLines?: number;
+}
 
 export class RoleProcesses {
-  readonly clusterId = `benchrec${randomBytes(4).toString('hex')}`;
+  readonly clusterId: string;
   restUrl = '';
   readonly events: LogEvent[] = [];
   /** The last lines of every process's output, for error messages. */
@@ -35,15 +46,40 @@ export class RoleProcesses {
   readonly workers = new Map<string, Tracked>();
   /** Every process ever started, for the final stop and the exit hook. */
   private readonly all: Tracked[] = [];
+  /** Workers this class SIGKILLed on purpose: not crashes. */
+  private readonly killed = new Set<Tracked>();
+  private readonly eventNames: ReadonlySet<string>;
+  private readonly tailLines: number;
 
   constructor(
     private readonly natsUrl: string,
     private readonly redisUrl: string,
     private readonly coordinatorArgs: string[],
-  ) {}
+    options: RoleProcessesOptions = {},
+  ) {
+    this.clusterId = `${options.idPrefix ?? 'benchrec'}${randomBytes(4).toString('hex')}`;
+    this.eventNames = new Set([...EVENTS, ...(options.extraEvents ?? [])]);
+    this.tailLines = options.tailLines ?? 200;
+  }
 
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, WEIR_CLUSTER_ID: this.clusterId, WEIR_NATS_URL: this.natsUrl, WEIR_REDIS_URL: this.redisUrl, WEIR_REST_URL: this.restUrl };
+  }
+
+  /** Redis key of the cluster's savepoint index (its hash tag is `{<cluster>}`, outside the `weir:{<cluster>:*` sweep). */
+  get savepointIndexKey(): string {
+    return `weir:{${this.clusterId}}:savepoints`;
+  }
+
+  /** The pids of every process ever started. */
+  pids(): string {
+    return this.all.map((p) => p.pid).join(', ');
+  }
+
+  /** role (`coordinator` or the worker id) -> pid of the processes alive now (for CPU sampling). */
+  pidsByRole(): Map<string, number> {
+    const roles: [string, Tracked | undefined][] = [['coordinator', this.coordinator], ...this.workers];
+    return new Map(roles.flatMap(([role, p]) => (p?.alive ? [[role, p.pid] as [string, number]] : [])));
   }
 
   private spawnRole(role: string, args: string[]): Tracked {
@@ -64,16 +100,17 @@ export class RoleProcesses {
   private onLine(role: string, line: string): void {
     if (line.trim() === '') return;
     this.tail.push(`${role}: ${line}`);
-    if (this.tail.length > TAIL_LINES) this.tail.shift();
+    if (this.tail.length > this.tailLines) this.tail.shift();
     if (!line.startsWith('{')) return;
     try {
       const j = JSON.parse(line) as Record<string, unknown>;
-      if (typeof j.msg === 'string' && EVENTS.has(j.msg) && typeof j.time === 'number') this.events.push({ role, time: j.time, msg: j.msg, fields: j });
+      if (typeof j.msg === 'string' && this.eventNames.has(j.msg) && typeof j.time === 'number') this.events.push({ role, time: j.time, msg: j.msg, fields: j });
     } catch {
       /* not a log line */
     }
   }
 
+  /** Coordinator first (until its REST API answers), then the workers (until registered). Bounded. */
   async start(workerIds: readonly string[]): Promise<void> {
     const port = await freePort();
     this.restUrl = `http://127.0.0.1:${port}`;
@@ -105,12 +142,23 @@ export class RoleProcesses {
     const p = this.workers.get(id);
     if (!p?.alive) throw new Error(`worker ${id} is not running`);
     const t0 = Date.now();
+    this.killed.add(p);
     p.signal('SIGKILL');
     if (!(await p.waitExit(10_000))) throw new Error(`worker ${id} (pid ${p.pid}) still there 10 s after SIGKILL`);
     return t0;
   }
 
-  /** SIGTERM every process (workers first), SIGKILL what is left; then delete the cluster's streams and Redis keys. */
+  /** Any process of the cluster that exited by itself (a crash, not a killWorker), for error messages. */
+  crashed(): string | undefined {
+    const dead = this.all.filter((p) => p.exited && !this.killed.has(p));
+    if (dead.length === 0) return undefined;
+    return `process(es) ${dead.map((p) => `${p.pid} (exit ${p.child.exitCode ?? p.child.signalCode})`).join(', ')} exited`;
+  }
+
+  /**
+   * SIGTERM every process (workers first), SIGKILL what is left; then delete the cluster's streams,
+   * its Redis keys (`weir:{<cluster>:*`, SCAN + UNLINK, bounded) and its savepoint index key.
+   */
   async stop(nc: NatsConnection | undefined): Promise<string[]> {
     const notes: string[] = [];
     const live = this.all.filter((p) => p.alive);
@@ -130,6 +178,14 @@ export class RoleProcesses {
       notes.push(`${names.length} streams deleted`);
     }
     notes.push(`${await unlinkMatching(this.redisUrl, `weir:{${this.clusterId}:*`)} Redis keys left over deleted`);
+    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+    try {
+      await withTimeout(redis.connect(), 10_000, `connecting to ${this.redisUrl}`);
+      const n = await redis.unlink(this.savepointIndexKey);
+      if (n > 0) notes.push(`savepoint index ${this.savepointIndexKey} was still there, deleted`);
+    } finally {
+      redis.disconnect();
+    }
     return notes;
   }
 
@@ -137,8 +193,8 @@ export class RoleProcesses {
     for (const p of this.all) p.signal('SIGKILL');
   }
 
-  /** Events at or after `since`, optionally of one message. */
-  eventsSince(since: number, msg?: string): LogEvent[] {
-    return this.events.filter((e) => e.time >= since && (msg === undefined || e.msg === msg));
+  /** Events at or after `since` (ms since epoch), optionally of one message, optionally filtered. */
+  eventsSince(since: number, msg?: string, where: (e: LogEvent) => boolean = () => true): LogEvent[] {
+    return this.events.filter((e) => e.time >= since && (msg === undefined || e.msg === msg) && where(e));
   }
 }

@@ -15,51 +15,31 @@
  *   (WEIR_NATS_URL, WEIR_REDIS_URL)
  */
 import os from 'node:os';
-import { parseArgs } from 'node:util';
-import { bytes, ms, Resources } from './checkpoints-common.js';
+import { benchFlags, BenchMain } from './bench-main.js';
+import { bytes, ms } from './checkpoints-common.js';
 import { measureIncremental, type IncrementalResult } from './checkpoints-incremental.js';
 import { checkpointSummary, measureOverhead, type OverheadResult } from './checkpoints-overhead.js';
 import { describeRecovery, measureRecovery, type RecoveryResult } from './checkpoints-recovery.js';
-import { int, median, withTimeout } from './util.js';
+import { int, median } from './util.js';
 
 const USAGE =
   'usage: npm run bench:checkpoints -- [--words N] [--runs R] [--warmup K] [--interval MS] [--keys N] [--updates N] [--deltas D] [--rate N] [--kills K] [--only overhead,incremental,recovery]';
 const PARTS = ['overhead', 'incremental', 'recovery'] as const;
 type Part = (typeof PARTS)[number];
 
-function usage(message: string): never {
-  console.error(`bench: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-const flags = (() => {
-  try {
-    const s = { type: 'string' } as const;
-    return parseArgs({ options: { words: s, runs: s, warmup: s, interval: s, keys: s, updates: s, deltas: s, rate: s, kills: s, only: s } }).values;
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-})();
-
-function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
-
-const WORDS = positive('words', flags.words, 20_000_000);
-const RUNS = positive('runs', flags.runs, 3);
-const WARMUP = positive('warmup', flags.warmup, 1, 0);
-const INTERVAL = positive('interval', flags.interval, 1000, 10);
-const KEYS = positive('keys', flags.keys, 1_000_000);
-const UPDATES = positive('updates', flags.updates, Math.max(1, Math.round(KEYS / 100)));
-const DELTAS = positive('deltas', flags.deltas, 5);
-const RATE = positive('rate', flags.rate, 200_000, 0);
-const KILLS = positive('kills', flags.kills, 3);
+const flags = benchFlags(USAGE, ['words', 'runs', 'warmup', 'interval', 'keys', 'updates', 'deltas', 'rate', 'kills', 'only']);
+const WORDS = flags.positive('words', 20_000_000);
+const RUNS = flags.positive('runs', 3);
+const WARMUP = flags.positive('warmup', 1, 0);
+const INTERVAL = flags.positive('interval', 1000, 10);
+const KEYS = flags.positive('keys', 1_000_000);
+const UPDATES = flags.positive('updates', Math.max(1, Math.round(KEYS / 100)));
+const DELTAS = flags.positive('deltas', 5);
+const RATE = flags.positive('rate', 200_000, 0);
+const KILLS = flags.positive('kills', 3);
 const ONLY = new Set<Part>(
-  (flags.only ?? PARTS.join(',')).split(',').map((p) => {
-    if (!(PARTS as readonly string[]).includes(p)) usage(`--only takes a list of ${PARTS.join(', ')}; got '${p}'`);
+  (flags.values.only ?? PARTS.join(',')).split(',').map((p) => {
+    if (!(PARTS as readonly string[]).includes(p)) flags.fail(`--only takes a list of ${PARTS.join(', ')}; got '${p}'`);
     return p as Part;
   }),
 );
@@ -69,24 +49,13 @@ const REDIS_URL = process.env.WEIR_REDIS_URL || 'redis://127.0.0.1:6379';
 process.env.WEIR_REDIS_URL = REDIS_URL;
 
 const log = (line = '') => console.log(line);
-const resources = new Resources();
-let interrupted = false;
+const bench = new BenchMain(60_000);
+const { resources } = bench;
 const failures: string[] = [];
-
-process.on('exit', () => resources.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`bench: ${signal}, stopping what was started`);
-    void withTimeout(resources.releaseAll(30_000), 60_000, 'shutdown')
-      .catch(() => resources.killAll())
-      .finally(() => process.exit(130));
-  });
-}
 
 /** Run one part; a failure is reported and the other parts still run. */
 async function part<T>(name: Part, fn: () => Promise<T>): Promise<T | undefined> {
-  if (!ONLY.has(name) || interrupted) return undefined;
+  if (!ONLY.has(name) || bench.interrupted) return undefined;
   log('');
   const started = Date.now();
   try {
@@ -94,7 +63,7 @@ async function part<T>(name: Part, fn: () => Promise<T>): Promise<T | undefined>
     log(`  (${name}: ${((Date.now() - started) / 1000).toFixed(0)} s)`);
     return r;
   } catch (e) {
-    if (interrupted) return undefined;
+    if (bench.interrupted) return undefined;
     console.error(`bench: ${name} failed: ${(e as Error).stack ?? String(e)}`);
     failures.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
     await resources.releaseAll(60_000);
@@ -115,7 +84,7 @@ async function main(): Promise<void> {
     measureRecovery({ natsUrl: NATS_URL, redisUrl: REDIS_URL, keys: KEYS, rate: RATE, kills: KILLS, heartbeatTimeoutMs: 3000, log }, resources),
   );
 
-  if (interrupted) return;
+  if (bench.interrupted) return;
   log('');
   log('=== results ===');
   if (overhead) {
@@ -146,12 +115,7 @@ async function main(): Promise<void> {
   log(`incremental bytes ratio: ${incremental ? incremental.ratio.toFixed(3) : 'n/a'}`);
 }
 
-try {
+await bench.run(async () => {
   await main();
-  if (failures.length > 0) process.exitCode = 1;
-} catch (e) {
-  if (!interrupted) console.error(`bench: failed: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown').catch(() => resources.killAll());
-}
+  return failures.length === 0;
+});

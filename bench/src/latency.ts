@@ -18,10 +18,10 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { restGet, restPost, Resources, weirCli, type CheckpointStats, type JobDetails } from './checkpoints-common.js';
+import { benchFlags, BenchMain } from './bench-main.js';
+import { restGet, restPost, weirCli, type CheckpointStats, type JobDetails } from './checkpoints-common.js';
 import { RoleProcesses } from './checkpoints-processes.js';
 import { int, median, sleep, waitFor, withTimeout } from './util.js';
 
@@ -33,47 +33,20 @@ const MODES = ['at-least-once', 'exactly-once'] as const;
 type Mode = (typeof MODES)[number];
 
 const USAGE = 'usage: npm run bench:latency -- [--rate N] [--seconds S] [--warmup S] [--saturation N] [--rounds R] [--batch-ms MS]';
-const flags = (() => {
-  try {
-    const s = { type: 'string' } as const;
-    return parseArgs({ options: { rate: s, seconds: s, warmup: s, saturation: s, rounds: s, 'batch-ms': s } }).values;
-  } catch (e) {
-    console.error(`bench: ${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`bench: --${name} must be an integer >= ${min}, got '${raw}'\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
-const RATE = positive('rate', flags.rate, 5_000);
-const SECONDS = positive('seconds', flags.seconds, 15);
-const WARMUP = positive('warmup', flags.warmup, 3, 0);
-const SATURATION = positive('saturation', flags.saturation, 300_000, 0);
-const ROUNDS = positive('rounds', flags.rounds, 1);
-const BATCH_MS = positive('batch-ms', flags['batch-ms'], 5);
+const flags = benchFlags(USAGE, ['rate', 'seconds', 'warmup', 'saturation', 'rounds', 'batch-ms']);
+const RATE = flags.positive('rate', 5_000);
+const SECONDS = flags.positive('seconds', 15);
+const WARMUP = flags.positive('warmup', 3, 0);
+const SATURATION = flags.positive('saturation', 300_000, 0);
+const ROUNDS = flags.positive('rounds', 1);
+const BATCH_MS = flags.positive('batch-ms', 5);
 const NATS_URL = process.env.WEIR_NATS_URL || 'nats://127.0.0.1:4222';
 const REDIS_URL = process.env.WEIR_REDIS_URL || 'redis://127.0.0.1:6379';
 process.env.WEIR_REDIS_URL = REDIS_URL;
 
 const log = (line = '') => console.log(line);
-const resources = new Resources();
-let interrupted = false;
-process.on('exit', () => resources.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`bench: ${signal}, stopping what was started`);
-    void withTimeout(resources.releaseAll(30_000), 60_000, 'shutdown')
-      .catch(() => resources.killAll())
-      .finally(() => process.exit(130));
-  });
-}
+const bench = new BenchMain(60_000);
+const { resources } = bench;
 
 interface SaturationResult {
   readonly n: number;
@@ -301,7 +274,7 @@ async function main(): Promise<void> {
 
     const sat: Record<Mode, SaturationResult[]> = { 'at-least-once': [], 'exactly-once': [] };
     const lat: Record<Mode, RateResult[]> = { 'at-least-once': [], 'exactly-once': [] };
-    for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+    for (let round = 1; round <= ROUNDS && !bench.interrupted; round++) {
       for (const mode of MODES) {
         log('');
         log(`round ${round}, ${mode}:`);
@@ -309,7 +282,7 @@ async function main(): Promise<void> {
         lat[mode].push(await rate(mode));
       }
     }
-    if (interrupted) return;
+    if (bench.interrupted) return;
 
     log('');
     log('=== results ===');
@@ -332,11 +305,7 @@ async function main(): Promise<void> {
   }
 }
 
-try {
+await bench.run(async () => {
   await main();
-} catch (e) {
-  if (!interrupted) console.error(`bench: failed: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown').catch(() => resources.killAll());
-}
+  return true;
+});

@@ -24,15 +24,15 @@ import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { bundleJob, RestClient } from '@weir/cli';
 import { decodeExport, importJobBundle } from '@weir/runtime';
 import { buildJob } from '@weir/sdk';
 import { Redis } from 'ioredis';
-import { bytes, ms, Resources, restGet, vertex, type CheckpointEntry, type JobDetails } from './checkpoints-common.js';
+import { benchFlags, BenchMain } from './bench-main.js';
+import { bytes, ms, restGet, vertex, type CheckpointEntry, type JobDetails } from './checkpoints-common.js';
+import { RoleProcesses, type LogEvent } from './checkpoints-processes.js';
 import { CpuSampler, pidsByName, type CpuWindow } from './procfs.js';
-import { SavepointCluster, type LogEvent } from './savepoints-cluster.js';
 import { measureLimit, type LimitResult } from './savepoints-limit.js';
 import { int, median, sleep, waitFor, withTimeout } from './util.js';
 
@@ -41,48 +41,17 @@ const JOB = fileURLToPath(new URL('../jobs/keyed-state.ts', import.meta.url));
 const PARALLELISM = 2;
 const POLL_MS = 20;
 
-function usage(message: string): never {
-  console.error(`bench: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-const flags = (() => {
-  try {
-    const s = { type: 'string' } as const;
-    return parseArgs({ options: { keys: s, rate: s, savepoints: s, 'limit-runs': s } }).values;
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-})();
-
-function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min) usage(`--${name} must be an integer >= ${min}, got '${raw}'`);
-  return n;
-}
-
-const KEYS = positive('keys', flags.keys, 1_000_000);
-const RATE = positive('rate', flags.rate, 200_000, 0);
-const SAVEPOINTS = positive('savepoints', flags.savepoints, 3);
-const LIMIT_RUNS = positive('limit-runs', flags['limit-runs'], 5);
+const flags = benchFlags(USAGE, ['keys', 'rate', 'savepoints', 'limit-runs']);
+const KEYS = flags.positive('keys', 1_000_000);
+const RATE = flags.positive('rate', 200_000, 0);
+const SAVEPOINTS = flags.positive('savepoints', 3);
+const LIMIT_RUNS = flags.positive('limit-runs', 5);
 const NATS_URL = process.env.WEIR_NATS_URL || 'nats://127.0.0.1:4222';
 const REDIS_URL = process.env.WEIR_REDIS_URL || 'redis://127.0.0.1:6379';
 
 const log = (line = '') => console.log(line);
-const resources = new Resources();
-let interrupted = false;
-
-process.on('exit', () => resources.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    console.error(`bench: ${signal}, stopping what was started`);
-    void withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown')
-      .catch(() => resources.killAll())
-      .finally(() => process.exit(130));
-  });
-}
+const bench = new BenchMain(90_000);
+const { resources } = bench;
 
 /** An asynchronous operation (savepoint, disposal) as GET returns it. */
 interface Operation {
@@ -186,7 +155,12 @@ interface Results {
 
 async function main(): Promise<boolean> {
   log(`bench:savepoints — ${new Date().toISOString()}, ${os.availableParallelism()} cores, Node ${process.version}; NATS ${NATS_URL}, Redis ${REDIS_URL}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const cluster = new SavepointCluster(NATS_URL, REDIS_URL);
+  // Log lines of the savepoint, its checkpoint and the restore, besides the default ones.
+  const cluster = new RoleProcesses(NATS_URL, REDIS_URL, [], {
+    idPrefix: 'benchsp',
+    extraEvents: ['job submitted', 'checkpoint completed', 'checkpoint aborted', 'savepoint completed'],
+    tailLines: 300,
+  });
   const rest = () => new RestClient(cluster.restUrl);
   let nc: NatsConnection | undefined;
   let cacheDir: string | undefined;
@@ -334,7 +308,7 @@ async function main(): Promise<boolean> {
     results.indexLeft = await withRedis((redis) => redis.zcard(cluster.savepointIndexKey));
     log(`  ${results.disposals.length} savepoint(s) disposed; savepoint index entries left: ${results.indexLeft}`);
   } catch (e) {
-    if (interrupted) return false;
+    if (bench.interrupted) return false;
     failure = (e as Error).message;
     console.error(`bench: ${e instanceof FeatureError ? 'the savepoint feature failed' : 'failed'}: ${(e as Error).stack ?? String(e)}`);
     if (!(e instanceof FeatureError)) console.error(`last log lines of the cluster:\n${tailText(40)}`);
@@ -458,7 +432,7 @@ async function main(): Promise<boolean> {
     return { jobId, submitted, running, allRunning, restores, lastRestoreLog, done, restoredFrom: runningLog?.fields.restoredFrom, processing, window: { from: t0, to: t0 + done } };
   }
 
-  if (interrupted) return false;
+  if (bench.interrupted) return false;
   const cpu = (w: Window | undefined) => {
     const c = w && sampler?.window(w.from - 100, w.to + 100);
     return c ? describeCpu(c) : 'no CPU samples';
@@ -577,12 +551,4 @@ function report(r: Results): void {
   if (r.cpu.steady) log(`CPU of the job running before the first savepoint (2 s): ${r.cpu.steady} (% of one core; machine = busy share of both cores)`);
 }
 
-try {
-  const ok = await main();
-  if (!ok) process.exitCode = 1;
-} catch (e) {
-  if (!interrupted) console.error(`bench: failed: ${(e as Error).stack ?? String(e)}`);
-  process.exitCode = 1;
-} finally {
-  await withTimeout(resources.releaseAll(30_000), 90_000, 'shutdown').catch(() => resources.killAll());
-}
+await bench.run(main);

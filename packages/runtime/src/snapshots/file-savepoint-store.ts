@@ -3,22 +3,18 @@
  * `<dir>/savepoints/<spId>/blobs/<encodeURIComponent(name)>` and `meta.json`, beside the snapshot
  * store's `<dir>/<jobId>/blobs/...` (the coordinator's job ids are 16 hex digits: none is `savepoints`).
  */
-import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
-import { mergeChain } from './chain-merge.js';
-import { decodeExport, encodeExport } from './export-format.js';
+import { decodeExport } from './export-format.js';
 import type { FileSnapshotStore } from './file-store.js';
-import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources } from './savepoint-names.js';
+import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
+import { assertSameJob, existingSavepoint, exportSavepoint, mergeChains, savepointExists } from './savepoint-build.js';
+import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import { unavailableOnError } from './store-errors.js';
 import type { CompletedCheckpoint } from './types.js';
-
-/** Files handled at once: keeps the disk busy without running out of descriptors. */
-const IO_CONCURRENCY = 16;
-/** Chains read and merged at once: bounds the memory a create holds. */
-const MERGE_CHUNK = 64;
 
 /**
  * {@link SavepointStore} in the directory `dir` that `snapshots` uses too. Blob files are
@@ -38,7 +34,7 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   async create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
-    if (checkpoint.jobId !== info.jobId) throw new RangeError(`checkpoint ${checkpoint.id} is of job ${checkpoint.jobId}, the job info of ${info.jobId}`);
+    assertSameJob(checkpoint, info);
     const id = newSavepointId();
     const jobBlobs = join(this.dir, assertToken('job id', checkpoint.jobId), 'blobs');
     const sources = savepointSources(checkpoint);
@@ -57,17 +53,12 @@ export class FileSavepointStore implements SavepointStore {
             sizes.set(s.name, copied);
           },
         );
-        const chains = sources.filter((s) => s.chain.length > 1);
-        for (let i = 0; i < chains.length; i += MERGE_CHUNK) {
-          const part = chains.slice(i, i + MERGE_CHUNK);
-          const read = await this.snapshots.readBlobs(checkpoint.jobId, part.flatMap((s) => s.chain));
-          let at = 0;
-          for (const s of part) {
-            const bytes = mergeChain(read.slice(at, (at += s.chain.length)));
-            await writeAtomic(this.blobPath(id, s.name), bytes);
-            sizes.set(s.name, bytes.byteLength);
+        await mergeChains(this.snapshots, checkpoint.jobId, sources, async (merged) => {
+          for (const b of merged) {
+            await writeAtomic(this.blobPath(id, b.name), b.bytes);
+            sizes.set(b.name, b.bytes.byteLength);
           }
-        }
+        });
       });
       const metadata = savepointMetadata(id, checkpoint, info, sizes, Date.now());
       await this.io('store savepoint metadata', () => writeAtomic(this.metaPath(id), JSON.stringify(metadata)));
@@ -118,16 +109,13 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   async exportFile(id: string): Promise<Uint8Array> {
-    const metadata = await this.metadata(id);
-    const names = savepointBlobNames(metadata);
-    const bytes = await this.readBlobs(id, names);
-    return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
+    return exportSavepoint(await this.metadata(id), (names) => this.readBlobs(id, names));
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
     const { metadata, blobs } = decodeExport(bytes);
     const id = metadata.id;
-    if (await this.get(id)) throw alreadyThere(id);
+    if (await this.get(id)) throw savepointExists(id);
     const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
     try {
       await this.io('import a savepoint', async () => {
@@ -168,10 +156,8 @@ export class FileSavepointStore implements SavepointStore {
   async close(): Promise<void> {}
 
   /** The metadata, or WEIR_SAVEPOINT_NOT_FOUND. */
-  private async metadata(id: string): Promise<SavepointMetadata> {
-    const metadata = await this.get(id);
-    if (!metadata) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
-    return metadata;
+  private metadata(id: string): Promise<SavepointMetadata> {
+    return existingSavepoint(this, id);
   }
 
   private spDir(id: string): string {
@@ -191,95 +177,7 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   /** File system errors (no permission, disk full...) mean the store cannot do its job. */
-  private async io<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WeirError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store directory ${this.root} failed to ${op}: ${reason}`, { cause: err });
-    }
+  private io<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return unavailableOnError(() => `savepoint store directory ${this.root} failed to ${op}`, fn);
   }
-}
-
-function alreadyThere(id: string): WeirError {
-  return new WeirError('WEIR_SAVEPOINT_EXISTS', `savepoint '${id}' already exists here; dispose of it first to import this file again`);
-}
-
-/**
- * Makes `to` the same file as `from` (a hard link, or a copy across file systems) via a temporary
- * name renamed over `to`, so an existing `to` is replaced whole. Resolves with the file's size.
- */
-async function linkAtomic(from: string, to: string): Promise<number> {
-  const tmp = tempName(to);
-  try {
-    try {
-      await link(from, tmp);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
-      await copyFile(from, tmp);
-    }
-    const { size } = await stat(tmp);
-    await rename(tmp, to);
-    return size;
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-/** Temp file in the same directory (rename is atomic only within one file system), flushed before the rename. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = tempName(path);
-  try {
-    await writeFile(tmp, data, { flush: true });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-function tempName(path: string): string {
-  return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-}
-
-async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  // allSettled: no file operation may still run once the caller has moved on (e.g. to clean up).
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, worker));
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return out;
-}
-
-async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  await mapLimited(items, fn);
 }

@@ -2,17 +2,16 @@
  * Snapshot store in a directory: the embedded default and the store of tests. Layout per job:
  * `<dir>/<jobId>/attempt`, `blobs/<encodeURIComponent(name)>`, `checkpoints/<id>.json`, `latest`.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
+import { forEachLimited, isNotFound, mapLimited, readOptional, writeAtomic } from './fs-util.js';
+import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 /** Same limit as the Redis store, so a job behaves the same on both. */
 const MAX_BLOB_BYTES = 256 * 1024 * 1024;
-/** Files read or written at once: enough to keep the disk busy without running out of descriptors. */
-const IO_CONCURRENCY = 16;
 const CHECKPOINT_FILE = /^(\d+)\.json$/;
 
 /**
@@ -175,14 +174,8 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   /** File system errors (no permission, disk full...) mean the store cannot do its job. */
-  private async io<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WeirError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `snapshot store directory ${this.dir} failed ${op}: ${reason}`, { cause: err });
-    }
+  private io<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return unavailableOnError(() => `snapshot store directory ${this.dir} failed ${op}`, fn);
   }
 }
 
@@ -193,57 +186,6 @@ function assertAttempt(attempt: number): void {
 function fenced(jobId: string, attempt: number, stored: number | undefined, what: string): WeirError {
   const current = stored === undefined ? 'no attempt (fence was never called)' : `attempt ${stored}`;
   return new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} of job ${jobId} may not ${what}: the job's current attempt is ${current}`);
-}
-
-/** Temp file in the same directory (rename is atomic only within one file system), flushed before the rename. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data, { flush: true });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-async function readOptional(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-}
-
-async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  // allSettled: no file operation may still run once the caller (and its lock) has moved on.
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(IO_CONCURRENCY, items.length) }, worker));
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return out;
-}
-
-async function forEachLimited<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  await mapLimited(items, fn);
 }
 
 /**

@@ -5,22 +5,19 @@
  */
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
-import { mergeChain } from './chain-merge.js';
-import { decodeExport, encodeExport } from './export-format.js';
+import { decodeExport } from './export-format.js';
 import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
+import { checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
+import { assertSameJob, existingSavepoint, exportSavepoint, mergeChains, savepointExists } from './savepoint-build.js';
 import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint } from './types.js';
 
-/** Commands per pipeline: big enough to amortise round trips, small enough to keep replies small. */
+/** Copies per pipeline: big enough to amortise round trips, small enough to keep replies small. */
 const PIPELINE_CHUNK = 1000;
-/** Chains read and merged at once: bounds the memory a create holds. */
-const MERGE_CHUNK = 64;
-/** Payload of one write pipeline (as the snapshot store's write chunks). */
-const WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
-const READ_CHUNK = 256;
 
 /**
  * Metadata set only if absent, and listed in the index in the same step: a savepoint is listed
@@ -57,7 +54,7 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   async create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
-    if (checkpoint.jobId !== info.jobId) throw new RangeError(`checkpoint ${checkpoint.id} is of job ${checkpoint.jobId}, the job info of ${info.jobId}`);
+    assertSameJob(checkpoint, info);
     const id = newSavepointId();
     const keys = this.keys(id);
     const sources = savepointSources(checkpoint);
@@ -66,13 +63,11 @@ export class RedisSavepointStore implements SavepointStore {
       await this.call('create a savepoint', async () => {
         const single = sources.filter((s) => s.chain.length === 1);
         await Promise.all(chunk(single, PIPELINE_CHUNK).map((part) => this.copyIn(checkpoint.jobId, keys, part, sizes)));
-        for (const part of chunk(sources.filter((s) => s.chain.length > 1), MERGE_CHUNK)) {
-          const read = await this.snapshots.readBlobs(checkpoint.jobId, part.flatMap((s) => s.chain));
-          let at = 0;
-          const merged = part.map((s) => ({ name: s.name, bytes: mergeChain(read.slice(at, (at += s.chain.length))) }));
-          for (const b of merged) sizes.set(b.name, b.bytes.byteLength);
-          await this.writeBlobs(keys, merged);
-        }
+        await mergeChains(this.snapshots, checkpoint.jobId, sources, async (merged) => {
+          const blobs = [...merged];
+          for (const b of blobs) sizes.set(b.name, b.bytes.byteLength);
+          await this.writeBlobs(keys, blobs);
+        });
       });
       const metadata = savepointMetadata(id, checkpoint, info, sizes, Date.now());
       await this.commitMetadata(metadata);
@@ -94,8 +89,7 @@ export class RedisSavepointStore implements SavepointStore {
     const all = await this.call('list savepoints', async () => {
       // Equal scores come in descending id order, as the file store sorts them.
       const ids = await this.redis.zrevrange(index, 0, -1);
-      const parts = await Promise.all(chunk(ids, READ_CHUNK).map((part) => this.redis.mget(part.map((id) => this.keys(id).meta))));
-      return parts.flat();
+      return mgetStrings(this.redis, ids.map((id) => this.keys(id).meta));
     });
     return all.flatMap((json) => (json === null ? [] : [JSON.parse(json) as SavepointMetadata])).filter((m) => filter.jobName === undefined || m.jobName === filter.jobName);
   }
@@ -103,11 +97,11 @@ export class RedisSavepointStore implements SavepointStore {
   async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
     const keys = this.keys(id);
     if (names.length === 0) return [];
-    const values = await this.call('read savepoint blobs', async () => (await Promise.all(chunk(names, READ_CHUNK).map((part) => this.redis.mgetBuffer(part.map((n) => keys.blob(n)))))).flat());
+    const values = await this.call('read savepoint blobs', () => mgetBuffers(this.redis, names.map((n) => keys.blob(n))));
     const missing = values.findIndex((v) => v === null);
     if (missing >= 0) {
       await this.metadata(id); // an unknown savepoint is reported as such, not as a missing blob
-      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of savepoint ${id} is missing from the savepoint store (${this.address()})`);
+      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of savepoint ${id} is missing from the savepoint store (${redisAddress(this.redis)})`);
     }
     return values as Buffer[];
   }
@@ -121,17 +115,14 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   async exportFile(id: string): Promise<Uint8Array> {
-    const metadata = await this.metadata(id);
-    const names = savepointBlobNames(metadata);
-    const bytes = await this.readBlobs(id, names);
-    return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
+    return exportSavepoint(await this.metadata(id), (names) => this.readBlobs(id, names));
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
     const { metadata, blobs } = decodeExport(bytes);
     const keys = this.keys(metadata.id);
     const exists = await this.call('import a savepoint', () => this.redis.exists(keys.meta));
-    if (exists) throw alreadyThere(metadata.id);
+    if (exists) throw savepointExists(metadata.id);
     const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
     try {
       await this.call('import a savepoint', () => this.writeBlobs(keys, blobs));
@@ -156,7 +147,7 @@ export class RedisSavepointStore implements SavepointStore {
           for (const c of part) pipeline.copy(from.blob(c.from), to.blob(c.to), 'REPLACE');
           const replies = checkExec(await pipeline.exec());
           const missing = replies.findIndex((copied) => copied !== 1);
-          if (missing >= 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${part[missing].from}' of savepoint ${id} is missing from the savepoint store (${this.address()}); it cannot be restored`);
+          if (missing >= 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${part[missing].from}' of savepoint ${id} is missing from the savepoint store (${redisAddress(this.redis)}); it cannot be restored`);
         }),
       ),
     );
@@ -166,7 +157,7 @@ export class RedisSavepointStore implements SavepointStore {
 
   /** The Redis address and the prefix of the savepoint's keys. */
   location(id: string): string {
-    return `${this.address()} ${this.keys(id).prefix}`;
+    return `${redisAddress(this.redis)} ${this.keys(id).prefix}`;
   }
 
   /** Nothing to release: the caller owns the client. */
@@ -179,7 +170,7 @@ export class RedisSavepointStore implements SavepointStore {
     for (const s of part) pipeline.copy(job.blob(s.chain[0]), keys.blob(s.name), 'REPLACE').strlen(keys.blob(s.name));
     const replies = checkExec(await pipeline.exec());
     part.forEach((s, i) => {
-      if (replies[2 * i] !== 1) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${s.chain[0]}' of job ${jobId} is missing from the snapshot store (${this.address()}); the savepoint cannot be taken`);
+      if (replies[2 * i] !== 1) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${s.chain[0]}' of job ${jobId} is missing from the snapshot store (${redisAddress(this.redis)}); the savepoint cannot be taken`);
       sizes.set(s.name, replies[2 * i + 1] as number);
     });
   }
@@ -188,28 +179,26 @@ export class RedisSavepointStore implements SavepointStore {
     await Promise.all(
       chunkBySize(blobs).map(async (part) => {
         const pipeline = this.redis.pipeline();
-        for (const b of part) pipeline.set(keys.blob(b.name), Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
+        for (const b of part) pipeline.set(keys.blob(b.name), toBuffer(b.bytes));
         checkExec(await pipeline.exec());
       }),
     );
   }
 
   private async unlinkBlobs(keys: RedisSavepointKeys, names: readonly string[]): Promise<void> {
-    await this.call('delete savepoint blobs', () => Promise.all(chunk(names, PIPELINE_CHUNK).map((part) => (part.length > 0 ? this.redis.unlink(part.map((n) => keys.blob(n))) : 0))));
+    await this.call('delete savepoint blobs', () => unlinkAll(this.redis, names.map((n) => keys.blob(n))));
   }
 
   private async commitMetadata(metadata: SavepointMetadata): Promise<void> {
     const keys = this.keys(metadata.id);
     const index = redisSavepointIndex(this.options.cluster);
     const done = await this.call('store savepoint metadata', () => this.redis.eval(COMMIT_METADATA, 2, keys.meta, index, JSON.stringify(metadata), metadata.createdAt, metadata.id));
-    if (done !== 1) throw alreadyThere(metadata.id);
+    if (done !== 1) throw savepointExists(metadata.id);
   }
 
   /** The metadata, or WEIR_SAVEPOINT_NOT_FOUND. */
-  private async metadata(id: string): Promise<SavepointMetadata> {
-    const metadata = await this.get(id);
-    if (!metadata) throw notFound(id);
-    return metadata;
+  private metadata(id: string): Promise<SavepointMetadata> {
+    return existingSavepoint(this, id);
   }
 
   private keys(id: string): RedisSavepointKeys {
@@ -217,60 +206,7 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   /** Runs one Redis interaction; anything but our own errors means Redis could not do it. */
-  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WeirError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store Redis at ${this.address()} failed to ${op}: ${reason}`, { cause: err });
-    }
+  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return unavailableOnError(() => `savepoint store Redis at ${redisAddress(this.redis)} failed to ${op}`, fn);
   }
-
-  /** Where the client connects, without credentials. */
-  private address(): string {
-    const o = this.redis.options;
-    if (o.path) return `unix:${o.path}`;
-    if (o.sentinels?.length) return `sentinel master '${o.name ?? ''}'`;
-    return `redis://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
-  }
-}
-
-/** The replies of a pipeline or MULTI; the first failed command's error is thrown. */
-function checkExec(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error('the transaction was aborted');
-  for (const [err] of results) if (err) throw err;
-  return results.map(([, value]) => value);
-}
-
-function notFound(id: string): WeirError {
-  return new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
-}
-
-function alreadyThere(id: string): WeirError {
-  return new WeirError('WEIR_SAVEPOINT_EXISTS', `savepoint '${id}' already exists here; dispose of it first to import this file again`);
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Groups blobs into pipelines of at most WRITE_CHUNK_BYTES (a bigger blob goes alone). */
-function chunkBySize(blobs: readonly BlobWrite[]): BlobWrite[][] {
-  const out: BlobWrite[][] = [];
-  let current: BlobWrite[] = [];
-  let bytes = 0;
-  for (const b of blobs) {
-    if (current.length > 0 && (bytes + b.bytes.byteLength > WRITE_CHUNK_BYTES || current.length >= PIPELINE_CHUNK)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(b);
-    bytes += b.bytes.byteLength;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }

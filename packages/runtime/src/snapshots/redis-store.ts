@@ -5,16 +5,12 @@
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
 import { redisJobKeys, type RedisJobKeys } from './redis-keys.js';
+import { chunk, chunkBySize, DELETE_CHUNK, mgetBuffers, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
+import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 /** Largest blob accepted (Redis' own bulk limit is 512 MB; a bigger state should be split). */
 export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
-/** Payload of one write script call: big enough to amortise round trips, small enough not to block Redis long. */
-const WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
-/** Blobs per write script call, so many tiny blobs do not make one huge call either. */
-const WRITE_CHUNK_BLOBS = 1000;
-const READ_CHUNK = 256;
-const DELETE_CHUNK = 1000;
 const SCAN_COUNT = 1000;
 /** SCAN always ends; the bound only turns a misbehaving server into an error instead of a hang. */
 const MAX_SCAN_ROUNDS = 1_000_000;
@@ -133,13 +129,10 @@ export class RedisSnapshotStore implements SnapshotStore {
   async readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]> {
     const keys = this.keys(jobId);
     if (names.length === 0) return [];
-    const parts = await this.call('readBlobs', () =>
-      Promise.all(chunk(names, READ_CHUNK).map((part) => this.redis.mgetBuffer(part.map((n) => keys.blob(n))))),
-    );
-    const values = parts.flat();
+    const values = await this.call('readBlobs', () => mgetBuffers(this.redis, names.map((n) => keys.blob(n))));
     const missing = values.findIndex((v) => v === null);
     if (missing >= 0) {
-      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of job ${jobId} is missing from the snapshot store (${this.address()}); the checkpoint cannot be restored`);
+      throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[missing]}' of job ${jobId} is missing from the snapshot store (${redisAddress(this.redis)}); the checkpoint cannot be restored`);
     }
     return values as Buffer[];
   }
@@ -147,7 +140,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   async deleteBlobs(jobId: string, names: readonly string[]): Promise<void> {
     const keys = this.keys(jobId);
     if (names.length === 0) return;
-    await this.call('deleteBlobs', () => Promise.all(chunk(names, DELETE_CHUNK).map((part) => this.redis.unlink(part.map((n) => keys.blob(n))))));
+    await this.call('deleteBlobs', () => unlinkAll(this.redis, names.map((n) => keys.blob(n))));
   }
 
   async commitCheckpoint(jobId: string, attempt: number, checkpoint: CompletedCheckpoint): Promise<void> {
@@ -219,22 +212,8 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   /** Runs one Redis interaction; anything but our own errors means Redis could not do it. */
-  private async call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof WeirError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `snapshot store Redis at ${this.address()} failed ${op}: ${reason}`, { cause: err });
-    }
-  }
-
-  /** Where the client connects, without credentials. */
-  private address(): string {
-    const o = this.redis.options;
-    if (o.path) return `unix:${o.path}`;
-    if (o.sentinels?.length) return `sentinel master '${o.name ?? ''}'`;
-    return `redis://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
+  private call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return unavailableOnError(() => `snapshot store Redis at ${redisAddress(this.redis)} failed ${op}`, fn);
   }
 }
 
@@ -248,33 +227,4 @@ function checkFence(reply: unknown, jobId: string, attempt: number, what: string
   const stored = String(reply[1] ?? '');
   const current = stored === '' ? 'no attempt (fence was never called)' : `attempt ${stored}`;
   throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} of job ${jobId} may not ${what}: the job's current attempt is ${current}`);
-}
-
-/** A view of the same memory: Redis gets the bytes as a binary argument, never a string. */
-function toBuffer(u8: Uint8Array): Buffer {
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/** Groups blobs into script calls of at most WRITE_CHUNK_BYTES (a bigger blob goes alone). */
-function chunkBySize(blobs: readonly BlobWrite[]): BlobWrite[][] {
-  const out: BlobWrite[][] = [];
-  let current: BlobWrite[] = [];
-  let bytes = 0;
-  for (const b of blobs) {
-    if (current.length > 0 && (bytes + b.bytes.byteLength > WRITE_CHUNK_BYTES || current.length >= WRITE_CHUNK_BLOBS)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(b);
-    bytes += b.bytes.byteLength;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
 }

@@ -21,6 +21,7 @@ import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { savepointBlobNames } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointMetadata, type SavepointStore } from './savepoint-types.js';
+import { codeIs, rejectsWith, scanAll } from './store-testing.js';
 import type { CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -574,30 +575,4 @@ function canonical(name: string): string {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function codeIs(code: string, message?: RegExp): (err: unknown) => boolean {
-  return (err) => {
-    const e = err as { code?: unknown; message?: unknown };
-    assert.equal(e.code, code, `expected ${code}, got ${String(e.code)}: ${String(e.message)}`);
-    if (message) assert.match(String(e.message), message);
-    return true;
-  };
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, codeIs(code, message));
-}
-
-/** Every key matching `pattern`, with a bounded SCAN loop. */
-async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let round = 0; round < 100_000; round++) {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    keys.push(...found);
-    if (next === '0') return keys;
-    cursor = next;
-  }
-  throw new Error(`SCAN of ${pattern} did not finish`);
 }

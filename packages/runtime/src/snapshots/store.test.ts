@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { FileSnapshotStore } from './file-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { redisJobKeys } from './redis-keys.js';
+import { rejectsWith, scanAll } from './store-testing.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -341,15 +342,6 @@ describe('FileSnapshotStore specifics', () => {
   });
 });
 
-async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    const e = err as { code?: unknown; message?: unknown };
-    assert.equal(e.code, code, `expected ${code}, got ${String(e.code)}: ${String(e.message)}`);
-    if (message) assert.match(String(e.message), message);
-    return true;
-  });
-}
-
 /** Bytes that differ per position and per seed, so a swapped or shifted blob is noticed. */
 function patterned(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -370,17 +362,4 @@ function checkpoint(jobId: string, id: number, attempt: number): CompletedCheckp
     stateBytes: 10,
     writtenBytes: 5,
   };
-}
-
-/** Every key matching `pattern`, with a bounded SCAN loop. */
-async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let round = 0; round < 100_000; round++) {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    keys.push(...found);
-    if (next === '0') return keys;
-    cursor = next;
-  }
-  throw new Error(`SCAN of ${pattern} did not finish`);
 }

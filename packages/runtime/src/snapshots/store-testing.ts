@@ -1,0 +1,33 @@
+/**
+ * Helpers of the store contract tests (store.test.ts, savepoint-store.test.ts). Not a test file
+ * itself: the name matches none of the patterns `node --test` looks for.
+ */
+import assert from 'node:assert/strict';
+import type { Redis } from 'ioredis';
+
+/** An `assert.throws`/`rejects` check: the error has `code` and, if given, a message matching `message`. */
+export function codeIs(code: string, message?: RegExp): (err: unknown) => boolean {
+  return (err) => {
+    const e = err as { code?: unknown; message?: unknown };
+    assert.equal(e.code, code, `expected ${code}, got ${String(e.code)}: ${String(e.message)}`);
+    if (message) assert.match(String(e.message), message);
+    return true;
+  };
+}
+
+export async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, codeIs(code, message));
+}
+
+/** Every key matching `pattern`, with a bounded SCAN loop. */
+export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  for (let round = 0; round < 100_000; round++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...found);
+    if (next === '0') return keys;
+    cursor = next;
+  }
+  throw new Error(`SCAN of ${pattern} did not finish`);
+}
