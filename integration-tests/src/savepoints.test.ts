@@ -150,6 +150,13 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
 
     const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));
     await publishMore(stream, subject, more, 30_000 + more.length);
+    // Checked before anything starts: how version 2's operators take version 1's state.
+    const dry = await weir(['run', V2, '-p', '2', '--arg', `stream=${stream}`, '--arg', `hash=${hashB}`, '--from-savepoint', sp, '--dry-run'], cluster.env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /sp-count@2 can start from savepoint sp-[0-9a-f]{16} \(sp-count@1\)/);
+    assert.match(dry.stdout, /restored:\s+keys, count, upsert/);
+    assert.match(dry.stdout, /start empty:\s+drop/);
+    assert.match(dry.stdout, /dropped:\s+-/);
     const jobA = await run(cluster, V1, 1, { stream, hash: hashA }, ['--from-savepoint', sp]);
     const jobB = await run(cluster, V2, 2, { stream, hash: hashB }, ['--from-savepoint', sp]);
     const expectedA = addAll(before, more);
@@ -215,6 +222,9 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const refused = await weir(renamed, cluster.env);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /WEIR_SAVEPOINT_NON_RESTORED_STATE.*'count'.*--allow-non-restored-state/);
+    const dryRefused = await weir([...renamed, '--dry-run'], cluster.env);
+    assert.equal(dryRefused.code, 2);
+    assert.match(dryRefused.stderr, /WEIR_SAVEPOINT_NON_RESTORED_STATE/);
     const allowed = await weir([...renamed, '--allow-non-restored-state'], cluster.env);
     assert.equal(allowed.code, 0, allowed.stderr);
     const v = await cluster.job(allowed.stdout.trim());

@@ -91,8 +91,9 @@ program
   .option('--restart-strategy <spec>', "'none', 'fixed-delay:<attempts>:<delayMs>', or a JSON strategy (default: the job's, else exponential-delay)")
   .option('--from-savepoint <id>', 'start from this savepoint (state is mapped to operators by uid)')
   .option('--allow-non-restored-state', 'with --from-savepoint: drop state of operators the job no longer has', false)
+  .option('--dry-run', 'with --from-savepoint: only check that the job can start from it (how state maps by uid), start nothing', false)
   .addOption(new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL'))
-  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once'; restartStrategy?: string; fromSavepoint?: string; allowNonRestoredState: boolean }) => {
+  .action(async (file: string, opts: { parallelism: string; arg: string[]; detach: boolean; restUrl?: string; checkpointInterval?: string; checkpointMode?: 'exactly-once' | 'at-least-once'; restartStrategy?: string; fromSavepoint?: string; allowNonRestoredState: boolean; dryRun: boolean }) => {
     const env = readEnv();
     const restUrl = opts.restUrl ? flag('rest-url', schemas.restUrl, opts.restUrl) : undefined; // empty = unset
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'warn', { role: 'client' });
@@ -102,8 +103,9 @@ program
     };
     const restartStrategy = opts.restartStrategy === undefined ? undefined : parseRestartStrategy(opts.restartStrategy);
     if (opts.allowNonRestoredState && !opts.fromSavepoint) throw new ConfigError('--allow-non-restored-state needs --from-savepoint <id>');
+    if (opts.dryRun && !opts.fromSavepoint) throw new ConfigError('--dry-run needs --from-savepoint <id>');
     const fromSavepoint = opts.fromSavepoint === undefined ? undefined : flag('from-savepoint', z.string().regex(/^sp-[0-9a-f]{16}$/, "must be a savepoint id like sp-0123456789abcdef (see 'weir savepoints')"), opts.fromSavepoint);
-    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), ...(fromSavepoint ? { fromSavepoint, allowNonRestoredState: opts.allowNonRestoredState } : {}), log });
+    exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), ...(fromSavepoint ? { fromSavepoint, allowNonRestoredState: opts.allowNonRestoredState, dryRun: opts.dryRun } : {}), log });
   });
 
 /** `none`, `fixed-delay:<attempts>:<delayMs>` or JSON; the coordinator validates the fields. */

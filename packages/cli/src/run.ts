@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Start from this savepoint. */
   readonly fromSavepoint?: string;
   readonly allowNonRestoredState?: boolean;
+  /** Only check the job against the savepoint. */
+  readonly dryRun?: boolean;
   readonly log: Logger;
 }
 
@@ -47,7 +49,36 @@ export async function run(o: RunOptions): Promise<number> {
   const bundle = await bundleJob(o.file);
   const def = await importJobBundle(bundle, JOB_CACHE_DIR);
   const { description } = buildJob(def, { args, parallelism: o.parallelism });
+  if (o.dryRun && o.fromSavepoint) return dryRun(o, description);
   return o.restUrl ? runOnCluster(o, bundle, description, args) : runEmbedded(o, bundle, description, args);
+}
+
+/** How the job's operators would take the savepoint's state; refusals are the typed errors a run would give. */
+async function dryRun(o: RunOptions, description: JobGraphDescription): Promise<number> {
+  const body = { description, allowNonRestoredState: o.allowNonRestoredState === true };
+  let m: { savepoint: { id: string; jobName: string; jobVersion: string }; restored: readonly string[]; rescaled: readonly string[]; fresh: readonly string[]; notRestored: readonly string[] };
+  if (o.restUrl) {
+    m = await new RestClient(o.restUrl).request('POST', `/savepoints/${o.fromSavepoint}/check`, body);
+  } else {
+    const cluster = await startEmbedded(o.log, 1, o.natsUrl, o.checkpointDir);
+    try {
+      m = await cluster.coordinator.savepoints.check(o.fromSavepoint!, description, body.allowNonRestoredState);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  const list = (uids: readonly string[]) => (uids.length > 0 ? uids.join(', ') : '-');
+  process.stdout.write(
+    [
+      `${description.name}@${description.version} can start from savepoint ${m.savepoint.id} (${m.savepoint.jobName}@${m.savepoint.jobVersion})`,
+      `  restored:     ${list(m.restored)}`,
+      `  rescaled:     ${list(m.rescaled)}`,
+      `  start empty:  ${list(m.fresh)}`,
+      `  dropped:      ${list(m.notRestored)}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
 }
 
 async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {

@@ -59,6 +59,11 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     const meta = await coordinator.savepoints.get(req.params.savepointId);
     return { ...meta, location: coordinator.savepoints.store.location(meta.id) };
   });
+  app.post<P<{ savepointId: string }> & { Body: { description: Parameters<Coordinator['savepoints']['check']>[1]; allowNonRestoredState?: boolean } }>(
+    '/savepoints/:savepointId/check',
+    { schema: { params: savepointParams, body: { type: 'object', required: ['description'], additionalProperties: false, properties: { description: { type: 'object', required: ['apiVersion', 'name', 'version', 'nodes'] }, allowNonRestoredState: { type: 'boolean' } } } } },
+    async (req) => coordinator.savepoints.check(req.params.savepointId, req.body.description, req.body.allowNonRestoredState === true),
+  );
   app.get<P<{ savepointId: string }>>('/savepoints/:savepointId/export', { schema: { params: savepointParams } }, async (req, reply) => {
     const bytes = await coordinator.savepoints.exportFile(req.params.savepointId);
     return reply

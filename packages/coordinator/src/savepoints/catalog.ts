@@ -3,7 +3,8 @@
  * list with ages, asynchronous disposal, export and import.
  */
 import type { SavepointMetadata, SavepointStore } from '@weir/runtime';
-import { WeirError } from '@weir/sdk';
+import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
+import { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
 import type { OperationView, Operations } from './operations.js';
 
 /** A savepoint as lists and operations report it. */
@@ -23,6 +24,16 @@ export class SavepointCatalog {
     const meta = await this.store.get(id);
     if (!meta) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `no savepoint '${id}'; list them with GET /savepoints or 'weir savepoints'`);
     return meta;
+  }
+
+  /**
+   * Whether `description` could start from savepoint `id`, without starting it (`weir run
+   * --dry-run`): check an upgrade against a savepoint before stopping the job that runs now.
+   */
+  async check(id: string, description: JobGraphDescription, allowNonRestoredState: boolean): Promise<SavepointMapping & { savepoint: ReturnType<typeof savepointSummary> }> {
+    validateGraph(description);
+    const meta = await this.get(id);
+    return { savepoint: this.summary(meta), ...checkSavepointCompatibility(meta, description, allowNonRestoredState) };
   }
 
   summary(meta: SavepointMetadata) {
