@@ -215,7 +215,11 @@ class SinkOp extends Base implements OperatorInstance {
   }
 }
 
-const isGenerator = (r: unknown): r is Generator<unknown> => Object.prototype.toString.call(r) === '[object Generator]';
+/**
+ * What Object.prototype.toString calls '[object Generator]' (its @@toStringTag), read directly:
+ * toString builds a string per record.
+ */
+const isGenerator = (r: unknown): r is Generator<unknown> => r != null && (r as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
 
 export interface ActorRuntimeContext {
   readonly args: JobArgs;
