@@ -52,11 +52,11 @@ export function frameSeq(bytes: Uint8Array): number {
   if (bytes[0] !== 0x93) throw new Error('not a frame');
   const b = bytes[2]!;
   if (b < 0x80) return b;
-  const v = new DataView(bytes.buffer, bytes.byteOffset + 3, Math.min(8, bytes.length - 3));
-  if (b === 0xcc) return v.getUint8(0);
-  if (b === 0xcd) return v.getUint16(0);
-  if (b === 0xce) return v.getUint32(0);
-  if (b === 0xcf) return Number(v.getBigUint64(0));
+  // Big-endian bytes read by hand: a DataView per frame is garbage.
+  if (b === 0xcc && bytes.length >= 4) return bytes[3]!;
+  if (b === 0xcd && bytes.length >= 5) return (bytes[3]! << 8) | bytes[4]!;
+  if (b === 0xce && bytes.length >= 7) return ((bytes[3]! << 24) >>> 0) + ((bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!);
+  if (b === 0xcf) return Number(new DataView(bytes.buffer, bytes.byteOffset + 3, Math.min(8, bytes.length - 3)).getBigUint64(0));
   // Other encodings (e.g. a float) do not occur for non-negative integer seqs; decode fully.
   return decodeFrame(bytes).seq;
 }

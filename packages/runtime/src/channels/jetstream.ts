@@ -100,29 +100,31 @@ export class JetStreamDataPlane implements DataPlane {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const messages = await consumer.consume({ max_messages: this.options.fetchAhead ?? 32 });
         const order = new Map<number, Reorder>();
+        /** Frames held back over all senders: acks wait while any is. */
+        let heldFrames = 0;
         const acks = new BatchedAck();
         const loop = (async () => {
           for await (const m of messages) {
-            // subject: weir.<cluster>.data.<job>.<attempt>.<edge>.<from>.<to>
-            const tokens = m.subject.split('.');
-            const from = Number(tokens[tokens.length - 2]);
+            const from = senderOf(m.subject);
             let r = order.get(from);
             if (!r) order.set(from, (r = { next: 0, held: new Map() }));
             const seq = frameSeq(m.data);
             if (seq < r.next || r.held.has(seq)) continue; // a duplicate from a retried publish
             if (seq > r.next) {
               r.held.set(seq, m); // an earlier frame is being retried; hold this one
+              heldFrames++;
               continue;
             }
             await deliver(from, m.data);
             r.next++;
             for (let h = r.held.get(r.next); h !== undefined; h = r.held.get(r.next)) {
               r.held.delete(r.next);
+              heldFrames--;
               await deliver(from, h.data);
               r.next++;
             }
             // Only once nothing is held back: acking m (AckAll) also acks every earlier frame.
-            if (![...order.values()].some((o) => o.held.size > 0)) acks.delivered(m);
+            if (heldFrames === 0) acks.delivered(m);
           }
         })();
         return {
@@ -135,6 +137,12 @@ export class JetStreamDataPlane implements DataPlane {
       },
     };
   }
+}
+
+/** The sender subtask of a data subject: weir.<cluster>.data.<job>.<attempt>.<edge>.<from>.<to> */
+function senderOf(subject: string): number {
+  const end = subject.lastIndexOf('.');
+  return Number(subject.slice(subject.lastIndexOf('.', end - 1) + 1, end));
 }
 
 /** Acks (AckAll) every 16th delivered frame, or the last one after 2 ms without more. */
@@ -187,7 +195,10 @@ class JetStreamOutput implements OutputChannel {
 
   send(frame: Uint8Array): void {
     this.queue.push(frame);
-    if (!this.pumping) void this.pump();
+    if (this.pumping) return;
+    // Start after the sender's synchronous batch, so the first publishes carry a window of frames, not one.
+    this.pumping = true;
+    queueMicrotask(() => void this.pump());
   }
 
   ready(): Promise<void> {
@@ -220,7 +231,6 @@ class JetStreamOutput implements OutputChannel {
   }
 
   private async pump(): Promise<void> {
-    this.pumping = true;
     let backoff = 1;
     while (this.queue.length > 0 && !this.closed) {
       const batch = this.queue.slice(0, this.window);
