@@ -12,21 +12,13 @@ import { doneIntervals, fileRange, fileSource, subtractIntervals } from './file-
 import { generatorSource } from './generator.js';
 import { jetstreamSource } from './jetstream.js';
 import { isDone, rescaledProgress, resumeShare, type SplitGeneration } from './split-progress.js';
+import { seededRandom } from '@weir/sdk/connectors';
 import { RescaledPositions, type ConnectorContext, type SourceReader } from './types.js';
 
 const NATS = process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing chain can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers, so a failing chain can be replayed. */
+const rng = (seed: number): (() => number) => seededRandom(seed, 0);
 
 const ctxOf = (subtask: number, parallelism: number, nats?: () => Promise<NatsConnection>): ConnectorContext => ({
   subtask,
