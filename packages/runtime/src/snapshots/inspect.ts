@@ -5,6 +5,7 @@
 import { Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import { keyFromId, TIMERS } from '../state/heap-keyed-state.js';
+import { forEachRow, type KeyedBlob } from '../state/keyed-blob.js';
 import type { SavepointMetadata } from './savepoint-types.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
@@ -68,11 +69,10 @@ export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<str
   let keys = 0;
   const groups = Object.entries(op.keyGroups).map(([g, name]) => [Number(g), name] as const).sort((a, b) => a[0] - b[0]);
   for (const [group, name] of groups) {
-    const blob = decode(name, blobs) as { entries?: [string, Record<string, unknown>][] };
-    for (const [id, row] of blob.entries ?? []) {
+    forEachRow(decode(name, blobs) as KeyedBlob, (id, row) => {
       keys++;
-      if (entries.length < limit) entries.push({ keyGroup: group, key: keyFromId(id), value: pick(row, opts.state) });
-    }
+      if (entries.length < limit) entries.push({ keyGroup: group, key: keyFromId(id), value: pick(row as Record<string, unknown>, opts.state) });
+    });
   }
   for (const [subtask, name] of Object.entries(op.operatorState)) {
     const blob = decode(name, blobs) as { row?: Record<string, unknown>; value?: unknown };

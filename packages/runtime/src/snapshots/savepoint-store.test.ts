@@ -223,7 +223,7 @@ for (const backend of [redisBackend(), fileBackend()]) {
       const { checkpoint } = await writeCheckpoint(snapshots, 'src-job');
       const sp = await savepoints.create(checkpoint, INFO('src-job'));
       const [merged] = await savepoints.readBlobs(sp.id, ['ks/counter/1']);
-      assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, entries: ROWS.g1Merged });
+      assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, flat: ROWS.g1Merged.flat() });
     });
 
     test('a checkpoint blob that is gone is WEIR_SNAPSHOT_MISSING and leaves nothing behind', T, async () => {
@@ -372,7 +372,7 @@ for (const backend of [redisBackend(), fileBackend()]) {
       const restored = await snapshots.readBlobs('restored', names);
       const expected = await savepoints.readBlobs(sp.id, names.map(canonical));
       restored.forEach((b, i) => assert.ok(Buffer.from(b).equals(Buffer.from(expected[i])), `${names[i]} differs`));
-      assert.deepEqual(statePackr.unpack(restored[1]), { v: 1, base: true, entries: ROWS.g1Merged });
+      assert.deepEqual(statePackr.unpack(restored[1]), { v: 1, base: true, flat: ROWS.g1Merged.flat() });
       // Job and savepoint are independent from now on, both ways.
       await snapshots.deleteJob('restored');
       assert.equal((await savepointBlobs(savepoints, sp.id)).size, 6);
@@ -555,9 +555,9 @@ describe('mergeChain', () => {
 
   test('folds deltas (updates, tombstones, new keys) and starts over at a later base', () => {
     const merged = mergeChain([pack(true, ROWS.g1Base), pack(false, ROWS.g1Delta1), pack(false, ROWS.g1Delta2)]);
-    assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, entries: ROWS.g1Merged });
+    assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, flat: ROWS.g1Merged.flat() });
     const restarted = mergeChain([pack(true, ROWS.g1Base), pack(false, [['gone', null]]), pack(true, [['q', { n: 0 }]]), pack(false, [['r', { n: 1 }]])]);
-    assert.deepEqual(statePackr.unpack(restarted), { v: 1, base: true, entries: [['q', { n: 0 }], ['r', { n: 1 }]] });
+    assert.deepEqual(statePackr.unpack(restarted), { v: 1, base: true, flat: ['q', { n: 0 }, 'r', { n: 1 }] });
   });
 
   test('another format version, a chain without a base first, or garbage is WEIR_SNAPSHOT_CORRUPT', () => {

@@ -3,6 +3,7 @@ import { WeirError } from '@weir/sdk';
 import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
+import { flatRows, forEachRow, type KeyedBlob } from './keyed-blob.js';
 
 /** Blob format version of keyed and operator state. */
 const FORMAT = 1;
@@ -26,7 +27,6 @@ interface Chain {
   deltaBytes: number;
 }
 
-type Entry = [keyId: string, row: StateRow | null];
 
 /**
  * Incremental snapshots of one operator subtask's heap state. Keyed state: per key group, a full
@@ -65,17 +65,16 @@ export class SnapshotStrategy {
       const rows = this.state.groups.get(group);
       const chain = this.chains.get(group);
       if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
-        const entries: Entry[] = rows ? [...rows] : [];
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
-        const bytes = packr.pack({ v: FORMAT, base: true, entries });
+        const bytes = packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
         blobs.push({ name, bytes });
         this.chains.set(group, { names: [name], baseBytes: bytes.length, deltaBytes: 0 });
         written += bytes.length;
       } else {
-        const entries: Entry[] = [];
-        for (const id of ids!) entries.push([id, rows?.get(id) ?? null]);
+        const flat: unknown[] = [];
+        for (const id of ids!) flat.push(id, rows?.get(id) ?? null);
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
-        const bytes = packr.pack({ v: FORMAT, base: false, entries });
+        const bytes = packr.pack({ v: FORMAT, base: false, flat });
         blobs.push({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
@@ -115,13 +114,14 @@ export class SnapshotStrategy {
       const rows = new Map<string, StateRow>();
       const chain: Chain = { names: [...names], baseBytes: 0, deltaBytes: 0 };
       names.forEach((name, i) => {
-        const blob = decode(name, blobs) as { base: boolean; entries: Entry[] };
+        const blob = decode(name, blobs) as KeyedBlob;
         if (i === 0 && !blob.base) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `key group ${group} of '${this.uid}' does not start with a full base (${name})`);
         if (blob.base) rows.clear();
-        for (const [id, row] of blob.entries) {
+        const ok = forEachRow(blob, (id, row) => {
           if (row === null) rows.delete(id);
-          else rows.set(id, row);
-        }
+          else rows.set(id, row as StateRow);
+        });
+        if (!ok) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `state blob '${name}' has no rows`);
         const size = blobs.get(name)!.length;
         if (i === 0) chain.baseBytes = size;
         else chain.deltaBytes += size;
