@@ -146,6 +146,20 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const before = await publishKeys(stream, subject, 30_000);
     const job = await run(cluster, V1, 2, { stream, hash });
     await waitForHash(hash, before);
+    // A savepoint of the running job: it keeps running.
+    const manual = await weir(['savepoint', job], cluster.env);
+    assert.equal(manual.code, 0, manual.stderr);
+    const manualId = manual.stdout.trim();
+    assert.equal((await cluster.job(job)).state, 'RUNNING');
+    const meta = (await cluster.rest('GET', `/savepoints/${manualId}`)).body;
+    assert.equal(meta.reason, 'manual');
+    assert.equal(meta.jobVersion, '1');
+    assert.deepEqual(Object.keys(meta.operators).sort(), ['count', 'keys', 'slow', 'upsert']);
+    assert.equal(meta.operators.count.parallelism, 2);
+    assert.equal(meta.operators.count.maxParallelism, 128);
+    assert.ok(meta.sizeBytes > 0 && meta.formatVersion === 1 && meta.createdAt > 0);
+    const history = (await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { isSavepoint: boolean; status: string }[];
+    assert.ok(history.some((h) => h.isSavepoint && h.status === 'COMPLETED'), 'the savepoint shows in the checkpoint history');
     const sp = await stopWithSavepoint(cluster, job, true);
 
     const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));
