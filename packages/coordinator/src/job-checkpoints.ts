@@ -59,7 +59,8 @@ export class JobCheckpoints {
    */
   savepoint(opts: { readonly reason: SavepointReason; readonly stopSources: boolean; readonly copyOut?: boolean }): Promise<SavepointMetadata | undefined> {
     return new Promise((resolve, reject) => {
-      const r = this.core.trigger(this.s.now(), { savepoint: opts.copyOut !== false });
+      // Full and never subsumed even when not kept: the stop waits for exactly this snapshot.
+      const r = this.core.trigger(this.s.now(), { savepoint: true });
       if (r.result === 'rejected') {
         reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${this.s.job.id}: cannot take a savepoint now: ${r.reason}`));
         return;
