@@ -59,6 +59,17 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       ['unknown artifact', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: desc(1) }), 404, 'WEIR_ARTIFACT_NOT_FOUND'],
       ['unknown route', 'GET', '/nope', undefined, 404, 'WEIR_REST_NOT_FOUND'],
       ['cancel unknown', 'POST', '/jobs/0123456789abcdef/cancel', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
+      ['savepoint of an unknown job', 'POST', '/jobs/0123456789abcdef/savepoints', '{}', 404, 'WEIR_JOB_NOT_FOUND'],
+      ['stop of an unknown job', 'POST', '/jobs/0123456789abcdef/stop', '{"savepoint":true}', 404, 'WEIR_JOB_NOT_FOUND'],
+      ['stop with an unknown field', 'POST', '/jobs/0123456789abcdef/stop', '{"savepiont":true}', 400, 'WEIR_REST_INVALID_BODY'],
+      ['rescale to 0', 'POST', '/jobs/0123456789abcdef/rescaling', '{"parallelism":0}', 400, 'WEIR_REST_INVALID_BODY'],
+      ['rescale without parallelism', 'POST', '/jobs/0123456789abcdef/rescaling', '{}', 400, 'WEIR_REST_INVALID_BODY'],
+      ['unknown request id', 'GET', '/jobs/0123456789abcdef/savepoints/0123456789abcdef', undefined, 404, 'WEIR_OPERATION_NOT_FOUND'],
+      ['bad savepoint id', 'GET', '/savepoints/sp-nope', undefined, 400, 'WEIR_REST_INVALID_BODY'],
+      ['unknown savepoint', 'GET', '/savepoints/sp-0123456789abcdef', undefined, 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
+      ['export of an unknown savepoint', 'GET', '/savepoints/sp-0123456789abcdef/export', undefined, 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
+      ['check against an unknown savepoint', 'POST', '/savepoints/sp-0123456789abcdef/check', JSON.stringify({ description: desc(1) }), 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
+      ['list with an unknown filter', 'GET', '/savepoints?name=x', undefined, 400, 'WEIR_REST_INVALID_BODY'],
     ];
     for (const [what, method, url, payload, status, code] of cases) {
       const r = await call(method, url, payload);
@@ -66,6 +77,13 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       assert.equal(r.body.error.code, code, what);
       assert.ok(r.body.error.message.length > 10, what);
     }
+    assert.deepEqual((await call('GET', '/savepoints')).body, { savepoints: [] });
+    const del = await app.inject({ method: 'DELETE', url: '/savepoints/sp-0123456789abcdef' });
+    assert.equal(del.statusCode, 404);
+    assert.equal(del.json().error.code, 'WEIR_SAVEPOINT_NOT_FOUND');
+    const garbage = await app.inject({ method: 'POST', url: '/savepoints/import', payload: Buffer.from('not an export'), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(garbage.statusCode, 400);
+    assert.equal(garbage.json().error.code, 'WEIR_SAVEPOINT_CORRUPT');
     const empty = await app.inject({ method: 'POST', url: '/artifacts', payload: Buffer.alloc(0), headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(empty.statusCode, 400);
     const put = await app.inject({ method: 'POST', url: '/artifacts', payload: Buffer.from('export default 1'), headers: { 'content-type': 'application/octet-stream' } });

@@ -31,7 +31,9 @@ const jobIdParams = { type: 'object', required: ['id'], properties: { id: { type
  * `{ error: { code, message } }` with a stable code; bodies are validated by JSON schema.
  */
 export function createRestServer(coordinator: Coordinator, log: Logger): FastifyInstance {
-  const app = Fastify({ loggerInstance: log.child({ component: "rest" }) as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024 * 1024 });
+  // Unknown body fields are refused, not silently dropped (Fastify's default): a typo such as
+  // {"drian": true} must not quietly do something else.
+  const app = Fastify({ loggerInstance: log.child({ component: "rest" }) as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: Error & { code?: string; validation?: unknown; statusCode?: number }, _req, reply) => {
