@@ -12,7 +12,7 @@ const V2 = join(FIXTURES, 'sp-count-v2.ts');
 /** A second cluster's Redis: another database of the same server. */
 const REDIS_DB1 = `${REDIS_URL.replace(/\/\d*$/, '')}/1`;
 /** CPU burnt per record (loop iterations), so a job is still reading when a test stops it. */
-const SPIN = '150000';
+const SPIN = '30000';
 
 /** Every key k0 … k4999 once (so every key's count is written again after a resume), plus extras. */
 function everyKey(extra: readonly string[] = []): string[] {
@@ -94,14 +94,14 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
 
   test('stop-with-savepoint at parallelism 2, resume at 3 and at 1, then a REST rescale to 2: every count exact', { timeout: 400_000 }, async () => {
     const { stream, subject, hash } = names('rescale');
-    let expected = await publishKeys(stream, subject, 120_000);
+    let expected = await publishKeys(stream, subject, 300_000);
     const args = { stream, hash, spin: SPIN };
 
     const job1 = await run(cluster, V1, 2, args);
     await waitFor('some keys counted', async () => ((await readHash(hash)).size > 0 ? true : undefined), 60_000, 50);
     const sp1 = await stopWithSavepoint(cluster, job1);
     const done1 = [...(await readHash(hash)).values()].reduce((a, b) => a + b, 0);
-    assert.ok(done1 < 120_000, `the stop came while the job was still reading (${done1} of 120000 counted)`);
+    assert.ok(done1 < 300_000, `the stop came while the job was still reading (${done1} of 300000 counted)`);
 
     const job2 = await run(cluster, V1, 3, args, ['--from-savepoint', sp1]);
     const v2 = await cluster.job(job2);
@@ -112,7 +112,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
 
     const job3 = await run(cluster, V1, 1, args, ['--from-savepoint', sp2]);
     const more = everyKey();
-    await publishMore(stream, subject, more, 120_000 + more.length);
+    await publishMore(stream, subject, more, 300_000 + more.length);
     expected = addAll(expected, more);
     await waitForCheckpoint(cluster, job3);
     const r = await weir(['rescale', job3, '2'], cluster.env);

@@ -1,3 +1,7 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { WeirError } from '@weir/sdk';
 
 /** A small client for the coordinator's REST API; REST errors come back as WeirErrors. */
@@ -19,6 +23,25 @@ export class RestClient {
       throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
     }
     return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Stream a binary answer into a file (savepoint export), never holding it whole. */
+  async download(path: string, file: string): Promise<number> {
+    const res = await this.send('GET', path, undefined, '', 3_600_000);
+    if (!res.ok || !res.body) {
+      const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+      throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
+    }
+    let bytes = 0;
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).on('data', (c: Uint8Array) => (bytes += c.length));
+    try {
+      await pipeline(body, createWriteStream(file));
+    } catch (e) {
+      // A cut-off download must not look like an export file.
+      await rm(file, { force: true });
+      throw new WeirError('WEIR_REST_UNREACHABLE', `the download of ${path} into ${file} broke off after ${bytes} bytes: ${(e as Error).message}`);
+    }
+    return bytes;
   }
 
   private async send(method: string, path: string, body: unknown, contentType: string, timeoutMs: number): Promise<Response> {

@@ -2,7 +2,7 @@
  * `weir savepoint`, `weir stop`, `weir savepoints`, `weir rescale` and `weir inspect`: thin clients
  * of the coordinator's REST API that wait for asynchronous operations to end.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { decodeExport, inspectSavepoint, type SavepointInspection } from '@weir/runtime';
 import { WeirError } from '@weir/sdk';
 import { Option, type Command } from 'commander';
@@ -103,9 +103,8 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
     .argument('<file>')
     .addOption(restOption())
     .action(async (id: string, file: string, opts: { restUrl: string }) => {
-      const bytes = await client(opts).bytes(`/savepoints/${encodeURIComponent(id)}/export`);
-      await writeFile(file, bytes);
-      say(`savepoint ${id} exported to ${file} (${formatBytes(bytes.length)})`);
+      const bytes = await client(opts).download(`/savepoints/${encodeURIComponent(id)}/export`, file);
+      say(`savepoint ${id} exported to ${file} (${formatBytes(bytes)})`);
     });
   savepoint
     .command('import')

@@ -2,6 +2,7 @@
  * REST routes of savepoints, stops and rescales (shaped after Flink's): the long-running ones are
  * asynchronous operations that answer 202 with a request id, polled with GET.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
 
@@ -65,11 +66,12 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     async (req) => coordinator.savepoints.check(req.params.savepointId, req.body.description, req.body.allowNonRestoredState === true),
   );
   app.get<P<{ savepointId: string }>>('/savepoints/:savepointId/export', { schema: { params: savepointParams } }, async (req, reply) => {
-    const bytes = await coordinator.savepoints.exportFile(req.params.savepointId);
+    // Streamed: a large savepoint is never held in memory whole, and bytes flow at once.
+    const pieces = await coordinator.savepoints.exportStream(req.params.savepointId);
     return reply
       .header('content-type', 'application/octet-stream')
       .header('content-disposition', `attachment; filename="${req.params.savepointId}.weirsp"`)
-      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      .send(Readable.from(pieces));
   });
   app.delete<P<{ savepointId: string }>>('/savepoints/:savepointId', { schema: { params: savepointParams } }, async (req, reply) => {
     await coordinator.savepoints.get(req.params.savepointId); // unknown ids fail now, not in the operation

@@ -53,9 +53,10 @@ export class SavepointCatalog {
     });
   }
 
-  async exportFile(id: string): Promise<Uint8Array> {
+  /** The export file, streamed (WEIR_SAVEPOINT_NOT_FOUND before any byte). */
+  async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {
     await this.get(id);
-    return this.store.exportFile(id);
+    return this.store.exportStream(id);
   }
 
   async importFile(bytes: Uint8Array) {

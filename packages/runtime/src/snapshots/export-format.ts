@@ -34,21 +34,49 @@ export interface SavepointExport {
 
 /** One export file with `metadata` and `blobs` (which should be every blob the metadata names). */
 export function encodeExport(metadata: SavepointMetadata, blobs: readonly BlobWrite[]): Uint8Array {
-  const parts: Uint8Array[] = [EXPORT_MAGIC];
-  const hash = createHash('sha256').update(EXPORT_MAGIC);
-  const record = (value: unknown): Uint8Array[] => {
-    const body = packr.pack(value);
-    if (body.byteLength > 0xffff_ffff) throw new RangeError(`an export record of ${body.byteLength} bytes does not fit a u32 length`);
-    const length = Buffer.alloc(LENGTH_BYTES);
-    length.writeUInt32BE(body.byteLength);
-    return [length, body];
-  };
-  for (const part of [record({ formatVersion: SAVEPOINT_FORMAT_VERSION, metadata }), ...blobs.map((b) => record({ name: b.name, bytes: b.bytes }))].flat()) {
-    hash.update(part);
-    parts.push(part);
-  }
-  parts.push(...record({ end: true, blobs: blobs.length, sha256: hash.digest('hex') }));
+  const parts: Uint8Array[] = [];
+  const writer = new ExportWriter();
+  parts.push(...writer.start(metadata));
+  for (const b of blobs) parts.push(...writer.blob(b));
+  parts.push(...writer.end());
   return Buffer.concat(parts);
+}
+
+/**
+ * The export file in pieces, in order, so a large savepoint streams instead of being built in
+ * memory: `start`, then `blob` for each blob, then `end` (the trailer with the checksum).
+ */
+export class ExportWriter {
+  private readonly hash = createHash('sha256');
+  private blobs = 0;
+
+  start(metadata: SavepointMetadata): Uint8Array[] {
+    this.hash.update(EXPORT_MAGIC);
+    return [EXPORT_MAGIC, ...this.record({ formatVersion: SAVEPOINT_FORMAT_VERSION, metadata })];
+  }
+
+  blob(b: BlobWrite): Uint8Array[] {
+    this.blobs++;
+    return this.record({ name: b.name, bytes: b.bytes });
+  }
+
+  end(): Uint8Array[] {
+    return encodeRecord({ end: true, blobs: this.blobs, sha256: this.hash.digest('hex') });
+  }
+
+  private record(value: unknown): Uint8Array[] {
+    const parts = encodeRecord(value);
+    for (const p of parts) this.hash.update(p);
+    return parts;
+  }
+}
+
+function encodeRecord(value: unknown): Uint8Array[] {
+  const body = packr.pack(value);
+  if (body.byteLength > 0xffff_ffff) throw new RangeError(`an export record of ${body.byteLength} bytes does not fit a u32 length`);
+  const length = Buffer.alloc(LENGTH_BYTES);
+  length.writeUInt32BE(body.byteLength);
+  return [length, body];
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { WeirError } from '@weir/sdk';
 import { mergeChain } from './chain-merge.js';
-import { encodeExport } from './export-format.js';
+import { encodeExport, ExportWriter } from './export-format.js';
 import { savepointBlobNames, type SavepointBlobSource } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
@@ -48,6 +48,22 @@ export async function exportSavepoint(metadata: SavepointMetadata, readBlobs: (n
   const names = savepointBlobNames(metadata);
   const bytes = await readBlobs(names);
   return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
+}
+
+/** Blobs read per step of a streamed export: enough to keep reads efficient, little memory. */
+const EXPORT_STREAM_BLOBS = 16;
+
+/** The same file as `exportSavepoint`, produced piece by piece (only a few blobs in memory at a time). */
+export async function* exportSavepointStream(metadata: SavepointMetadata, readBlobs: (names: readonly string[]) => Promise<Uint8Array[]>): AsyncGenerator<Uint8Array> {
+  const writer = new ExportWriter();
+  yield* writer.start(metadata);
+  const names = savepointBlobNames(metadata);
+  for (let i = 0; i < names.length; i += EXPORT_STREAM_BLOBS) {
+    const batch = names.slice(i, i + EXPORT_STREAM_BLOBS);
+    const bytes = await readBlobs(batch);
+    for (let j = 0; j < batch.length; j++) yield* writer.blob({ name: batch[j]!, bytes: bytes[j]! });
+  }
+  yield* writer.end();
 }
 
 /** The metadata of savepoint `id` in `store`, or WEIR_SAVEPOINT_NOT_FOUND. */

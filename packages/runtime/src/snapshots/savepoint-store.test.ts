@@ -310,6 +310,12 @@ for (const backend of [redisBackend(), fileBackend()]) {
       const sp = await here.savepoints.create(checkpoint, INFO('src-job'));
       const file = await here.savepoints.exportFile(sp.id);
       assert.equal(Buffer.from(file).subarray(0, 8).toString('latin1'), 'WEIRSAV1');
+      // The streamed export is the same file, byte for byte.
+      const pieces: Uint8Array[] = [];
+      for await (const piece of await here.savepoints.exportStream(sp.id)) pieces.push(piece);
+      assert.ok(pieces.length > 3);
+      assert.deepEqual(Buffer.concat(pieces), Buffer.from(file));
+      await rejectsWith(here.savepoints.exportStream('sp-0000000000000000'), 'WEIR_SAVEPOINT_NOT_FOUND');
       const before = Date.now();
       const imported = await there.savepoints.importFile(file);
       const { importedAt, ...rest } = imported;

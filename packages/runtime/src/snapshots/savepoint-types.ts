@@ -83,6 +83,11 @@ export interface SavepointStore {
   /** One portable file (see export-format.ts): metadata, every blob, a checksum. */
   exportFile(id: string): Promise<Uint8Array>;
   /**
+   * The same file as `exportFile`, in pieces, reading a few blobs at a time (REST streams it).
+   * Resolves once the savepoint is known to exist (WEIR_SAVEPOINT_NOT_FOUND before any byte).
+   */
+  exportStream(id: string): Promise<AsyncIterable<Uint8Array>>;
+  /**
    * Load an export file as a new savepoint here, under the id it has in the file: WEIR_SAVEPOINT_CORRUPT
    * if it does not check out, WEIR_SAVEPOINT_FORMAT_UNSUPPORTED if it is of a newer format,
    * WEIR_SAVEPOINT_EXISTS if this store already has that id.
