@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { defaultGeneratedLine, seededRandom } from '@weir/sdk/connectors';
-import { FIXTURES, uniqueId, weir, withNats, WORDCOUNT } from './harness.js';
+import { spawn } from 'node:child_process';
+import { CLI, FIXTURES, sleep, uniqueId, waitFor, weir, withNats, WORDCOUNT } from './harness.js';
 import { readCounts } from './text.js';
 
 /** The embedded default: no WEIR_REST_URL, everything in the `weir run` process. */
@@ -124,6 +125,34 @@ describe('embedded default', { timeout: 240_000 }, () => {
     const lines = readdirSync(dir).filter((f) => !f.startsWith('.')).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== ''));
     assert.deepEqual(lines.map(Number).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.')), [], 'no in-progress or pending file is left');
+  });
+
+  test('Ctrl-C stops with a savepoint; resuming it at another parallelism gives the same top words as a run without a stop', async () => {
+    const dir = join(tmp, 'sp-checkpoints');
+    const env = { ...EMBEDDED, WEIR_CHECKPOINT_DIR: dir };
+    const child = spawn(process.execPath, [CLI, 'run', WORDCOUNT, '-p', '2', '--arg', 'source=generator', '--arg', 'words=100000000'], { env: { ...process.env, ...env, WEIR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor('the job running', () => (/embedded default/.test(stderr) ? true : undefined), 30_000, 50);
+      await sleep(1500);
+      child.kill('SIGINT');
+      assert.equal(await Promise.race([exited, sleep(60_000).then(() => 'timeout')]), 0, stderr);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    const sp = /savepoint (sp-[0-9a-f]{16}); resume with: weir run .* --from-savepoint sp-/.exec(stderr)?.[1];
+    assert.ok(sp, stderr);
+    const stoppedAt = Number(/lines 0\/(\d+)/.exec(stderr)?.[1]);
+    const words = ['--arg', 'source=generator', '--arg', 'words=10000000'];
+    assert.ok(stoppedAt > 0 && stoppedAt < 1_000_000, `stopped after ${stoppedAt} of 1,000,000 lines`);
+    const resumed = await weir(['run', WORDCOUNT, '-p', '3', ...words, '--from-savepoint', sp], env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(Number(/lines 0\/(\d+)/.exec(resumed.stderr)?.[1]), 1_000_000 - stoppedAt, 'the resumed job read only what the first one had not');
+    const fresh = await weir(['run', WORDCOUNT, '-p', '1', ...words], env);
+    assert.equal(resumed.stdout, fresh.stdout);
+    assert.equal(resumed.stdout.trim().split('\n').length, 10);
   });
 
   test('a bad --restart-strategy is refused before anything runs', async () => {
