@@ -35,6 +35,9 @@ export class Checkpointer {
   /** Snapshot for `barrier` (sources: on trigger; others: once aligned) and forward it. */
   perform(barrier: Barrier, alignmentMs: number): void {
     const started = performance.now();
+    // The barrier goes downstream first (Flink's order): the capture below emits nothing, and the
+    // next tasks can align and capture while this one does.
+    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp, barrier.full === true);
     const blobs: BlobWrite[] = [];
     const durable: Promise<void>[] = [];
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
@@ -47,7 +50,6 @@ export class Checkpointer {
       operators[op.node.uid] = captured.snapshot;
       stateBytes += captured.stateBytes;
     }
-    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp, barrier.full === true);
     const syncMs = performance.now() - started;
     const { store, jobId, attempt } = this.s;
     this.writes = this.writes.then(async () => {
