@@ -133,6 +133,14 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const sps = JSON.parse(list.stdout) as { id: string; reason: string; sizeBytes: number; ageMs: number }[];
     for (const id of [sp1, sp2]) assert.ok(sps.some((s) => s.id === id && s.reason === 'stop' && s.sizeBytes > 0 && s.ageMs >= 0), `${id} listed`);
     assert.ok(sps.some((s) => s.reason === 'rescale'), 'the rescale savepoint is kept');
+    // Inspect through the coordinator: only the blobs of the operator asked for are read.
+    const inspect = await weir(['inspect', sp2, '--operator', 'count', '--state', 'sum', '--limit', '2'], cluster.env);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, new RegExp(`savepoint ${sp2}: job sp-count@1`));
+    assert.match(inspect.stdout, /count\s+keyed actor\s+3\s+128\s+128/);
+    assert.match(inspect.stdout, /count: \d+ keys; sample:\n\s+group \d+\s+"k\d+" => \d+\n\s+group \d+\s+"k\d+" => \d+\n?$/);
+    assert.equal((await cluster.rest('GET', `/savepoints/${sp2}/inspect?operator=nope`)).body.error.code, 'WEIR_SAVEPOINT_OPERATOR_NOT_FOUND');
+    assert.equal((await cluster.rest('GET', `/savepoints/${sp2}/inspect?limit=0`)).status, 400);
     const table = await weir(['savepoints'], cluster.env);
     assert.match(table.stdout, new RegExp(`${sp1}\\s+sp-count\\s+1\\s+stop`));
     sharedSavepoint = sp1;

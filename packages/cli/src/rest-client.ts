@@ -15,16 +15,6 @@ export class RestClient {
     return json as T;
   }
 
-  /** A binary answer (savepoint export); large, so the time limit is generous. */
-  async bytes(path: string): Promise<Uint8Array> {
-    const res = await this.send('GET', path, undefined, '', 600_000);
-    if (!res.ok) {
-      const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-      throw new WeirError(json.error?.code ?? 'WEIR_REST_ERROR', json.error?.message ?? `HTTP ${res.status}`);
-    }
-    return new Uint8Array(await res.arrayBuffer());
-  }
-
   /** Stream a binary answer into a file (savepoint export), never holding it whole. */
   async download(path: string, file: string): Promise<number> {
     const res = await this.send('GET', path, undefined, '', 3_600_000);

@@ -177,11 +177,16 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
     .option('--json', 'print JSON', false)
     .addOption(restOption())
     .action(async (target: string, opts: { operator?: string; state?: string; limit: string; json: boolean; restUrl: string }) => {
-      // A savepoint in a cluster is read through its export: one code path for ids and files.
-      const bytes = /^sp-[0-9a-f]{16}$/.test(target) ? await client(opts).bytes(`/savepoints/${target}/export`) : await readFileOrFail(target);
-      const { metadata, blobs } = decodeExport(bytes);
       const inspectOpts = { ...(opts.operator ? { operator: opts.operator } : {}), ...(opts.state ? { state: opts.state } : {}), limit: flag('limit', positiveInt(100_000), opts.limit) };
-      const result = inspectSavepoint(metadata, new Map(blobs.map((b) => [b.name, b.bytes])), inspectOpts);
+      let result: SavepointInspection;
+      if (/^sp-[0-9a-f]{16}$/.test(target)) {
+        // In a cluster: the coordinator reads only the blobs of the operator asked for.
+        const q = new URLSearchParams(Object.entries(inspectOpts).map(([k, v]): [string, string] => [k, String(v)]));
+        result = await client(opts).request<SavepointInspection>('GET', `/savepoints/${target}/inspect?${q}`);
+      } else {
+        const { metadata, blobs } = decodeExport(await readFileOrFail(target));
+        result = inspectSavepoint(metadata, new Map(blobs.map((b) => [b.name, b.bytes])), inspectOpts);
+      }
       if (opts.json) return out(JSON.stringify(result, null, 2));
       printInspection(result);
     });

@@ -65,6 +65,16 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     { schema: { params: savepointParams, body: { type: 'object', required: ['description'], additionalProperties: false, properties: { description: { type: 'object', required: ['apiVersion', 'name', 'version', 'nodes'] }, allowNonRestoredState: { type: 'boolean' } } } } },
     async (req) => coordinator.savepoints.check(req.params.savepointId, req.body.description, req.body.allowNonRestoredState === true),
   );
+  app.get<P<{ savepointId: string }> & { Querystring: { operator?: string; state?: string; limit?: number } }>(
+    '/savepoints/:savepointId/inspect',
+    {
+      schema: {
+        params: savepointParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { operator: { type: 'string', minLength: 1 }, state: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1, maximum: 100_000 } } },
+      },
+    },
+    async (req) => coordinator.savepoints.inspect(req.params.savepointId, { ...req.query }),
+  );
   app.get<P<{ savepointId: string }>>('/savepoints/:savepointId/export', { schema: { params: savepointParams } }, async (req, reply) => {
     // Streamed: a large savepoint is never held in memory whole, and bytes flow at once.
     const pieces = await coordinator.savepoints.exportStream(req.params.savepointId);

@@ -2,7 +2,7 @@
  * The savepoints a cluster keeps, as the REST API shows them: look-ups with typed errors, the
  * list with ages, asynchronous disposal, export and import.
  */
-import type { SavepointMetadata, SavepointStore } from '@weir/runtime';
+import { blobsToInspect, inspectSavepoint, type InspectOptions, type SavepointInspection, type SavepointMetadata, type SavepointStore } from '@weir/runtime';
 import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
 import { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
 import type { OperationView, Operations } from './operations.js';
@@ -34,6 +34,14 @@ export class SavepointCatalog {
     validateGraph(description);
     const meta = await this.get(id);
     return { savepoint: this.summary(meta), ...checkSavepointCompatibility(meta, description, allowNonRestoredState) };
+  }
+
+  /** Operators, key groups, sizes and sample keys/values, reading only the blobs of the operator asked for. */
+  async inspect(id: string, opts: InspectOptions): Promise<SavepointInspection> {
+    const meta = await this.get(id);
+    const names = blobsToInspect(meta, opts);
+    const bytes = names.length > 0 ? await this.store.readBlobs(id, names) : [];
+    return inspectSavepoint(meta, new Map(names.map((n, i) => [n, bytes[i]!])), opts);
   }
 
   summary(meta: SavepointMetadata) {
