@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { frameSeq } from '../frames.js';
 import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
-import type { ChannelFactory, DataPlane, Deliver, InputSubscription, OutputChannel } from './channel.js';
+import type { ChannelFactory, DataPlane, InputSubscription, OutputChannel } from './channel.js';
 
 export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */

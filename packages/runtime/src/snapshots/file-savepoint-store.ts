@@ -10,7 +10,7 @@ import { assertToken } from '../subjects.js';
 import { decodeExport } from './export-format.js';
 import type { FileSnapshotStore } from './file-store.js';
 import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
-import { assertSameJob, existingSavepoint, exportSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
+import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
 import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import { unavailableOnError } from './store-errors.js';
@@ -106,10 +106,6 @@ export class FileSavepointStore implements SavepointStore {
       await rm(this.blobDir(id), { recursive: true, force: true });
       await rm(this.spDir(id), { recursive: true, force: true });
     });
-  }
-
-  async exportFile(id: string): Promise<Uint8Array> {
-    return exportSavepoint(await this.metadata(id), (names) => this.readBlobs(id, names));
   }
 
   async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {

@@ -9,7 +9,7 @@ import { decodeExport } from './export-format.js';
 import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
 import { checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
-import { assertSameJob, existingSavepoint, exportSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
+import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
 import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
@@ -112,10 +112,6 @@ export class RedisSavepointStore implements SavepointStore {
     // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
     await this.unlinkBlobs(keys, savepointBlobNames(metadata));
     await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
-  }
-
-  async exportFile(id: string): Promise<Uint8Array> {
-    return exportSavepoint(await this.metadata(id), (names) => this.readBlobs(id, names));
   }
 
   async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {

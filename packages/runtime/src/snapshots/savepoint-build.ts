@@ -5,7 +5,7 @@
  */
 import { WeirError } from '@weir/sdk';
 import { mergeChain } from './chain-merge.js';
-import { encodeExport, ExportWriter } from './export-format.js';
+import { ExportWriter } from './export-format.js';
 import { savepointBlobNames, type SavepointBlobSource } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
@@ -43,17 +43,10 @@ function* mergedBlobs(part: readonly SavepointBlobSource[], read: readonly Uint8
   for (const s of part) yield { name: s.name, bytes: mergeChain(read.slice(at, (at += s.chain.length))) };
 }
 
-/** The export file (export-format.ts) of the savepoint `metadata` describes; `readBlobs` reads its blobs. */
-export async function exportSavepoint(metadata: SavepointMetadata, readBlobs: (names: readonly string[]) => Promise<Uint8Array[]>): Promise<Uint8Array> {
-  const names = savepointBlobNames(metadata);
-  const bytes = await readBlobs(names);
-  return encodeExport(metadata, names.map((name, i) => ({ name, bytes: bytes[i] })));
-}
-
 /** Blobs read per step of a streamed export: enough to keep reads efficient, little memory. */
 const EXPORT_STREAM_BLOBS = 16;
 
-/** The same file as `exportSavepoint`, produced piece by piece (only a few blobs in memory at a time). */
+/** The export file (export-format.ts) of the savepoint `metadata` describes, piece by piece (only a few blobs in memory at a time); `readBlobs` reads its blobs. */
 export async function* exportSavepointStream(metadata: SavepointMetadata, readBlobs: (names: readonly string[]) => Promise<Uint8Array[]>): AsyncGenerator<Uint8Array> {
   const writer = new ExportWriter();
   yield* writer.start(metadata);

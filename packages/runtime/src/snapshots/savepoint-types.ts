@@ -80,10 +80,8 @@ export interface SavepointStore {
   readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]>;
   /** Delete the savepoint's metadata and blobs (WEIR_SAVEPOINT_NOT_FOUND if unknown). */
   dispose(id: string): Promise<void>;
-  /** One portable file (see export-format.ts): metadata, every blob, a checksum. */
-  exportFile(id: string): Promise<Uint8Array>;
   /**
-   * The same file as `exportFile`, in pieces, reading a few blobs at a time (REST streams it).
+   * The export file (export-format.ts), in pieces, reading a few blobs at a time (REST streams it).
    * Resolves once the savepoint is known to exist (WEIR_SAVEPOINT_NOT_FOUND before any byte).
    */
   exportStream(id: string): Promise<AsyncIterable<Uint8Array>>;

@@ -2,6 +2,7 @@
  * Helpers of the store contract tests (store.test.ts, savepoint-store.test.ts). Not a test file
  * itself: the name matches none of the patterns `node --test` looks for.
  */
+import type { SavepointStore } from './savepoint-types.js';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 
@@ -30,4 +31,11 @@ export async function scanAll(redis: Redis, pattern: string): Promise<string[]> 
     cursor = next;
   }
   throw new Error(`SCAN of ${pattern} did not finish`);
+}
+
+/** A savepoint's whole export file, from its stream. */
+export async function exportFile(store: Pick<SavepointStore, 'exportStream'>, id: string): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = [];
+  for await (const piece of await store.exportStream(id)) pieces.push(piece);
+  return Buffer.concat(pieces);
 }
