@@ -146,7 +146,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     sharedSavepoint = sp1;
   });
 
-  test("upgrade and A/B: version 2 (a new filter, a new output format) and version 1 resume side by side from version 1's savepoint", { timeout: 300_000 }, async () => {
+  test("upgrade and A/B: version 2 (a new filter, a new output format) and version 1 resume side by side from one savepoint of version 1", { timeout: 300_000 }, async () => {
     const { stream, subject, hash } = names('ab');
     const hashA = `${hash}:a`;
     const hashB = `${hash}:b`;
@@ -179,8 +179,10 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.match(dry.stdout, /restored:\s+keys, count, upsert/);
     assert.match(dry.stdout, /start empty:\s+drop/);
     assert.match(dry.stdout, /dropped:\s+-/);
-    const jobA = await run(cluster, V1, 1, { stream, hash: hashA }, ['--from-savepoint', sp]);
-    const jobB = await run(cluster, V2, 2, { stream, hash: hashB }, ['--from-savepoint', sp]);
+    // Both start from the savepoint taken while version 1 ran on (a detached one): it holds every
+    // record of `before`, as the stop's does.
+    const jobA = await run(cluster, V1, 1, { stream, hash: hashA }, ['--from-savepoint', manualId]);
+    const jobB = await run(cluster, V2, 2, { stream, hash: hashB }, ['--from-savepoint', manualId]);
     const expectedA = addAll(before, more);
     const expectedB = new Map([...addAll(before, more.filter((k) => k !== 'drop-me'))].map(([k, n]) => [k, `v2:${n}`]));
     await waitForHash(hashA, expectedA);

@@ -1,5 +1,5 @@
 import type { ActorSystem } from '@weir/actors';
-import { subjects, type CheckpointAck, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
 import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
@@ -29,6 +29,8 @@ interface SavepointRequest {
   readonly reason: SavepointReason;
   readonly stopSources: boolean;
   readonly copyOut: boolean;
+  /** A detached savepoint: the id the workers write it under. */
+  readonly target?: string;
   resolve(meta: SavepointMetadata | undefined): void;
   reject(e: Error): void;
 }
@@ -52,22 +54,45 @@ export class JobCheckpoints {
   }
 
   /**
-   * Take a savepoint: a checkpoint in which every subtask captures its whole state, copied out to
-   * the savepoint store once complete. `stopSources`: sources read nothing after its barrier (stop).
+   * Take a savepoint. Of a job that runs on (`stopSources` false, kept): a detached savepoint, which
+   * the workers write straight into the savepoint store and which never becomes one of the job's
+   * checkpoints, so no sink commits for it and the incremental chains go on untouched (Flink's
+   * savepoints since 1.15). Of a stop: a checkpoint in which every subtask captures its whole
+   * state, copied out to the savepoint store once complete (sinks commit it: the job ends there).
    * `copyOut` false: only the final checkpoint of a stop without savepoint. Rejects with a typed
    * error if it cannot be triggered or does not complete.
    */
-  savepoint(opts: { readonly reason: SavepointReason; readonly stopSources: boolean; readonly copyOut?: boolean }): Promise<SavepointMetadata | undefined> {
+  async savepoint(opts: { readonly reason: SavepointReason; readonly stopSources: boolean; readonly copyOut?: boolean }): Promise<SavepointMetadata | undefined> {
+    const copyOut = opts.copyOut !== false;
+    const { job } = this.s;
+    // State of finished subtasks lives only in the job's checkpoints: such a savepoint is copied out.
+    const detached = copyOut && !opts.stopSources && [...job.subtasks.values()].every((s) => s.state !== 'FINISHED');
+    let target: string | undefined;
+    if (detached) {
+      const attempt = job.attempt;
+      target = newSavepointId();
+      await this.s.savepoints.prepare(target, attempt);
+      if (job.attempt !== attempt) {
+        await this.abandon(target);
+        throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
+      }
+    }
     return new Promise((resolve, reject) => {
       // Full and never subsumed even when not kept: the stop waits for exactly this snapshot.
-      const r = this.core.trigger(this.s.now(), { savepoint: true });
+      const r = this.core.trigger(this.s.now(), { savepoint: true, detached });
       if (r.result === 'rejected') {
-        reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${this.s.job.id}: cannot take a savepoint now: ${r.reason}`));
+        if (target) void this.abandon(target);
+        reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: ${r.reason}`));
         return;
       }
-      this.requests.set(r.id, { reason: opts.reason, stopSources: opts.stopSources, copyOut: opts.copyOut !== false, resolve, reject });
+      this.requests.set(r.id, { reason: opts.reason, stopSources: opts.stopSources, copyOut, ...(target ? { target } : {}), resolve, reject });
       this.run(r.commands);
     });
+  }
+
+  /** Close a detached savepoint that will not complete and delete what its workers wrote. */
+  private async abandon(target: string): Promise<void> {
+    await this.s.savepoints.abandon(target, possibleSavepointNames(this.s.job.description.nodes)).catch((e: unknown) => this.log.warn({ err: e, savepoint: target }, 'abandoned savepoint not cleaned up'));
   }
 
   /**
@@ -192,9 +217,11 @@ export class JobCheckpoints {
           const [task, subtask] = key.split('/').map(Number) as [number, number];
           byWorker.set(s.workerId, [...(byWorker.get(s.workerId) ?? []), { task, subtask }]);
         }
+        const request = this.requests.get(c.id);
+        const target = c.detached ? request?.target : undefined;
         for (const [w, subtasks] of byWorker) {
-          const stopSources = this.requests.get(c.id)?.stopSources === true;
-          this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks, savepoint: c.savepoint, stopSources });
+          const stopSources = request?.stopSources === true;
+          this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks, savepoint: c.savepoint, stopSources, ...(target ? { savepointTarget: target } : {}) });
         }
         this.log.debug({ checkpoint: c.id }, 'checkpoint triggered');
         return;
@@ -204,6 +231,13 @@ export class JobCheckpoints {
         const request = this.requests.get(c.id);
         let savepoint: SavepointMetadata | undefined;
         try {
+          if (c.detached) {
+            savepoint = await this.completeDetached(c, request);
+            this.run(this.core.finalized(c.id, this.s.now()));
+            this.requests.delete(c.id);
+            request?.resolve(savepoint);
+            return;
+          }
           const checkpoint = this.assemble(c.id, c.timestamp, c.acks);
           await this.s.store.commitCheckpoint(job.id, job.attempt, checkpoint);
           this.completed.set(c.id, checkpoint);
@@ -229,6 +263,7 @@ export class JobCheckpoints {
         const request = this.requests.get(c.id);
         if (request) {
           this.requests.delete(c.id);
+          if (request.target) await this.abandon(request.target);
           request.reject(new WeirError(c.reason === 'TIMEOUT' ? 'WEIR_SAVEPOINT_TIMEOUT' : 'WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${job.id} failed: ${c.reason}: ${c.message}`));
         }
         // Aborts because the job stops or a newer checkpoint completed are routine.
@@ -251,11 +286,36 @@ export class JobCheckpoints {
     }
   }
 
+  /** Record a detached savepoint whose blobs every subtask wrote (no checkpoint of the job is made). */
+  private async completeDetached(c: Extract<CheckpointCommand<SubtaskSnapshot>, { type: 'finalize' }>, request: SavepointRequest | undefined): Promise<SavepointMetadata> {
+    const { job } = this.s;
+    if (!request?.target) throw new WeirError('WEIR_INTERNAL', `detached savepoint (checkpoint ${c.id}) of job ${job.id} has no target`);
+    // Built without the previous checkpoint: a savepoint holds only what its own capture wrote.
+    const taken = buildCompletedCheckpoint({
+      jobId: job.id,
+      attempt: job.attempt,
+      id: c.id,
+      timestamp: c.timestamp,
+      completedAt: this.s.now(),
+      operators: Object.fromEntries(job.description.nodes.map((n) => [n.uid, { maxParallelism: n.maxParallelism, parallelism: n.parallelism }])),
+      acks: c.acks.map((a) => ({ subtaskIndex: Number(a.subtask.split('/')[1]), snapshot: a.handle, stats: a.stats })),
+      finished: [],
+    });
+    const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason));
+    this.log.info({ savepoint: meta.id, checkpoint: c.id, bytes: meta.sizeBytes, detached: true, ms: this.s.now() - c.timestamp }, 'savepoint completed');
+    return meta;
+  }
+
+  private savepointInfo(reason: SavepointReason): SavepointJobInfo {
+    const { job } = this.s;
+    const operators = Object.fromEntries(job.description.nodes.map((n) => [n.uid, { kind: n.kind, keyed: n.keyed, ...(n.state ? { state: n.state } : {}) }]));
+    return { jobId: job.id, jobName: job.description.name, jobVersion: job.description.version, reason, operators };
+  }
+
   private async copyOut(checkpoint: CompletedCheckpoint, reason: SavepointReason): Promise<SavepointMetadata> {
     const { job } = this.s;
     const started = this.s.now();
-    const operators = Object.fromEntries(job.description.nodes.map((n) => [n.uid, { kind: n.kind, keyed: n.keyed, ...(n.state ? { state: n.state } : {}) }]));
-    const meta = await this.s.savepoints.create(checkpoint, { jobId: job.id, jobName: job.description.name, jobVersion: job.description.version, reason, operators });
+    const meta = await this.s.savepoints.create(checkpoint, this.savepointInfo(reason));
     this.log.info({ savepoint: meta.id, checkpoint: checkpoint.id, bytes: meta.sizeBytes, copyMs: this.s.now() - started, ms: this.s.now() - checkpoint.timestamp }, 'savepoint completed');
     return meta;
   }

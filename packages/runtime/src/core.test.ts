@@ -12,7 +12,7 @@ import { discard, generator } from '@weir/sdk/connectors';
 import { fileSource } from './connectors/file-source.js';
 import { generatorSource } from './connectors/generator.js';
 import type { ConnectorContext } from './connectors/types.js';
-import { decodeFrame, encodeEnd, encodeRecords, FrameKind, frameSeq } from './frames.js';
+import { decodeFrame, encodeBarrier, encodeEnd, encodeRecords, FrameKind, frameSeq } from './frames.js';
 import { hashKeyId, keyGroupOf, keyGroupRange, keyId, subtaskForKeyGroup } from './keygroups.js';
 import { planExecution, receiversOf, sendersOf } from './plan.js';
 import { HeapKeyedState } from './state/heap-keyed-state.js';
@@ -82,6 +82,9 @@ test('frames: encode/decode round trip, readable by a fresh decoder', () => {
   assert.deepEqual(f.kind === FrameKind.Records ? f.records : null, records);
   assert.deepEqual(new Unpackr().unpack(bytes), [0, 7, records]);
   assert.deepEqual(decodeFrame(encodeEnd(8)), { kind: FrameKind.End, seq: 8 });
+  for (const barrier of [{ id: 3, timestamp: 99, full: false }, { id: 4, timestamp: 100, full: true }, { id: 5, timestamp: 101, full: true, savepoint: 'sp-00112233aabbccdd' }]) {
+    assert.deepEqual(decodeFrame(encodeBarrier(9, barrier)), { kind: FrameKind.Barrier, seq: 9, barrier });
+  }
   for (const seq of [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32 + 5]) {
     assert.equal(frameSeq(encodeRecords(seq, ['x'])), seq, `header seq ${seq}`);
     assert.equal(frameSeq(encodeEnd(seq)), seq, `end seq ${seq}`);

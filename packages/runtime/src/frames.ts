@@ -1,4 +1,5 @@
 import { Packr, Unpackr } from 'msgpackr';
+import type { Barrier } from './task/barrier-aligner.js';
 
 /**
  * A frame is what crosses a data channel: a batch of records, or an in-band control event.
@@ -13,7 +14,7 @@ export const enum FrameKind {
 
 export type Frame =
   | { readonly kind: FrameKind.Records; readonly seq: number; readonly records: unknown[] }
-  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly id: number; readonly timestamp: number; readonly full: boolean }
+  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly barrier: Barrier }
   /** `drain`: the input ended because the job is stopping with a drain (the receiver drains too). */
   | { readonly kind: FrameKind.End; readonly seq: number; readonly drain?: true };
 
@@ -24,9 +25,13 @@ export function encodeRecords(seq: number, records: unknown[]): Uint8Array {
   return packr.pack([FrameKind.Records, seq, records]);
 }
 
-/** Checkpoint barrier `id` (trigger time `timestamp`), in-band after the records before it; `full` for a savepoint. */
-export function encodeBarrier(seq: number, id: number, timestamp: number, full = false): Uint8Array {
-  return packr.pack([FrameKind.Barrier, seq, full ? [id, timestamp, 1] : [id, timestamp]]);
+/**
+ * A checkpoint barrier, in-band after the records before it: `[id, timestamp]`, `[id, timestamp, 1]`
+ * for a full capture, `[id, timestamp, 1, savepointId]` for a detached savepoint.
+ */
+export function encodeBarrier(seq: number, b: Barrier): Uint8Array {
+  const payload = b.savepoint !== undefined ? [b.id, b.timestamp, 1, b.savepoint] : b.full === true ? [b.id, b.timestamp, 1] : [b.id, b.timestamp];
+  return packr.pack([FrameKind.Barrier, seq, payload]);
 }
 
 export function encodeEnd(seq: number, drain = false): Uint8Array {
@@ -38,8 +43,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   if (kind === FrameKind.Records) return { kind, seq, records: payload as unknown[] };
   if (kind === FrameKind.End) return payload === 1 ? { kind, seq, drain: true } : { kind, seq };
   if (kind === FrameKind.Barrier) {
-    const [id, timestamp, full] = payload as [number, number, number?];
-    return { kind, seq, id, timestamp, full: full === 1 };
+    const [id, timestamp, full, savepoint] = payload as [number, number, number?, string?];
+    const barrier: Barrier = typeof savepoint === 'string' ? { id, timestamp, full: true, savepoint } : { id, timestamp, full: full === 1 };
+    return { kind, seq, barrier };
   }
   throw new Error(`unknown frame kind ${kind}`);
 }

@@ -26,5 +26,5 @@ export { RedisSavepointStore, type RedisSavepointStoreOptions } from './snapshot
 export { FileSavepointStore } from './snapshots/file-savepoint-store.js';
 export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from './snapshots/export-format.js';
 export { mergeChain } from './snapshots/chain-merge.js';
-export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointOperatorStateBlob, savepointBlobNames } from './snapshots/savepoint-names.js';
+export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames } from './snapshots/savepoint-names.js';
 export { inspectSavepoint, blobsToInspect, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';

@@ -124,6 +124,11 @@ export interface TriggerCheckpoint {
   readonly subtasks: readonly SubtaskRef[];
   /** A savepoint: every operator captures its whole state. */
   readonly savepoint?: boolean;
+  /**
+   * A detached savepoint: the capture is written straight into this savepoint, and the checkpoint
+   * id never completes as one of the job's checkpoints (no sink commits, no incremental base).
+   */
+  readonly savepointTarget?: string;
   /** Stop-with-savepoint: sources stop reading right after this barrier. */
   readonly stopSources?: boolean;
 }

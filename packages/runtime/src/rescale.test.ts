@@ -169,7 +169,7 @@ describe('restore at another parallelism through the Checkpointer', () => {
       const out = createOperator(node('out', 'sink', P), rt(j, P), sinkWriter(j, []));
       for (const cp of [4, 5]) {
         for (const [uid, op] of [['src', src], ['act', act], ['out', out]] as const) {
-          const c = op.snapshotState!(1, cp, false);
+          const c = op.snapshotState!(1, cp, 'incremental');
           for (const b of c.blobs) blobs.set(b.name, b.bytes);
           operatorState[uid]![j] = c.snapshot.operatorState!;
         }

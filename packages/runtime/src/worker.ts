@@ -10,6 +10,7 @@ import { planExecution } from './plan.js';
 import { subjects } from './subjects.js';
 import type { SnapshotStore } from './snapshots/types.js';
 import { DEFAULT_TASK_OPTIONS, Task, type TaskOptions } from './task/task.js';
+import type { Barrier } from './task/barrier-aligner.js';
 import {
   TERMINAL_TASK_STATES,
   type CoordinatorMessage,
@@ -115,7 +116,7 @@ export class Worker {
         return { ok: true };
       case 'trigger-checkpoint': {
         const wanted = new Set(m.subtasks.map((r) => `${r.task}/${r.subtask}`));
-        const barrier = { id: m.checkpointId, timestamp: m.timestamp, full: m.savepoint === true };
+        const barrier: Barrier = m.savepointTarget !== undefined ? { id: m.checkpointId, timestamp: m.timestamp, full: true, savepoint: m.savepointTarget } : { id: m.checkpointId, timestamp: m.timestamp, full: m.savepoint === true };
         for (const t of this.tasksOf(m.jobId, m.attempt)) if (wanted.has(`${t.id.task}/${t.id.subtask}`)) t.triggerCheckpoint(barrier, m.stopSources === true);
         return undefined;
       }

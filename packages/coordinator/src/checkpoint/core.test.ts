@@ -52,7 +52,7 @@ const failJob = (cmds: readonly Cmd[]) => cmds.some((c) => c.type === 'fail-job'
 test('periodic trigger: first one interval after start, then every interval while none is pending', () => {
   const core = started();
   assert.deepEqual(core.tick(99), []);
-  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a'], savepoint: false }]);
+  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a'], savepoint: false, detached: false }]);
   // maxConcurrent 1: nothing while checkpoint 1 is pending, even long after the interval.
   assert.deepEqual(core.tick(250), []);
   complete(core, 1, 260);
@@ -115,7 +115,7 @@ test('timeouts abort pending checkpoints (not finalizing ones) and free the slot
   const cmds = core.tick(1100);
   assert.deepEqual(cmds, [
     { type: 'abort', id: 1, reason: 'TIMEOUT', message: 'checkpoint 1 expired after 1000 ms (1/3 subtasks acknowledged)' },
-    { type: 'trigger', id: 2, timestamp: 1100, subtasks: ['a'], savepoint: false },
+    { type: 'trigger', id: 2, timestamp: 1100, subtasks: ['a'], savepoint: false, detached: false },
   ]);
   assert.equal(core.acknowledge(1, ack('b'), 1101).result, 'late');
   // Checkpoint 2 finalizes at 1200; a slow metadata write is not timed out by the core.
@@ -156,7 +156,7 @@ test('acks in every order: only the last expected ack finalizes, with the acks i
         // A duplicate before completion is reported and does not complete anything.
         assert.deepEqual(core.acknowledge(id, ack(s), 100 + i), { result: 'duplicate', commands: [] });
       } else {
-        assert.deepEqual(r.commands, [{ type: 'finalize', id, timestamp: 100, acks: order.map((o) => ack(o)), savepoint: false }]);
+        assert.deepEqual(r.commands, [{ type: 'finalize', id, timestamp: 100, acks: order.map((o) => ack(o)), savepoint: false, detached: false }]);
       }
     });
     // While finalizing: duplicate, and no second finalize.
@@ -299,7 +299,7 @@ test('subtaskFinished: a pending checkpoint stops waiting for the subtask and ma
   core.tick(100);
   core.acknowledge(1, ack('a'), 110);
   core.acknowledge(1, ack('b'), 120);
-  assert.deepEqual(core.subtaskFinished('c', 130), [{ type: 'finalize', id: 1, timestamp: 100, acks: [ack('a'), ack('b')], savepoint: false }]);
+  assert.deepEqual(core.subtaskFinished('c', 130), [{ type: 'finalize', id: 1, timestamp: 100, acks: [ack('a'), ack('b')], savepoint: false, detached: false }]);
   assert.equal(core.acknowledge(1, ack('c'), 131).result, 'unexpected');
   // Finishing again or finishing a subtask that already acked changes nothing.
   assert.deepEqual(core.subtaskFinished('c', 140), []);
@@ -319,9 +319,9 @@ test('subtaskFinished: a pending checkpoint stops waiting for the subtask and ma
 
 test('subtaskFinished: finished sources are not triggered; with no running source nothing triggers', () => {
   const core = started({ maxConcurrent: 16 }, {}, ['a', 'b']);
-  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a', 'b'], savepoint: false }]);
+  assert.deepEqual(core.tick(100), [{ type: 'trigger', id: 1, timestamp: 100, subtasks: ['a', 'b'], savepoint: false, detached: false }]);
   core.subtaskFinished('a', 150);
-  assert.deepEqual(core.tick(200), [{ type: 'trigger', id: 2, timestamp: 200, subtasks: ['b'], savepoint: false }]);
+  assert.deepEqual(core.tick(200), [{ type: 'trigger', id: 2, timestamp: 200, subtasks: ['b'], savepoint: false, detached: false }]);
   core.subtaskFinished('b', 250);
   assert.deepEqual(core.tick(300), []);
   assert.deepEqual(core.trigger(300), { result: 'rejected', reason: 'no source subtask is running', commands: [] });
@@ -334,7 +334,7 @@ test('subtaskFinished of the last awaited subtask with no acks at all still fina
   core.tick(100);
   core.subtaskFinished('a', 110);
   core.subtaskFinished('b', 110);
-  assert.deepEqual(core.subtaskFinished('c', 110), [{ type: 'finalize', id: 1, timestamp: 100, acks: [], savepoint: false }]);
+  assert.deepEqual(core.subtaskFinished('c', 110), [{ type: 'finalize', id: 1, timestamp: 100, acks: [], savepoint: false, detached: false }]);
 });
 
 test('abortAll ends the attempt without counting failures; start() resumes with continuing ids', () => {
@@ -459,10 +459,10 @@ test(`stats: the history keeps the newest ${HISTORY_SIZE} checkpoints, newest fi
 
 test('savepoints: the trigger and finalize say so, a newer checkpoint does not subsume one, the history marks it', () => {
   const core = started({ maxConcurrent: 2 });
-  const r = core.trigger(10, { savepoint: true });
+  const r = core.trigger(10, { savepoint: true, detached: false });
   assert.equal(r.result, 'triggered');
   const sp = r.result === 'triggered' ? r.id : -1;
-  assert.deepEqual(r.commands[0], { type: 'trigger', id: sp, timestamp: 10, subtasks: ['a'], savepoint: true });
+  assert.deepEqual(r.commands[0], { type: 'trigger', id: sp, timestamp: 10, subtasks: ['a'], savepoint: true, detached: false });
   const cp = manual(core, 20);
   const finalize = ackAll(core, cp, 30);
   assert.deepEqual(finalize.map((c) => c.type), ['finalize']);
@@ -477,6 +477,29 @@ test('savepoints: the trigger and finalize say so, a newer checkpoint does not s
   assert.equal(history.find((h) => h.id === cp)!.isSavepoint, false);
 });
 
+test('detached savepoints: complete without becoming a checkpoint (no subsumption, retention or notification)', () => {
+  const core = started({ maxConcurrent: 3, retained: 1 });
+  const cp1 = manual(core, 5);
+  ackAll(core, cp1, 6);
+  core.finalized(cp1, 7);
+  const r = core.trigger(10, { detached: true });
+  assert.equal(r.result, 'triggered');
+  const sp = r.result === 'triggered' ? r.id : -1;
+  assert.deepEqual(r.commands[0], { type: 'trigger', id: sp, timestamp: 10, subtasks: ['a'], savepoint: true, detached: true });
+  const older = manual(core, 11);
+  const finalize = ackAll(core, sp, 20);
+  assert.deepEqual(finalize, [{ type: 'finalize', id: sp, timestamp: 10, acks: ['a', 'b', 'c'].map((x) => ack(x)), savepoint: true, detached: true }]);
+  assert.deepEqual(core.finalized(sp, 21), [], 'no notify-complete, no discard, no subsumption of the older pending checkpoint');
+  const s = core.stats(22);
+  assert.deepEqual(s.retained, [cp1], 'the retained checkpoints are unchanged');
+  assert.equal(s.counts.inProgress, 1);
+  assert.equal(s.history.find((h) => h.id === sp)!.isSavepoint, true);
+  // The next checkpoint completes as usual and is the one that discards cp1.
+  ackAll(core, older, 30);
+  const done = core.finalized(older, 31);
+  assert.deepEqual(done, [{ type: 'discard', ids: [cp1] }, { type: 'notify-complete', id: older }]);
+});
+
 test('allInputsEnded: true once every expected subtask reported that its inputs ended (a finished one no longer counts)', () => {
   const core = started();
   assert.equal(core.allInputsEnded, false);
@@ -487,7 +510,7 @@ test('allInputsEnded: true once every expected subtask reported that its inputs 
   assert.equal(core.allInputsEnded, true);
   // A pending savepoint re-triggered for a subtask whose inputs ended keeps its kind.
   const core2 = started();
-  const r = core2.trigger(1, { savepoint: true });
+  const r = core2.trigger(1, { savepoint: true, detached: false });
   const cmds = core2.subtaskInputsEnded('b');
-  assert.deepEqual(cmds, [{ type: 'trigger', id: r.result === 'triggered' ? r.id : -1, timestamp: 1, subtasks: ['b'], savepoint: true }]);
+  assert.deepEqual(cmds, [{ type: 'trigger', id: r.result === 'triggered' ? r.id : -1, timestamp: 1, subtasks: ['b'], savepoint: true, detached: false }]);
 });

@@ -15,10 +15,13 @@ export type { CheckpointFailureReason } from './stats.js';
 
 /** What the I/O layer must do. Commands of one call are to be carried out in order. */
 export type CheckpointCommand<H> =
-  /** Send a trigger (inject a barrier) to these source subtasks; `savepoint`: full captures. */
-  | { readonly type: 'trigger'; readonly id: number; readonly timestamp: number; readonly subtasks: readonly string[]; readonly savepoint: boolean }
-  /** All expected subtasks acknowledged: write the metadata (and for a savepoint, copy it out), then call `finalized()`. */
-  | { readonly type: 'finalize'; readonly id: number; readonly timestamp: number; readonly acks: readonly SubtaskAck<H>[]; readonly savepoint: boolean }
+  /** Send a trigger (inject a barrier) to these source subtasks; `savepoint`: full captures; `detached`: into a savepoint only. */
+  | { readonly type: 'trigger'; readonly id: number; readonly timestamp: number; readonly subtasks: readonly string[]; readonly savepoint: boolean; readonly detached: boolean }
+  /**
+   * All expected subtasks acknowledged: write the metadata (and for a savepoint, copy it out; for a
+   * detached one, record the savepoint instead of a checkpoint), then call `finalized()`.
+   */
+  | { readonly type: 'finalize'; readonly id: number; readonly timestamp: number; readonly acks: readonly SubtaskAck<H>[]; readonly savepoint: boolean; readonly detached: boolean }
   /** Tell every subtask that the checkpoint completed (sinks commit). */
   | { readonly type: 'notify-complete'; readonly id: number }
   /** Tell subtasks to drop the checkpoint; its blobs are garbage unless a completed checkpoint shares them. */
@@ -136,7 +139,7 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.inputsEnded.add(subtask);
     const commands: CheckpointCommand<H>[] = [];
     for (const p of this.pending.values()) {
-      if (!p.finalizing && p.awaits(subtask)) commands.push({ type: 'trigger', id: p.id, timestamp: p.timestamp, subtasks: [subtask], savepoint: p.savepoint });
+      if (!p.finalizing && p.awaits(subtask)) commands.push({ type: 'trigger', id: p.id, timestamp: p.timestamp, subtasks: [subtask], savepoint: p.savepoint, detached: p.detached });
     }
     return commands;
   }
@@ -160,12 +163,14 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
 
   /**
    * A manual checkpoint, or a savepoint (every subtask captures its whole state): ignores interval,
-   * minimum pause and maxConcurrent, but needs a started attempt with a running source.
+   * minimum pause and maxConcurrent, but needs a started attempt with a running source. A
+   * `detached` savepoint completes without becoming a checkpoint of the job: nothing is subsumed,
+   * retained or notified (Flink's savepoints since 1.15: no side effects are committed for it).
    */
-  trigger(now: number, opts: { readonly savepoint?: boolean } = {}): TriggerResult<H> {
+  trigger(now: number, opts: { readonly savepoint?: boolean; readonly detached?: boolean } = {}): TriggerResult<H> {
     const refusal = this.triggerRefusal();
     if (refusal !== undefined) return { result: 'rejected', reason: refusal, commands: [] };
-    const { id, command } = this.triggerCheckpoint(now, opts.savepoint === true);
+    const { id, command } = this.triggerCheckpoint(now, opts.savepoint === true || opts.detached === true, opts.detached === true);
     return { result: 'triggered', id, commands: [command] };
   }
 
@@ -212,6 +217,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.pending.delete(id);
     p.record.complete(now);
     this.tracker.onCompleted(p.record);
+    // A detached savepoint is not part of the job's checkpoint chain: nothing else changes.
+    if (p.detached) return commands;
     this.lastCompletion = now;
     this.consecutiveFailures = 0;
     // A pending savepoint is not subsumed: someone waits for exactly that one.
@@ -266,19 +273,19 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     );
   }
 
-  private triggerCheckpoint(now: number, savepoint: boolean): { id: number; command: CheckpointCommand<H> } {
+  private triggerCheckpoint(now: number, savepoint: boolean, detached = false): { id: number; command: CheckpointCommand<H> } {
     const id = this.nextId++;
-    const p = new PendingCheckpoint<H>(id, now, this.expected, savepoint);
+    const p = new PendingCheckpoint<H>(id, now, this.expected, savepoint, detached);
     this.pending.set(id, p);
     this.tracker.onTriggered(p.record);
-    return { id, command: { type: 'trigger', id, timestamp: now, subtasks: [...this.sources], savepoint } };
+    return { id, command: { type: 'trigger', id, timestamp: now, subtasks: [...this.sources], savepoint, detached } };
   }
 
   private finalizeIfComplete(p: PendingCheckpoint<H>, commands: CheckpointCommand<H>[]): void {
     // Once fully acknowledged nothing more is awaited, so this runs once per checkpoint.
     if (!p.fullyAcknowledged) return;
     p.finalizing = true;
-    commands.push({ type: 'finalize', id: p.id, timestamp: p.timestamp, acks: p.acknowledgements, savepoint: p.savepoint });
+    commands.push({ type: 'finalize', id: p.id, timestamp: p.timestamp, acks: p.acknowledgements, savepoint: p.savepoint, detached: p.detached });
   }
 
   /** Ids below nextId were triggered once (by this core or before a restore) and have ended if not pending. */

@@ -31,6 +31,8 @@ export class PendingCheckpoint<H> {
     expected: Iterable<string>,
     /** Every subtask captures its whole state; the result is copied out as a savepoint. */
     readonly savepoint = false,
+    /** A detached savepoint: written straight into the savepoint store, never one of the job's checkpoints. */
+    readonly detached = false,
   ) {
     this.waiting = new Set(expected);
     this.record = new CheckpointRecord(id, timestamp, this.waiting.size, savepoint);

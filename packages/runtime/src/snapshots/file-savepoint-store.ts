@@ -1,17 +1,17 @@
 /**
- * Savepoint store in the directory of a FileSnapshotStore (embedded mode). Layout:
- * `<dir>/savepoints/<spId>/blobs/<encodeURIComponent(name)>` and `meta.json`, beside the snapshot
- * store's `<dir>/<jobId>/blobs/...` (the coordinator's job ids are 16 hex digits: none is `savepoints`).
+ * Savepoint store in the directory of a FileSnapshotStore (embedded mode). Layout: see
+ * file-savepoint-layout.ts, beside the snapshot store's `<dir>/<jobId>/blobs/...`.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
+import { fileSavepointPaths, fileSavepointRoot } from './file-savepoint-layout.js';
 import { decodeExport } from './export-format.js';
 import type { FileSnapshotStore } from './file-store.js';
 import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
-import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources } from './savepoint-names.js';
+import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources, takenSavepointNames } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import { unavailableOnError } from './store-errors.js';
 import type { CompletedCheckpoint } from './types.js';
@@ -30,7 +30,7 @@ export class FileSavepointStore implements SavepointStore {
     private readonly dir: string,
     private readonly snapshots: FileSnapshotStore,
   ) {
-    this.root = join(dir, 'savepoints');
+    this.root = fileSavepointRoot(dir);
   }
 
   async create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
@@ -67,6 +67,46 @@ export class FileSavepointStore implements SavepointStore {
       await rm(this.spDir(id), { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
+  }
+
+  async prepare(id: string, attempt: number): Promise<void> {
+    const paths = fileSavepointPaths(this.dir, id);
+    await this.io('prepare a savepoint', async () => {
+      await mkdir(paths.blobs, { recursive: true });
+      await writeAtomic(paths.pending, String(attempt));
+    });
+  }
+
+  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+    assertSameJob(taken, info);
+    const paths = fileSavepointPaths(this.dir, id);
+    const names = takenSavepointNames(taken);
+    try {
+      const sizes = new Map<string, number>();
+      await this.io('complete a savepoint', async () => {
+        if ((await readOptional(paths.pending)) === undefined) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
+        await rm(paths.pending, { force: true });
+        await forEachLimited(names, async (n) => {
+          const size = await stat(paths.blob(n)).then(
+            (st) => st.size,
+            (err: unknown) => (isNotFound(err) ? 0 : Promise.reject(err)),
+          );
+          if (size === 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${n}' of savepoint ${id} was not written (${this.dir}); the savepoint cannot be completed`);
+          sizes.set(n, size);
+        });
+      });
+      const metadata = savepointMetadata(id, taken, info, sizes, Date.now());
+      await this.io('store savepoint metadata', () => writeAtomic(paths.meta, JSON.stringify(metadata)));
+      return metadata;
+    } catch (err) {
+      await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async abandon(id: string): Promise<void> {
+    // One directory holds all of it; the fence (pending) goes with it.
+    await this.io('abandon a savepoint', () => rm(fileSavepointPaths(this.dir, id).dir, { recursive: true, force: true }));
   }
 
   async get(id: string): Promise<SavepointMetadata | undefined> {
@@ -161,19 +201,19 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   private spDir(id: string): string {
-    return join(this.root, assertSavepointId(id));
+    return fileSavepointPaths(this.dir, id).dir;
   }
 
   private blobDir(id: string): string {
-    return join(this.spDir(id), 'blobs');
+    return fileSavepointPaths(this.dir, id).blobs;
   }
 
   private blobPath(id: string, name: string): string {
-    return join(this.blobDir(id), encodeURIComponent(name));
+    return fileSavepointPaths(this.dir, id).blob(name);
   }
 
   private metaPath(id: string): string {
-    return join(this.spDir(id), 'meta.json');
+    return fileSavepointPaths(this.dir, id).meta;
   }
 
   /** File system errors (no permission, disk full...) mean the store cannot do its job. */

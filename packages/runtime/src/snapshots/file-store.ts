@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
 import { forEachLimited, isNotFound, mapLimited, readOptional, writeAtomic } from './fs-util.js';
-import { unavailableOnError } from './store-errors.js';
+import { assertBlobSizes, unavailableOnError } from './store-errors.js';
+import { fileSavepointPaths } from './file-savepoint-layout.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
-/** Same limit as the Redis store, so a job behaves the same on both. */
-const MAX_BLOB_BYTES = 256 * 1024 * 1024;
 const CHECKPOINT_FILE = /^(\d+)\.json$/;
 
 /**
@@ -41,11 +40,7 @@ export class FileSnapshotStore implements SnapshotStore {
   async writeBlobs(jobId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
     const dir = join(this.jobDir(jobId), 'blobs');
     assertAttempt(attempt);
-    for (const b of blobs) {
-      if (b.bytes.byteLength > MAX_BLOB_BYTES) {
-        throw new WeirError('WEIR_SNAPSHOT_TOO_LARGE', `blob '${b.name}' of job ${jobId} has ${b.bytes.byteLength} bytes; the limit is ${MAX_BLOB_BYTES} (split the state over more key groups)`);
-      }
-    }
+    assertBlobSizes(blobs, `job ${jobId}`);
     if (blobs.length === 0) return 0;
     // Shared: blob writes of many subtasks run side by side; a fence waits until they are done.
     await this.shared(jobId, 'write blobs', async () => {
@@ -53,6 +48,27 @@ export class FileSnapshotStore implements SnapshotStore {
       await mkdir(dir, { recursive: true });
       await forEachLimited(blobs, (b) => writeAtomic(join(dir, encodeURIComponent(b.name)), b.bytes));
     });
+    return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  async writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
+    const paths = fileSavepointPaths(this.dir, savepointId);
+    assertAttempt(attempt);
+    assertBlobSizes(blobs, `savepoint ${savepointId}`);
+    if (blobs.length === 0) return 0;
+    await unavailableOnError(
+      () => `snapshot store directory ${this.dir} failed to write blobs of savepoint ${savepointId}`,
+      async () => {
+        // Within one process (embedded mode) this check and the coordinator's commit or abandon cannot interleave badly: a
+        // blob written after an abandon is removed by it only if it came first, which is why the fence is read per call.
+        const pending = await readOptional(paths.pending);
+        if (pending === undefined || Number(pending.toString('utf8')) !== attempt) {
+          throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
+        }
+        await mkdir(paths.blobs, { recursive: true });
+        await forEachLimited(blobs, (b) => writeAtomic(paths.blob(b.name), b.bytes));
+      },
+    );
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
   }
 

@@ -10,7 +10,7 @@ import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
 import { checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
-import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, type SavepointBlobSource } from './savepoint-names.js';
+import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import { unavailableOnError } from './store-errors.js';
@@ -77,6 +77,44 @@ export class RedisSavepointStore implements SavepointStore {
       await this.unlinkBlobs(keys, sources.map((s) => s.name)).catch(() => undefined);
       throw err;
     }
+  }
+
+  async prepare(id: string, attempt: number): Promise<void> {
+    await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt)));
+  }
+
+  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+    assertSameJob(taken, info);
+    const keys = this.keys(id);
+    const names = takenSavepointNames(taken);
+    try {
+      // The fence goes in the same step as the size reads: no worker write can land after them.
+      const replies = await this.call('complete a savepoint', async () => {
+        const m = this.redis.multi().del(keys.pending);
+        for (const n of names) m.strlen(keys.blob(n));
+        return checkExec(await m.exec());
+      });
+      if (replies[0] !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
+      const sizes = new Map<string, number>();
+      names.forEach((n, i) => {
+        const size = replies[i + 1] as number;
+        if (size === 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${n}' of savepoint ${id} was not written (${redisAddress(this.redis)}); the savepoint cannot be completed`);
+        sizes.set(n, size);
+      });
+      const metadata = savepointMetadata(id, taken, info, sizes, Date.now());
+      await this.commitMetadata(metadata);
+      return metadata;
+    } catch (err) {
+      await this.unlinkBlobs(keys, names).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async abandon(id: string, names: readonly string[]): Promise<void> {
+    const keys = this.keys(id);
+    // Fence first, so no write lands after the deletes.
+    await this.call('abandon a savepoint', () => this.redis.del(keys.pending));
+    await this.unlinkBlobs(keys, names);
   }
 
   async get(id: string): Promise<SavepointMetadata | undefined> {

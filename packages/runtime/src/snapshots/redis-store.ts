@@ -5,12 +5,12 @@
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
 import { redisJobKeys, type RedisJobKeys } from './redis-keys.js';
+import { redisSavepointKeys } from './savepoint-redis-keys.js';
 import { chunk, chunkBySize, DELETE_CHUNK, mgetBuffers, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
-import { unavailableOnError } from './store-errors.js';
+import { assertBlobSizes, unavailableOnError } from './store-errors.js';
+export { MAX_BLOB_BYTES } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
-/** Largest blob accepted (Redis' own bulk limit is 512 MB; a bigger state should be split). */
-export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
 const SCAN_COUNT = 1000;
 /** SCAN always ends; the bound only turns a misbehaving server into an error instead of a hang. */
 const MAX_SCAN_ROUNDS = 1_000_000;
@@ -101,11 +101,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   async writeBlobs(jobId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
     const keys = this.keys(jobId);
     assertAttempt(attempt);
-    for (const b of blobs) {
-      if (b.bytes.byteLength > MAX_BLOB_BYTES) {
-        throw new WeirError('WEIR_SNAPSHOT_TOO_LARGE', `blob '${b.name}' of job ${jobId} has ${b.bytes.byteLength} bytes; the limit is ${MAX_BLOB_BYTES} (split the state over more key groups)`);
-      }
-    }
+    assertBlobSizes(blobs, `job ${jobId}`);
     if (blobs.length === 0) return 0;
     // All calls are sent at once: ioredis writes them on the connection without waiting for replies.
     const replies = await this.call('writeBlobs', () =>
@@ -123,6 +119,23 @@ export class RedisSnapshotStore implements SnapshotStore {
     );
     // Blobs of a refused chunk may sit beside written ones; names carry the attempt, so nothing newer is overwritten.
     for (const reply of replies) checkFence(reply, jobId, attempt, 'write blobs');
+    return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  async writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
+    const keys = redisSavepointKeys(this.options.cluster, savepointId);
+    assertAttempt(attempt);
+    assertBlobSizes(blobs, savepointId);
+    if (blobs.length === 0) return 0;
+    // The same fenced write as a job's blobs, with the savepoint's pending marker as the fence.
+    const replies = await this.call('writeSavepointBlobs', () =>
+      Promise.all(chunkBySize(blobs).map((part) => this.scripts.weirSnapshotWrite(part.length + 1, keys.pending, ...part.map((b) => keys.blob(b.name)), attempt, ...part.map((b) => toBuffer(b.bytes))))),
+    );
+    for (const reply of replies) {
+      if (Array.isArray(reply) && reply[0] !== 1) {
+        throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
+      }
+    }
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
   }
 

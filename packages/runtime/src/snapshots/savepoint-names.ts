@@ -63,6 +63,28 @@ export function savepointSources(checkpoint: CompletedCheckpoint): SavepointBlob
 }
 
 /**
+ * The canonical blob names of a detached savepoint the workers wrote, checked against what
+ * `savepointSources` expects (each chain is exactly its canonical name): RangeError otherwise.
+ */
+export function takenSavepointNames(taken: CompletedCheckpoint): string[] {
+  return savepointSources(taken).map((s) => {
+    if (s.chain.length !== 1 || s.chain[0] !== s.name) throw new RangeError(`a detached savepoint's blob for '${s.name}' is named ${JSON.stringify(s.chain)}`);
+    return s.name;
+  });
+}
+
+/**
+ * Every blob name a detached savepoint of these operators could hold (all key groups, all
+ * subtasks): what an abandon deletes, since the workers may have written any of them.
+ */
+export function possibleSavepointNames(operators: readonly { readonly uid: string; readonly parallelism: number; readonly maxParallelism: number }[]): string[] {
+  return operators.flatMap((op) => [
+    ...Array.from({ length: op.maxParallelism }, (_, g) => savepointKeyGroupBlob(op.uid, g)),
+    ...Array.from({ length: op.parallelism }, (_, s) => savepointOperatorStateBlob(op.uid, s)),
+  ]);
+}
+
+/**
  * Metadata of savepoint `id` made of `checkpoint`; `sizes` has the bytes of every canonical blob.
  * An operator the job info does not describe is recorded as kind 'unknown', keyed if it has key groups.
  */

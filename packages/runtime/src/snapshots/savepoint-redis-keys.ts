@@ -16,6 +16,8 @@ export interface RedisSavepointKeys {
   readonly prefix: string;
   /** Metadata JSON; present only once every blob is written. */
   readonly meta: string;
+  /** While a detached savepoint is taken: the job attempt whose workers may write its blobs (the fence). */
+  readonly pending: string;
   /** A blob's binary value, by its canonical name (savepoint-names.ts). */
   blob(name: string): string;
 }
@@ -23,5 +25,5 @@ export interface RedisSavepointKeys {
 /** Keys of savepoint `id` in `cluster` (a token; the id is checked with assertSavepointId). */
 export function redisSavepointKeys(cluster: string, id: string): RedisSavepointKeys {
   const prefix = `weir:{${assertToken('cluster id', cluster)}:${assertSavepointId(id)}}:`;
-  return { prefix, meta: `${prefix}meta`, blob: (name) => `${prefix}blob:${name}` };
+  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, blob: (name) => `${prefix}blob:${name}` };
 }

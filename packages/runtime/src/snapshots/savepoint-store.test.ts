@@ -19,7 +19,7 @@ import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
-import { savepointBlobNames } from './savepoint-names.js';
+import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointMetadata, type SavepointStore } from './savepoint-types.js';
 import { codeIs, exportFile, rejectsWith, scanAll } from './store-testing.js';
 import type { CompletedCheckpoint, SnapshotStore } from './types.js';
@@ -398,6 +398,63 @@ for (const backend of [redisBackend(), fileBackend()]) {
       await snapshots.fence('restored', 4);
       await rejectsWith(savepoints.materialize(sp.id, { jobId: 'restored', attempt: 3, uids: ['counter'], withoutOperatorState: [] }), 'WEIR_SNAPSHOT_FENCED');
       assert.equal(await snapshots.latestCheckpoint('restored'), undefined);
+    });
+
+    test('detached: workers write canonical blobs while prepared; complete records them, then writes are fenced', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const id = newSavepointId();
+      const blob = (name: string, n: number): { name: string; bytes: Uint8Array } => ({ name, bytes: statePackr.pack({ v: 1, base: true, flat: [`k${n}`, { count: n }] }) });
+      const written = [blob('ks/counter/0', 1), blob('ks/counter/5', 2), { name: 'os/src/0', bytes: statePackr.pack({ v: 1, value: 7 }) }];
+      await rejectsWith(snapshots.writeSavepointBlobs(id, 3, written), 'WEIR_SNAPSHOT_FENCED', /never prepared/);
+      await savepoints.prepare(id, 3);
+      await rejectsWith(snapshots.writeSavepointBlobs(id, 2, written), 'WEIR_SNAPSHOT_FENCED');
+      assert.equal(await snapshots.writeSavepointBlobs(id, 3, written), written.reduce((n, b) => n + b.bytes.byteLength, 0));
+      assert.deepEqual(await savepoints.list(), [], 'not listed while being taken');
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 9, jobId: 'live-job', attempt: 3, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: {
+          counter: { parallelism: 2, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 5: ['ks/counter/5'] }, operatorState: {} },
+          src: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/src/0' } },
+        },
+      };
+      const sp = await savepoints.complete(id, taken, INFO('live-job'));
+      assert.equal(sp.id, id);
+      assert.equal(sp.checkpointId, 9);
+      assert.deepEqual(sp.operators.counter!.keyGroups, { 0: 'ks/counter/0', 5: 'ks/counter/5' });
+      assert.equal(sp.sizeBytes, written.reduce((n, b) => n + b.bytes.byteLength, 0));
+      assert.deepEqual((await savepoints.list()).map((m) => m.id), [id]);
+      const back = await savepointBlobs(savepoints, id);
+      for (const b of written) assert.ok(back.get(b.name)!.equals(Buffer.from(b.bytes)), b.name);
+      // Completed: a late write of the same attempt is refused, and nothing is changed by it.
+      await rejectsWith(snapshots.writeSavepointBlobs(id, 3, [blob('ks/counter/6', 3)]), 'WEIR_SNAPSHOT_FENCED');
+      assert.deepEqual([...(await savepointBlobs(savepoints, id)).keys()].sort(), written.map((b) => b.name).sort());
+      // It restores like any other: materialize into a new job.
+      await snapshots.fence('from-live', 1);
+      const cp = await savepoints.materialize(id, { jobId: 'from-live', attempt: 1, uids: ['counter', 'src'], withoutOperatorState: [] });
+      assert.deepEqual(Object.keys(cp.operators.counter!.keyGroups), ['0', '5']);
+      await savepoints.dispose(id);
+      assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
+    });
+
+    test('detached: a blob the workers did not write fails complete; abandon deletes what was written and fences the rest', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const id = newSavepointId();
+      await savepoints.prepare(id, 1);
+      await snapshots.writeSavepointBlobs(id, 1, [{ name: 'ks/counter/0', bytes: statePackr.pack({ v: 1, base: true, flat: [] }) }]);
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 2, jobId: 'live-job', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: ['ks/counter/1'] }, operatorState: {} } },
+      };
+      await rejectsWith(savepoints.complete(id, taken, INFO('live-job')), 'WEIR_SNAPSHOT_MISSING', /'ks\/counter\/1'/);
+      assert.deepEqual(await savepoints.list(), []);
+      assert.deepEqual((await stored()).filter((k) => k.includes(id)), [], 'a failed complete leaves nothing');
+      const other = newSavepointId();
+      await savepoints.prepare(other, 1);
+      await snapshots.writeSavepointBlobs(other, 1, [{ name: 'os/src/0', bytes: statePackr.pack({ v: 1, value: 1 }) }]);
+      await savepoints.abandon(other, ['os/src/0', 'os/src/1', 'ks/counter/0']);
+      assert.deepEqual((await stored()).filter((k) => k.includes(other)), []);
+      await rejectsWith(snapshots.writeSavepointBlobs(other, 1, [{ name: 'os/src/1', bytes: statePackr.pack({ v: 1, value: 1 }) }]), 'WEIR_SNAPSHOT_FENCED');
+      await rejectsWith(savepoints.complete(other, { ...taken, operators: {} }, INFO('live-job')), 'WEIR_SAVEPOINT_NOT_FOUND', /abandoned/);
     });
   });
 }

@@ -72,6 +72,19 @@ export interface SavepointStore {
    * groups carried over from finished subtasks) are merged into one full blob.
    */
   create(checkpoint: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata>;
+  /**
+   * Detached savepoints (taken while the job runs on; the workers write the blobs themselves,
+   * SnapshotStore.writeSavepointBlobs): open savepoint `id` for writes by `attempt`'s workers.
+   */
+  prepare(id: string, attempt: number): Promise<void>;
+  /**
+   * Close a detached savepoint for writes and record it: `taken` names, per operator, exactly the
+   * canonical blobs the workers wrote (one per key group and per subtask). WEIR_SNAPSHOT_MISSING if
+   * one is absent, WEIR_SAVEPOINT_NOT_FOUND if the savepoint was abandoned meanwhile.
+   */
+  complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata>;
+  /** Close a detached savepoint that failed for writes and delete whatever of `names` was written. */
+  abandon(id: string, names: readonly string[]): Promise<void>;
   /** The metadata, or undefined if there is no such savepoint. */
   get(id: string): Promise<SavepointMetadata | undefined>;
   /** All savepoints, newest first; optionally only those of one job name. */

@@ -18,3 +18,15 @@ export async function unavailableOnError<T>(failed: () => string, fn: () => Prom
     throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `${failed()}: ${reason}`, { cause: err });
   }
 }
+
+/** Largest blob accepted (Redis' own bulk limit is 512 MB; a bigger state should be split). */
+export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
+
+/** WEIR_SNAPSHOT_TOO_LARGE for the first blob of `owner` (e.g. "job 1a2b…") over MAX_BLOB_BYTES. */
+export function assertBlobSizes(blobs: readonly { readonly name: string; readonly bytes: Uint8Array }[], owner: string): void {
+  for (const b of blobs) {
+    if (b.bytes.byteLength > MAX_BLOB_BYTES) {
+      throw new WeirError('WEIR_SNAPSHOT_TOO_LARGE', `blob '${b.name}' of ${owner} has ${b.bytes.byteLength} bytes; the limit is ${MAX_BLOB_BYTES} (split the state over more key groups)`);
+    }
+  }
+}

@@ -78,6 +78,13 @@ export interface SnapshotStore {
   fence(jobId: string, attempt: number): Promise<void>;
   /** Write blobs, fenced; resolves with the bytes written. */
   writeBlobs(jobId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number>;
+  /**
+   * Write blobs of savepoint `savepointId` while it is being taken (a detached savepoint), under
+   * their canonical names, straight into the savepoint store's layout. Fenced by the savepoint's
+   * pending marker (SavepointStore.prepare): refused (WEIR_SNAPSHOT_FENCED) once the savepoint
+   * completed or was abandoned, or for another attempt. Resolves with the bytes written.
+   */
+  writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number>;
   /** Read blobs in the order asked; a missing one is WEIR_SNAPSHOT_MISSING. */
   readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]>;
   deleteBlobs(jobId: string, names: readonly string[]): Promise<void>;

@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
+import { savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
 import { flatRows, forEachRow, type KeyedBlob } from './keyed-blob.js';
 
@@ -9,6 +10,13 @@ import { flatRows, forEachRow, type KeyedBlob } from './keyed-blob.js';
 const FORMAT = 1;
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
+
+/**
+ * What a barrier asks of a capture (Flink's CheckpointOptions): `incremental` deltas, `full` bases
+ * (a stop's savepoint, which completes as a checkpoint), or a detached `savepoint` (full bases under
+ * canonical names, written into the savepoint, not part of the job's checkpoints).
+ */
+export type SnapshotKind = 'incremental' | 'full' | 'savepoint';
 
 /** What the synchronous part of a snapshot hands to the asynchronous write. */
 export interface CapturedState {
@@ -45,19 +53,27 @@ export class SnapshotStrategy {
 
   /**
    * Synchronous part: serialize what changed since the last capture and clear the dirty marks.
-   * `full` (a savepoint) writes a new base for every key group with state, so the snapshot is one
-   * blob per key group; the chains start over from those bases.
+   * `full` (the savepoint of a stop, which completes as a checkpoint) writes a new base for every
+   * key group with state, so the snapshot is one blob per key group; the chains start over from
+   * those bases. `savepoint` (a detached savepoint) writes the same full bases under the
+   * savepoint's canonical names and leaves chains and dirty marks alone: the next checkpoint is
+   * still a delta of the last one. With `emit`, each blob is handed over as soon as it is made
+   * (the caller writes it while the next is packed) instead of being returned in `blobs`.
    */
-  capture(attempt: number, checkpointId: number, full = false): CapturedState {
+  capture(attempt: number, checkpointId: number, kind: SnapshotKind = 'incremental', emit?: (b: BlobWrite) => void): CapturedState {
     const blobs: BlobWrite[] = [];
+    const put = emit ?? ((b: BlobWrite) => void blobs.push(b));
+    const detached = kind === 'savepoint';
     if (!this.state.keyed) {
-      const name = operatorStateBlob(this.uid, this.subtask, attempt, checkpointId);
+      const name = detached ? savepointOperatorStateBlob(this.uid, this.subtask) : operatorStateBlob(this.uid, this.subtask, attempt, checkpointId);
       const bytes = packr.pack({ v: FORMAT, row: this.state.groups.get(-1)?.get('') ?? {} });
-      blobs.push({ name, bytes });
-      this.state.clearDirty();
+      put({ name, bytes });
+      if (!detached) this.state.clearDirty();
       return { blobs, snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
     }
+    if (detached) return this.captureDetached(put, blobs);
     let written = 0;
+    const full = kind === 'full';
     const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : this.state.dirty.keys();
     for (const group of changed) {
       const ids = this.state.dirty.get(group);
@@ -66,8 +82,8 @@ export class SnapshotStrategy {
       const chain = this.chains.get(group);
       if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
-        const bytes = packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
-        blobs.push({ name, bytes });
+        const bytes = packBase(rows);
+        put({ name, bytes });
         this.chains.set(group, { names: [name], baseBytes: bytes.length, deltaBytes: 0 });
         written += bytes.length;
       } else {
@@ -75,7 +91,7 @@ export class SnapshotStrategy {
         for (const id of ids!) flat.push(id, rows?.get(id) ?? null);
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
         const bytes = packr.pack({ v: FORMAT, base: false, flat });
-        blobs.push({ name, bytes });
+        put({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
         written += bytes.length;
@@ -89,6 +105,21 @@ export class SnapshotStrategy {
       stateBytes += c.baseBytes + c.deltaBytes;
     }
     return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
+  }
+
+  /** A detached savepoint: one full base per key group with state, canonical names, nothing else touched. */
+  private captureDetached(put: (b: BlobWrite) => void, blobs: BlobWrite[]): CapturedState {
+    const keyGroups: Record<number, string[]> = {};
+    let written = 0;
+    for (const [group, rows] of this.state.groups) {
+      if (rows.size === 0) continue;
+      const name = savepointKeyGroupBlob(this.uid, group);
+      const bytes = packBase(rows);
+      put({ name, bytes });
+      keyGroups[group] = [name];
+      written += bytes.length;
+    }
+    return { blobs, snapshot: { keyGroups }, stateBytes: written, writtenBytes: written };
   }
 
   /** Blob names a restore of `snapshot` reads (only the key groups in `owns`). */
@@ -130,6 +161,11 @@ export class SnapshotStrategy {
       this.chains.set(group, chain);
     }
   }
+}
+
+/** A key group's full base. */
+function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
+  return packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
 }
 
 function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {

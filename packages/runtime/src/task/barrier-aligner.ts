@@ -10,6 +10,11 @@ export interface Barrier {
   readonly timestamp: number;
   /** A savepoint's barrier: every operator captures its whole state (full bases), not a delta. */
   readonly full?: boolean;
+  /**
+   * A detached savepoint's barrier (with `full`): the capture goes straight into savepoint
+   * `savepoint` and the job's own checkpoints do not see it (Flink's savepoint target location).
+   */
+  readonly savepoint?: string;
 }
 
 export type AlignerResult =

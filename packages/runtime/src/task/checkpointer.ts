@@ -37,14 +37,15 @@ export class Checkpointer {
     const started = performance.now();
     // The barrier goes downstream first (Flink's order): the capture below emits nothing, and the
     // next tasks can align and capture while this one does.
-    for (const w of this.s.writers) w.barrier(barrier.id, barrier.timestamp, barrier.full === true);
+    for (const w of this.s.writers) w.barrier(barrier);
+    if (barrier.savepoint !== undefined) return this.performSavepoint(barrier, barrier.savepoint, alignmentMs, started);
     const blobs: BlobWrite[] = [];
     const durable: Promise<void>[] = [];
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
     let stateBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
-      const captured = op.snapshotState(this.s.attempt, barrier.id, barrier.full === true);
+      const captured = op.snapshotState(this.s.attempt, barrier.id, barrier.full === true ? 'full' : 'incremental');
       blobs.push(...captured.blobs);
       if (captured.durable) durable.push(captured.durable);
       operators[op.node.uid] = captured.snapshot;
@@ -66,6 +67,36 @@ export class Checkpointer {
         this.s.fail(e);
       }
     });
+  }
+
+  /**
+   * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
+   * blob is sent as soon as it is packed, so the store takes it in while the next one is packed
+   * (the socket write happens inside the capture); the job's checkpoint chains are not touched,
+   * so a failed write only declines the savepoint.
+   */
+  private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
+    const { store, attempt } = this.s;
+    const writes: Promise<number>[] = [];
+    const emit = (b: BlobWrite): void => void writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
+    const operators: Record<string, OperatorSubtaskSnapshot> = {};
+    let stateBytes = 0;
+    for (const op of this.s.operators) {
+      if (!op.snapshotState) continue;
+      const captured = op.snapshotState(attempt, barrier.id, 'savepoint', emit);
+      for (const b of captured.blobs) emit(b);
+      operators[op.node.uid] = captured.snapshot;
+      stateBytes += captured.stateBytes;
+    }
+    const syncMs = performance.now() - started;
+    const decline = (e: unknown): void => {
+      this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
+      this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `savepoint write failed: ${(e as Error).message}` });
+    };
+    Promise.all(writes).then((sizes) => {
+      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes: sizes.reduce((a, b) => a + b, 0) };
+      this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
+    }, decline);
   }
 
   /** Read and apply this subtask's share of a completed checkpoint. */

@@ -3,6 +3,7 @@ import type { OutputChannel } from '../channels/channel.js';
 import { encodeBarrier, encodeEnd, encodeRecords } from '../frames.js';
 import { keyGroupOf, keyId, subtaskForKeyGroup } from '../keygroups.js';
 import type { EdgePlan } from '../plan.js';
+import type { Barrier } from './barrier-aligner.js';
 import type { Collector } from './operators.js';
 
 /** Largest frame we publish; NATS refuses payloads over max_payload (1 MiB by default). */
@@ -93,11 +94,11 @@ export class EdgeWriter implements Collector {
     for (const c of this.channels) await c.ready();
   }
 
-  /** Flush, then send checkpoint barrier `id` on every channel: it follows every record before it. */
-  barrier(id: number, timestamp: number, full: boolean): void {
+  /** Flush, then send the checkpoint barrier on every channel: it follows every record before it. */
+  barrier(b: Barrier): void {
     if (this.ended) return; // after the end, receivers no longer wait for barriers on these channels
     this.flushAll();
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, id, timestamp, full));
+    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, b));
   }
 
   /** Flush and mark the end of this sender's output on every channel. */

@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import { FINAL_TRANSACTION, isTransactional, RescaledPositions, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
 import { crashPoint } from '../faults.js';
 import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
-import type { OperatorSubtaskSnapshot } from '../snapshots/types.js';
+import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
 import { operatorStateBlob } from '../snapshots/names.js';
+import { savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import { stateAccessors } from '../state/accessors.js';
 import { HeapKeyedState, keyFromId, TIMERS, type StateRow } from '../state/heap-keyed-state.js';
 import { redistributeRow } from '../state/redistribute.js';
-import { packValue, SnapshotStrategy, unpackValue, type CapturedState } from '../state/snapshot-strategy.js';
+import { packValue, SnapshotStrategy, unpackValue, type CapturedState, type SnapshotKind } from '../state/snapshot-strategy.js';
 
 /** Where an operator's output goes: chained operators (direct calls) and network writers. */
 export interface Collector {
@@ -27,8 +28,11 @@ export interface OperatorInstance {
   afterBatch?(): Promise<void> | void;
   fireTimers?(now: number): void;
   nextTimer?(): number | undefined;
-  /** Synchronous part of a checkpoint: capture state to write; `full` (savepoints) writes whole bases instead of deltas. */
-  snapshotState?(attempt: number, checkpointId: number, full: boolean): CapturedState;
+  /**
+   * Synchronous part of a checkpoint: capture state to write (see SnapshotKind). With `emit`, blobs
+   * may be handed over one by one while the capture goes on instead of returned in `blobs`.
+   */
+  snapshotState?(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: BlobWrite) => void): CapturedState;
   /** Blob names that restoring from `snapshot` reads. */
   restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
@@ -40,6 +44,11 @@ export interface OperatorInstance {
   /** The task ends normally (not canceled, not failed): last writes and commits. */
   finish?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The name of a subtask's non-keyed state blob: canonical inside a detached savepoint. */
+function stateBlobName(uid: string, subtask: number, attempt: number, checkpointId: number, kind: SnapshotKind): string {
+  return kind === 'savepoint' ? savepointOperatorStateBlob(uid, subtask) : operatorStateBlob(uid, subtask, attempt, checkpointId);
 }
 
 abstract class Base {
@@ -95,8 +104,8 @@ class SourceOp extends Base implements OperatorInstance {
   process(r: unknown): void {
     this.emit(r);
   }
-  snapshotState(attempt: number, checkpointId: number): CapturedState {
-    const name = operatorStateBlob(this.node.uid, this.subtask, attempt, checkpointId);
+  snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind): CapturedState {
+    const name = stateBlobName(this.node.uid, this.subtask, attempt, checkpointId, kind);
     const bytes = packValue(this.reader?.position() ?? this.restoredPosition ?? null);
     return { blobs: [{ name, bytes }], snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
   }
@@ -148,10 +157,12 @@ class SinkOp extends Base implements OperatorInstance {
     this.buffer = [];
     return this.writer.write(batch);
   }
-  snapshotState(attempt: number, checkpointId: number): CapturedState {
-    const name = operatorStateBlob(this.node.uid, this.subtask, attempt, checkpointId);
+  snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind): CapturedState {
+    const name = stateBlobName(this.node.uid, this.subtask, attempt, checkpointId, kind);
     let durable: Promise<void> | undefined;
-    if (this.txWriter) {
+    // A detached savepoint never completes as a checkpoint: nothing is pre-committed for it, the
+    // open transaction goes on into the next checkpoint.
+    if (this.txWriter && kind !== 'savepoint') {
       const pre = this.txWriter.preCommit(checkpointId);
       this.pending.push({ checkpointId, txn: pre.txn, packed: packValue(pre.txn), origin: this.subtask });
       durable = pre.durable;
@@ -305,8 +316,8 @@ class ActorOp extends Base implements OperatorInstance {
     else this.state.write(TIMERS, registered.filter((t) => t !== time));
   }
 
-  snapshotState(attempt: number, checkpointId: number, full: boolean): CapturedState {
-    return this.snapshots.capture(attempt, checkpointId, full);
+  snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: BlobWrite) => void): CapturedState {
+    return this.snapshots.capture(attempt, checkpointId, kind, emit);
   }
 
   private owns = (group: number): boolean => group >= this.range.start && group <= this.range.end;

@@ -267,7 +267,7 @@ export class Task {
         return await this.afterBatch();
       }
       case FrameKind.Barrier:
-        return await this.onAligner(this.aligner!.onBarrier(channel, { id: frame.id, timestamp: frame.timestamp, full: frame.full }, Date.now()));
+        return await this.onAligner(this.aligner!.onBarrier(channel, frame.barrier, Date.now()));
       case FrameKind.End:
         // The drain travels with the end of input, so it cannot arrive after it.
         if (frame.drain) this.drainRequested = true;
@@ -292,8 +292,9 @@ export class Task {
 
   private perform(barrier: Barrier, alignmentMs: number): void {
     this.lastPerformed = Math.max(this.lastPerformed, barrier.id);
-    // A drain ends with the savepoint; a periodic checkpoint in between does not end the task.
-    if (this.inputsEnded && (!this.drainRequested || barrier.full === true)) this.finalCheckpoint ??= barrier.id;
+    // A drain ends with the savepoint; a periodic checkpoint in between does not end the task. A
+    // detached savepoint never completes as a checkpoint, so no task waits for one.
+    if (this.inputsEnded && barrier.savepoint === undefined && (!this.drainRequested || barrier.full === true)) this.finalCheckpoint ??= barrier.id;
     this.checkpointer!.perform(barrier, alignmentMs);
   }
 
