@@ -187,10 +187,14 @@ class SinkOp extends Base implements OperatorInstance {
   }
   notifyCheckpointComplete(checkpointId: number): void {
     if (!this.txWriter) return;
-    const due = this.pending.filter((p) => p.checkpointId <= checkpointId);
-    if (due.length === 0) return;
+    if (!this.pending.some((p) => p.checkpointId <= checkpointId)) return;
     const tx = this.txWriter;
     this.commits = this.commits.then(async () => {
+      // What is due is read when this commit runs, not when the notification came: a transaction
+      // stays pending until its commit returns, so an earlier notification's commit still running
+      // would otherwise be repeated here (every one again per later notification while commits lag).
+      const due = this.pending.filter((p) => p.checkpointId <= checkpointId);
+      if (due.length === 0) return;
       crashPoint(`before-commit:${this.node.uid}:${this.subtask}`, checkpointId);
       for (const p of due) {
         await tx.commit(p.checkpointId, p.txn, p.origin);
