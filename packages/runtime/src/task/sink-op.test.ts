@@ -58,4 +58,31 @@ describe('SinkOp commits', () => {
     await sink.finish!();
     assert.deepEqual(commits, [1, 2, FINAL_TRANSACTION]);
   });
+
+  test('input waits while more than one completed checkpoint awaits its commit, and goes on once one is committed', async () => {
+    const { writer, commits, release } = slowWriter();
+    const sink = createOperator(node, rt, writer);
+    const settled = (p: Promise<void> | void) => {
+      let done = false;
+      void Promise.resolve(p).then(() => (done = true));
+      return () => done;
+    };
+    for (const cp of [1, 2, 3]) sink.snapshotState!(1, cp, false);
+    sink.notifyCheckpointComplete!(1);
+    sink.process('a', 0);
+    assert.equal(sink.afterBatch!(), undefined, 'one due commit: no wait');
+    sink.notifyCheckpointComplete!(2);
+    sink.process('b', 0);
+    const waited = sink.afterBatch!();
+    assert.ok(waited instanceof Promise, 'two due commits: the batch waits');
+    const done = settled(waited);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done(), false, 'still waiting while every commit is held');
+    release();
+    await waited;
+    assert.deepEqual(commits.slice(0, 1), [1]);
+    sink.notifyCheckpointComplete!(3);
+    await sink.finish!();
+    assert.deepEqual(commits, [1, 2, 3, FINAL_TRANSACTION]);
+  });
 });
