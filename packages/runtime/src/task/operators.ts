@@ -126,6 +126,17 @@ type Pending = { checkpointId: number; txn: unknown; packed: Uint8Array; origin:
 type StoredPending = [checkpointId: number, packed: Uint8Array, origin?: number];
 
 /**
+ * Transactions of completed checkpoints that may wait for their commit (the one being committed
+ * included) before the sink's task waits. Commits run in the background, and nothing else slows
+ * the input of an exactly-once sink: under a backlog the input would run ahead of the commits, and
+ * every pending transaction is kept in memory and stored again in every checkpoint until it is
+ * committed, so a lag would cost more with every checkpoint. Only commits already due are waited
+ * for: they go on without this task, so the wait cannot block a checkpoint (a transaction whose
+ * checkpoint failed is committed with the next one, whose barrier must pass through this task).
+ */
+const MAX_DUE_COMMITS = 1;
+
+/**
  * A sink. With a transactional writer it takes part in checkpoints: pre-commit at the barrier
  * (the pending transactions are its operator state), commit when a checkpoint completes (in the
  * background, in checkpoint order), and commit the restored transactions again after a recovery.
@@ -135,6 +146,11 @@ class SinkOp extends Base implements OperatorInstance {
   private readonly txWriter: TransactionalSinkWriter | undefined;
   private pending: Pending = [];
   private commits: Promise<void> = Promise.resolve();
+  /** The latest checkpoint notified complete: pending transactions up to it are due. */
+  private completed = 0;
+  /** Called after every commit (or failed commit): afterBatch waits here while too many are due. */
+  private onCommitted: (() => void) | undefined;
+  private commitFailed = false;
   constructor(
     node: OperatorNode,
     private readonly writer: SinkWriter,
@@ -152,10 +168,28 @@ class SinkOp extends Base implements OperatorInstance {
     this.buffer.push(r);
   }
   afterBatch(): Promise<void> | void {
-    if (this.buffer.length === 0) return;
+    const written = this.buffer.length === 0 ? undefined : this.writer.write(this.flushBuffer());
+    if (!this.txWriter || this.due() <= MAX_DUE_COMMITS) return written;
+    return (async () => {
+      await written;
+      while (this.due() > MAX_DUE_COMMITS && !this.commitFailed) await new Promise<void>((resolve) => (this.onCommitted = resolve));
+    })();
+  }
+  private flushBuffer(): unknown[] {
     const batch = this.buffer;
     this.buffer = [];
-    return this.writer.write(batch);
+    return batch;
+  }
+  /** Pending transactions whose checkpoint completed: their commits are queued or running. */
+  private due(): number {
+    let n = 0;
+    for (const p of this.pending) if (p.checkpointId <= this.completed) n++;
+    return n;
+  }
+  private committed(): void {
+    const wake = this.onCommitted;
+    this.onCommitted = undefined;
+    wake?.();
   }
   snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind): CapturedState {
     const name = stateBlobName(this.node.uid, this.subtask, attempt, checkpointId, kind);
@@ -198,16 +232,26 @@ class SinkOp extends Base implements OperatorInstance {
   }
   notifyCheckpointComplete(checkpointId: number): void {
     if (!this.txWriter) return;
-    const due = this.pending.filter((p) => p.checkpointId <= checkpointId);
-    if (due.length === 0) return;
+    this.completed = Math.max(this.completed, checkpointId);
+    if (!this.pending.some((p) => p.checkpointId <= checkpointId)) return;
     const tx = this.txWriter;
     this.commits = this.commits.then(async () => {
+      // What is due is read when this commit runs, not when the notification came: a transaction
+      // stays pending until its commit returns, so an earlier notification's commit still running
+      // would otherwise be repeated here (every one again per later notification while commits lag).
+      const due = this.pending.filter((p) => p.checkpointId <= checkpointId);
+      if (due.length === 0) return;
       crashPoint(`before-commit:${this.node.uid}:${this.subtask}`, checkpointId);
       for (const p of due) {
         await tx.commit(p.checkpointId, p.txn, p.origin);
         this.pending = this.pending.filter((x) => x !== p);
+        this.committed();
       }
-    }).catch((e) => this.fail(e));
+    }).catch((e) => {
+      this.commitFailed = true;
+      this.fail(e);
+      this.committed(); // a waiting batch goes on; the task is failing
+    });
   }
   /** The task finishes normally: commit what is left (never on cancel or failure). */
   async finish(): Promise<void> {

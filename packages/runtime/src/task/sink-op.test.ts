@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pino from 'pino';
+import type { OperatorNode } from '@weir/sdk';
+import { FINAL_TRANSACTION, type PreCommitted, type TransactionalSinkWriter } from '../connectors/types.js';
+import { createOperator, type ActorRuntimeContext } from './operators.js';
+
+const log = pino({ level: 'silent' });
+const node = { id: 0, uid: 'out', name: 'out', kind: 'sink', parallelism: 1, maxParallelism: 128, chaining: true, keyed: false, inputs: [] } as unknown as OperatorNode;
+const rt: ActorRuntimeContext = { args: {} as never, subtask: 0, parallelism: 1, log, maxDeltaChain: 4, wakeAt() {}, fail: (e) => assert.fail(e as Error) };
+
+/** A transactional writer whose commits wait until `release` is called: a commit that lags behind the checkpoints. */
+function slowWriter(): { writer: TransactionalSinkWriter<number>; commits: number[]; release: () => void } {
+  const commits: number[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const writer: TransactionalSinkWriter<number> = {
+    write() {},
+    preCommit: (cp): PreCommitted<number> => ({ txn: cp }),
+    commit: async (cp) => {
+      await gate;
+      commits.push(cp);
+    },
+    close: async () => {},
+  };
+  return { writer, commits, release: open };
+}
+
+describe('SinkOp commits', () => {
+  test('a notification that arrives while an earlier commit runs does not commit that transaction again', async () => {
+    const { writer, commits, release } = slowWriter();
+    const sink = createOperator(node, rt, writer);
+    sink.snapshotState!(1, 1, false);
+    sink.snapshotState!(1, 2, false);
+    sink.notifyCheckpointComplete!(1); // its commit waits on the gate: still pending
+    sink.snapshotState!(1, 3, false);
+    sink.notifyCheckpointComplete!(2);
+    sink.notifyCheckpointComplete!(3);
+    release();
+    await sink.finish!();
+    assert.deepEqual(commits, [1, 2, 3, FINAL_TRANSACTION]);
+  });
+
+  test('a transaction stays in the checkpoints until its commit returns', async () => {
+    const { writer, commits, release } = slowWriter();
+    const sink = createOperator(node, rt, writer);
+    sink.snapshotState!(1, 1, false);
+    sink.notifyCheckpointComplete!(1);
+    // Checkpoint 2 is taken while commit 1 runs: a restore from it must commit 1 again.
+    const stored = sink.snapshotState!(1, 2, false);
+    const again: number[] = [];
+    const w2: TransactionalSinkWriter<number> = { write() {}, preCommit: (cp) => ({ txn: cp }), commit: async (cp) => void again.push(cp), close: async () => {} };
+    const r2 = createOperator(node, rt, w2);
+    r2.restoreState!({ keyGroups: {}, operatorState: stored.blobs[0]!.name }, new Map(stored.blobs.map((b) => [b.name, b.bytes])));
+    await r2.afterRestore!();
+    assert.deepEqual(again, [1, 2]);
+    release();
+    await sink.finish!();
+    assert.deepEqual(commits, [1, 2, FINAL_TRANSACTION]);
+  });
+
+  test('input waits while more than one completed checkpoint awaits its commit, and goes on once one is committed', async () => {
+    const { writer, commits, release } = slowWriter();
+    const sink = createOperator(node, rt, writer);
+    const settled = (p: Promise<void> | void) => {
+      let done = false;
+      void Promise.resolve(p).then(() => (done = true));
+      return () => done;
+    };
+    for (const cp of [1, 2, 3]) sink.snapshotState!(1, cp, false);
+    sink.notifyCheckpointComplete!(1);
+    sink.process('a', 0);
+    assert.equal(sink.afterBatch!(), undefined, 'one due commit: no wait');
+    sink.notifyCheckpointComplete!(2);
+    sink.process('b', 0);
+    const waited = sink.afterBatch!();
+    assert.ok(waited instanceof Promise, 'two due commits: the batch waits');
+    const done = settled(waited);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done(), false, 'still waiting while every commit is held');
+    release();
+    await waited;
+    assert.deepEqual(commits.slice(0, 1), [1]);
+    sink.notifyCheckpointComplete!(3);
+    await sink.finish!();
+    assert.deepEqual(commits, [1, 2, 3, FINAL_TRANSACTION]);
+  });
+});
