@@ -509,8 +509,13 @@ function report(r: Results): void {
       const sources = c.subtasks.filter((st) => st.writtenBytes < 1000);
       if (sources.length > 0) rows.push(['    small subtasks (sources)', '', sources.map((st) => `${st.subtask} acked +${ms(st.ackTimestamp - c.triggerTimestamp)} (async ${ms(st.asyncMs)} for ${st.writtenBytes} B)`).join('; ')]);
     } else rows.push(['  checkpoint', '?', `#${sp.checkpointId} not in GET /jobs/:id/checkpoints`]);
-    rows.push(['  checkpoint completed (log)', sp.checkpointLogMs === undefined ? '?' : ms(sp.checkpointLogMs), "coordinator 'checkpoint completed' ms: trigger -> checkpoint metadata committed"]);
-    rows.push(['  copy into the savepoint store', sp.copyMs === undefined ? '?' : ms(sp.copyMs), `coordinator 'savepoint completed' copyMs (server-side COPY); its ms (trigger -> copied): ${sp.logMs === undefined ? '?' : ms(sp.logMs)}`]);
+    if (sp.copyMs === undefined) {
+      // A detached savepoint: the workers wrote it into the savepoint store, nothing is copied.
+      rows.push(['  savepoint recorded (log)', sp.logMs === undefined ? '?' : ms(sp.logMs), "detached: written by the workers straight into the savepoint store; coordinator 'savepoint completed' ms: trigger -> fence closed, blobs checked, metadata stored"]);
+    } else {
+      rows.push(['  checkpoint completed (log)', sp.checkpointLogMs === undefined ? '?' : ms(sp.checkpointLogMs), "coordinator 'checkpoint completed' ms: trigger -> checkpoint metadata committed"]);
+      rows.push(['  copy into the savepoint store', ms(sp.copyMs), `coordinator 'savepoint completed' copyMs (server-side COPY); its ms (trigger -> copied): ${sp.logMs === undefined ? '?' : ms(sp.logMs)}`]);
+    }
     rows.push(['  periodic checkpoints overlapping', String(sp.overlapping.length), sp.overlapping.map((o) => `#${o.id} triggered ${signed(o.triggerTimestamp - sp.window.from)}, ${o.status} after ${ms(o.endToEndDurationMs)}, written ${bytes(o.checkpointedBytes)}`).join('; ')]);
     rows.push(['  CPU', '', r.cpu.savepoints[sp.n - 1] ?? '']);
   }
