@@ -30,10 +30,10 @@ describe('SinkOp commits', () => {
   test('a notification that arrives while an earlier commit runs does not commit that transaction again', async () => {
     const { writer, commits, release } = slowWriter();
     const sink = createOperator(node, rt, writer);
-    sink.snapshotState!(1, 1, false);
-    sink.snapshotState!(1, 2, false);
+    sink.snapshotState!(1, 1, 'incremental');
+    sink.snapshotState!(1, 2, 'incremental');
     sink.notifyCheckpointComplete!(1); // its commit waits on the gate: still pending
-    sink.snapshotState!(1, 3, false);
+    sink.snapshotState!(1, 3, 'incremental');
     sink.notifyCheckpointComplete!(2);
     sink.notifyCheckpointComplete!(3);
     release();
@@ -41,13 +41,27 @@ describe('SinkOp commits', () => {
     assert.deepEqual(commits, [1, 2, 3, FINAL_TRANSACTION]);
   });
 
+  test('a detached savepoint pre-commits nothing: the open transaction goes into the next checkpoint', async () => {
+    const { writer, commits, release } = slowWriter();
+    release();
+    const sink = createOperator(node, rt, writer);
+    sink.snapshotState!(1, 1, 'incremental');
+    const sp = sink.snapshotState!(1, 2, 'savepoint');
+    assert.deepEqual(sp.blobs.map((b) => b.name), ['os/out/0'], 'written under its canonical name');
+    assert.equal(sp.durable, undefined);
+    sink.snapshotState!(1, 3, 'incremental');
+    sink.notifyCheckpointComplete!(3);
+    await sink.finish!();
+    assert.deepEqual(commits, [1, 3, FINAL_TRANSACTION], 'no transaction for the savepoint');
+  });
+
   test('a transaction stays in the checkpoints until its commit returns', async () => {
     const { writer, commits, release } = slowWriter();
     const sink = createOperator(node, rt, writer);
-    sink.snapshotState!(1, 1, false);
+    sink.snapshotState!(1, 1, 'incremental');
     sink.notifyCheckpointComplete!(1);
     // Checkpoint 2 is taken while commit 1 runs: a restore from it must commit 1 again.
-    const stored = sink.snapshotState!(1, 2, false);
+    const stored = sink.snapshotState!(1, 2, 'incremental');
     const again: number[] = [];
     const w2: TransactionalSinkWriter<number> = { write() {}, preCommit: (cp) => ({ txn: cp }), commit: async (cp) => void again.push(cp), close: async () => {} };
     const r2 = createOperator(node, rt, w2);
@@ -67,7 +81,7 @@ describe('SinkOp commits', () => {
       void Promise.resolve(p).then(() => (done = true));
       return () => done;
     };
-    for (const cp of [1, 2, 3]) sink.snapshotState!(1, cp, false);
+    for (const cp of [1, 2, 3]) sink.snapshotState!(1, cp, 'incremental');
     sink.notifyCheckpointComplete!(1);
     sink.process('a', 0);
     assert.equal(sink.afterBatch!(), undefined, 'one due commit: no wait');
