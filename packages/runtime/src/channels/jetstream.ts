@@ -236,12 +236,8 @@ class JetStreamOutput implements OutputChannel {
 
   private async pump(): Promise<void> {
     let backoff = 1;
-    // After a refusal the channel is full: retry one frame at a time until one is stored, then
-    // double back up to the window. Retrying the whole window at once mostly sends nats-server
-    // frames it has to refuse again (each a full frame to read and an error to answer).
-    let window = this.window;
     while (this.queue.length > 0 && !this.closed) {
-      const batch = this.queue.slice(0, window);
+      const batch = this.queue.slice(0, this.window);
       const outcomes = await this.publisher.publishAll(this.subject, batch, 10_000);
       if (this.closed) break;
       // Keep the refused frames, in order, at the head of the queue; drop the stored ones.
@@ -256,13 +252,9 @@ class JetStreamOutput implements OutputChannel {
       }
       if (failed.length > 0) {
         this.log.debug({ subject: this.subject, refused: failed.length }, 'channel full, retrying');
-        window = 1;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 100);
-      } else {
-        backoff = 1;
-        window = Math.min(this.window, window * 2);
-      }
+      } else backoff = 1;
     }
     this.pumping = false;
   }
