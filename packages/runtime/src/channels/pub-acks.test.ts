@@ -54,5 +54,9 @@ describe('PubAckPublisher (real NATS)', { timeout: 60_000 }, () => {
     silent.unsubscribe();
     const [outcome] = await pending;
     assert.ok(outcome instanceof Error, `expected an error, got ${String(outcome)}`);
+    // Later publishes on the closed connection fail too, without throwing.
+    const later = await p.publishAll(`silent.${id}`, frames(2), 10_000);
+    assert.equal(later.length, 2);
+    for (const o of later) assert.ok(o instanceof Error, `expected an error, got ${String(o)}`);
   });
 });

@@ -41,7 +41,13 @@ export class PubAckPublisher {
    * PubAcks count as refused: the frame may or may not be stored, the receiver drops duplicates).
    */
   publishAll(subject: string, frames: readonly Uint8Array[], timeoutMs: number): Promise<PublishOutcome[]> {
-    this.subscribe(); // before the first publish, so no PubAck is missed
+    try {
+      this.subscribe(); // before the first publish, so no PubAck is missed
+    } catch (e) {
+      // A closed connection: fail every frame (the channel reports it) rather than throw into the pump.
+      const error = e instanceof Error ? e : new Error(String(e));
+      return Promise.resolve(frames.map(() => error));
+    }
     const first = this.nextId;
     this.nextId += frames.length;
     return new Promise((resolve) => {
