@@ -6,6 +6,7 @@ import { frameSeq } from '../frames.js';
 import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
 import type { ChannelFactory, DataPlane, InputSubscription, OutputChannel } from './channel.js';
+import { PubAckPublisher } from './pub-acks.js';
 
 export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */
@@ -24,7 +25,6 @@ export interface JetStreamDataPlaneOptions {
   readonly window?: number;
 }
 
-const isStreamFull = (e: unknown) => /maximum (messages|bytes)|resource|no responders|timeout|503/i.test(String((e as Error)?.message ?? e));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -36,6 +36,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class JetStreamDataPlane implements DataPlane {
   private jsm: JetStreamManager | undefined;
   private readonly js: JetStreamClient;
+  /** Created on first use: the coordinator's data plane only prepares and disposes. */
+  private publisher: PubAckPublisher | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -95,7 +97,7 @@ export class JetStreamDataPlane implements DataPlane {
     const stream = subjects.dataStream(this.cluster, jobId, attempt);
     return {
       output: (edge, from, to) =>
-        new JetStreamOutput(this.js, subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? 8, this.log),
+        new JetStreamOutput((this.publisher ??= new PubAckPublisher(this.nc)), subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? 8, this.log),
       input: async (edge, to, deliver) => {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const fetchAhead = this.options.fetchAhead ?? 32;
@@ -184,7 +186,7 @@ class JetStreamOutput implements OutputChannel {
   private waiters: { resolve: () => void; reject: (e: Error) => void; empty: boolean }[] = [];
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: PubAckPublisher,
     private readonly subject: string,
     private readonly bound: number,
     private readonly window: number,
@@ -236,15 +238,15 @@ class JetStreamOutput implements OutputChannel {
     let backoff = 1;
     while (this.queue.length > 0 && !this.closed) {
       const batch = this.queue.slice(0, this.window);
-      const results = await Promise.allSettled(batch.map((f) => this.js.publish(this.subject, f, { timeout: 10_000 })));
+      const outcomes = await this.publisher.publishAll(this.subject, batch, 10_000);
       if (this.closed) break;
       // Keep the refused frames, in order, at the head of the queue; drop the stored ones.
-      const failed = batch.filter((_, i) => results[i]!.status === 'rejected');
+      const failed = batch.filter((_, i) => outcomes[i] !== 'stored');
       this.queue.splice(0, batch.length, ...failed);
       this.notify();
-      const fatal = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !isStreamFull(r.reason));
+      const fatal = outcomes.find((o): o is Error => o instanceof Error);
       if (fatal) {
-        this.error = new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${(fatal.reason as Error).message}`, { cause: fatal.reason });
+        this.error = new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${fatal.message}`, { cause: fatal });
         this.notify();
         break;
       }

@@ -1,8 +1,14 @@
 import { StateAccessError, type Key, type StateDecls } from '@weir/sdk';
-import { keyGroupOf, keyId, type KeyGroupRange } from '../keygroups.js';
+import { hashKeyId, keyId, type KeyGroupRange } from '../keygroups.js';
 
 /** One key's state values, by state name. */
 export type StateRow = Record<string, unknown>;
+
+/**
+ * Slots of the recent-keys cache (a power of two). Fixed per state, whatever the number of keys:
+ * about 70 kB, where a slot per key cost 80% more heap for a large state.
+ */
+const CACHE_SLOTS = 4096;
 
 /** Name under which a key's registered timers are kept in its row: timers are state. */
 export const TIMERS = '\u0000timers';
@@ -13,6 +19,11 @@ export const TIMERS = '\u0000timers';
  *
  * Dirty tracking: every write or in-place change marks the key in its group's dirty set; a
  * checkpoint serializes only those keys (and tombstones for removed ones), then clears the sets.
+ *
+ * Recent keys: a direct-mapped cache, indexed by the key's hash (which the key group needs
+ * anyway), remembers for a few thousand keys their row and whether they are already in their dirty
+ * set. A key switch that hits it costs no Map lookup and no Set insert. The maps and sets stay the
+ * truth: the cache is dropped whenever they change other than through this class's own writes.
  */
 export class HeapKeyedState {
   /** keyGroup -> keyId -> row */
@@ -24,6 +35,12 @@ export class HeapKeyedState {
   private currentGroup = -1;
   /** The current key is already in its dirty set (saves a Set lookup per write). */
   private currentMarked = false;
+  /** The current key's cache slot (-1: not cached, e.g. non-keyed). */
+  private currentSlot = -1;
+  private readonly cacheIds: (string | undefined)[] = new Array<string | undefined>(CACHE_SLOTS).fill(undefined);
+  private readonly cacheRows: (StateRow | undefined)[] = new Array<StateRow | undefined>(CACHE_SLOTS).fill(undefined);
+  /** 1: the cached key is in its dirty set since the last clearDirty. */
+  private readonly cacheMarked = new Uint8Array(CACHE_SLOTS);
   currentKey: Key | undefined;
 
   constructor(
@@ -41,9 +58,21 @@ export class HeapKeyedState {
     const id = keyId(key);
     this.currentKey = key;
     if (id === this.currentKeyId && this.currentGroup >= 0) return;
+    const hash = hashKeyId(id);
+    const slot = hash & (CACHE_SLOTS - 1);
     this.currentKeyId = id;
-    this.currentGroup = keyGroupOf(id, this.maxParallelism);
-    this.currentRow = this.groups.get(this.currentGroup)?.get(id);
+    this.currentGroup = hash % this.maxParallelism; // = keyGroupOf(id)
+    this.currentSlot = slot;
+    if (this.cacheIds[slot] === id) {
+      this.currentRow = this.cacheRows[slot];
+      this.currentMarked = this.cacheMarked[slot] === 1;
+      return;
+    }
+    const row = this.groups.get(this.currentGroup)?.get(id);
+    this.cacheIds[slot] = id;
+    this.cacheRows[slot] = row;
+    this.cacheMarked[slot] = 0; // unknown: the next write adds it to its dirty set (idempotent)
+    this.currentRow = row;
     this.currentMarked = false;
   }
 
@@ -54,6 +83,7 @@ export class HeapKeyedState {
     this.currentKeyId = '';
     this.currentRow = undefined;
     this.currentGroup = -2;
+    this.currentSlot = -1;
   }
 
   read(name: string): unknown {
@@ -70,6 +100,7 @@ export class HeapKeyedState {
       row = {};
       group.set(this.currentKeyId, row);
       this.currentRow = row;
+      if (this.currentSlot >= 0) this.cacheRows[this.currentSlot] = row;
     }
     row[name] = value;
     this.markDirty();
@@ -82,6 +113,7 @@ export class HeapKeyedState {
     if (set === undefined) this.dirty.set(this.currentGroup, (set = new Set()));
     set.add(this.currentKeyId);
     this.currentMarked = true;
+    if (this.currentSlot >= 0) this.cacheMarked[this.currentSlot] = 1;
   }
 
   remove(name: string): void {
@@ -93,6 +125,7 @@ export class HeapKeyedState {
     if (this.keyed && Object.keys(row).length === 0) {
       this.groups.get(this.currentGroup)?.delete(this.currentKeyId);
       this.currentRow = undefined;
+      if (this.currentSlot >= 0) this.cacheRows[this.currentSlot] = undefined;
     }
   }
 
@@ -100,6 +133,7 @@ export class HeapKeyedState {
   clearDirty(): void {
     this.dirty.clear();
     this.currentMarked = false;
+    this.cacheMarked.fill(0);
   }
 
   /** Replace a key group's rows (restore). */
@@ -107,11 +141,21 @@ export class HeapKeyedState {
     if (rows.size === 0) this.groups.delete(group);
     else this.groups.set(group, rows);
     if (group === this.currentGroup) this.currentRow = rows.get(this.currentKeyId);
+    this.dropCache();
   }
 
   /** Drop key groups outside a range (after restoring from a snapshot of other parallelism). */
   retainGroups(range: KeyGroupRange): void {
     for (const g of [...this.groups.keys()]) if (g >= 0 && (g < range.start || g > range.end)) this.groups.delete(g);
+    this.dropCache();
+  }
+
+  /** Forget the recent keys (their rows were replaced); the current key keeps its row and mark. */
+  private dropCache(): void {
+    this.cacheIds.fill(undefined);
+    this.cacheRows.fill(undefined);
+    this.cacheMarked.fill(0);
+    this.currentSlot = -1;
   }
 
   /** Number of keys with state. */
