@@ -1,4 +1,4 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 /** What became of one publish: stored by the stream, refused for now (retry), or failed for good. */
 export type PublishOutcome = 'stored' | 'refused' | Error;
@@ -39,8 +39,9 @@ export class PubAckPublisher {
    * Publishes `frames` to `subject` (in order, in one go: the client writes them together) and
    * resolves with one outcome per frame once every PubAck arrived or `timeoutMs` passed (missing
    * PubAcks count as refused: the frame may or may not be stored, the receiver drops duplicates).
+   * `msgIds`: a `Nats-Msg-Id` per frame, so the stream's duplicate window drops a repeated publish.
    */
-  publishAll(subject: string, frames: readonly Uint8Array[], timeoutMs: number): Promise<PublishOutcome[]> {
+  publishAll(subject: string, frames: readonly (Uint8Array | string)[], timeoutMs: number, msgIds?: readonly string[]): Promise<PublishOutcome[]> {
     try {
       this.subscribe(); // before the first publish, so no PubAck is missed
     } catch (e) {
@@ -56,7 +57,13 @@ export class PubAckPublisher {
         const id = first + i;
         this.pending.set(id, batch);
         try {
-          this.nc.publish(subject, frames[i]!, { reply: this.prefix + id });
+          const reply = this.prefix + id;
+          if (msgIds === undefined) this.nc.publish(subject, frames[i]!, { reply });
+          else {
+            const h = headers();
+            h.set('Nats-Msg-Id', msgIds[i]!);
+            this.nc.publish(subject, frames[i]!, { reply, headers: h });
+          }
         } catch (e) {
           this.settle(id, e instanceof Error ? e : new Error(String(e)));
         }

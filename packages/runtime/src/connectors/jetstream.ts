@@ -1,6 +1,8 @@
 import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WeirError } from '@weir/sdk';
 import { natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';
+import { PubAckPublisher } from '../channels/pub-acks.js';
 import { rescaledProgress, resumeShare, type SplitGeneration, type SplitProgress } from './split-progress.js';
 import { FINAL_TRANSACTION, RescaledPositions, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
@@ -134,18 +136,32 @@ interface SinkOptions extends NatsConnectionOptions {
   minDuplicateWindowMs?: number;
 }
 
-/** Publishes in flight at once (a sliding window: a new one starts as soon as one is acked). */
+/** Publishes sent together before their PubAcks are awaited. */
 const WINDOW = 256;
+/** How long a window's PubAcks may take before the missing ones are sent again. */
+const PUBLISH_TIMEOUT_MS = 10_000;
+/** Rounds of refusals (stream full, no responders, timeouts) before the write fails the task. */
+const MAX_REFUSED_ROUNDS = 20;
 
-async function publishAll(js: JetStreamClient, subject: string, payloads: readonly (Uint8Array | string)[], msgId?: (i: number) => string): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < payloads.length) {
-      const i = next++;
-      await js.publish(subject, payloads[i]!, msgId ? { msgID: msgId(i) } : undefined);
+/**
+ * Publishes every payload to `subject`, WINDOW at a time, over the connection's shared PubAck
+ * subscription (channels/pub-acks.ts: a plain publish per message, not a request each). Refused
+ * publishes are sent again after a pause, with the same message id; an error fails the write.
+ */
+async function publishAll(pub: PubAckPublisher, subject: string, payloads: readonly (Uint8Array | string)[], msgId?: (i: number) => string): Promise<void> {
+  for (let start = 0; start < payloads.length; start += WINDOW) {
+    let todo = Array.from({ length: Math.min(WINDOW, payloads.length - start) }, (_, k) => start + k);
+    for (let round = 0, pause = 10; todo.length > 0; round++, pause = Math.min(pause * 2, 1_000)) {
+      if (round > 0) await sleep(pause);
+      const outcomes = await pub.publishAll(subject, todo.map((i) => payloads[i]!), PUBLISH_TIMEOUT_MS, msgId ? todo.map(msgId) : undefined);
+      const error = outcomes.find((o): o is Error => o instanceof Error);
+      if (error) throw new WeirError('WEIR_SINK_PUBLISH_FAILED', `publishing to '${subject}' failed: ${error.message}`, { cause: error });
+      todo = todo.filter((_, k) => outcomes[k] === 'refused');
+      if (todo.length > 0 && round + 1 >= MAX_REFUSED_ROUNDS) {
+        throw new WeirError('WEIR_SINK_PUBLISH_FAILED', `publishing to '${subject}': ${todo.length} messages still refused after ${MAX_REFUSED_ROUNDS} tries (stream full or not answering)`);
+      }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(WINDOW, payloads.length) }, lane));
+  }
 }
 
 /**
@@ -164,11 +180,11 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
   } catch (e) {
     throw new WeirError('WEIR_SINK_STREAM_NOT_FOUND', `JetStream sink '${ctx.operatorUid}': no stream captures subject '${o.subject}'; create one first (${(e as Error).message})`, { cause: e });
   }
-  const js = jetstream(nc);
+  const pub = new PubAckPublisher(nc);
   const encode = o.encode ?? ((v: unknown) => JSON.stringify(v));
   if (o.delivery !== 'exactly-once') {
     return {
-      write: (records) => publishAll(js, o.subject, records.map(encode)),
+      write: (records) => publishAll(pub, o.subject, records.map(encode)),
       async close() {},
     };
   }
@@ -192,7 +208,7 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
       open = [];
       return { txn };
     },
-    commit: (checkpointId, txn, origin) => publishAll(js, o.subject, txn, (i) => `${prefix}.${origin}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
+    commit: (checkpointId, txn, origin) => publishAll(pub, o.subject, txn, (i) => `${prefix}.${origin}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
     async close() {},
   };
 }
