@@ -46,6 +46,8 @@ export class JobCheckpoints {
   private queue: Promise<void> = Promise.resolve();
   /** Finalizes of detached savepoints, which run beside the queue. */
   private readonly detachedFinalizes = new Set<Promise<void>>();
+  /** Checkpoint ids of detached savepoints being recorded. */
+  private readonly finalizingDetached = new Set<number>();
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
@@ -239,17 +241,11 @@ export class JobCheckpoints {
         return;
       }
       case 'finalize': {
+        if (c.detached) return this.finalizeDetached(c);
         let error: string | undefined;
         const request = this.requests.get(c.id);
         let savepoint: SavepointMetadata | undefined;
         try {
-          if (c.detached) {
-            savepoint = await this.completeDetached(c, request);
-            this.run(this.core.finalized(c.id, this.s.now()));
-            this.requests.delete(c.id);
-            request?.resolve(savepoint);
-            return;
-          }
           const checkpoint = this.assemble(c.id, c.timestamp, c.acks);
           await this.s.store.commitCheckpoint(job.id, job.attempt, checkpoint);
           this.completed.set(c.id, checkpoint);
@@ -273,7 +269,9 @@ export class JobCheckpoints {
       }
       case 'abort': {
         const request = this.requests.get(c.id);
-        if (request) {
+        // A detached savepoint being recorded is settled by its finalize: an abandon now could delete
+        // the blobs of a savepoint whose metadata is about to be stored.
+        if (request && !this.finalizingDetached.has(c.id)) {
           this.requests.delete(c.id);
           if (request.target) await this.abandon(request.target);
           request.reject(new WeirError(c.reason === 'TIMEOUT' ? 'WEIR_SAVEPOINT_TIMEOUT' : 'WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${job.id} failed: ${c.reason}: ${c.message}`));
@@ -296,6 +294,29 @@ export class JobCheckpoints {
         this.s.failJob(c.message);
         return;
     }
+  }
+
+  /**
+   * The finalize of a detached savepoint (beside the queue): record it, then settle its request.
+   * On failure whatever was written is deleted (abandon is idempotent).
+   */
+  private async finalizeDetached(c: Extract<CheckpointCommand<SubtaskSnapshot>, { type: 'finalize' }>): Promise<void> {
+    const request = this.requests.get(c.id);
+    let savepoint: SavepointMetadata | undefined;
+    let error: Error | undefined;
+    this.finalizingDetached.add(c.id);
+    try {
+      savepoint = await this.completeDetached(c, request);
+    } catch (e) {
+      error = e as Error;
+      if (request?.target) await this.abandon(request.target);
+    } finally {
+      this.finalizingDetached.delete(c.id);
+    }
+    this.requests.delete(c.id);
+    if (error === undefined) request?.resolve(savepoint);
+    else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}`, { cause: error }));
+    this.run(this.core.finalized(c.id, this.s.now(), error?.message));
   }
 
   /** Record a detached savepoint whose blobs every subtask wrote (no checkpoint of the job is made). */
