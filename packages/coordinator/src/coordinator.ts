@@ -122,7 +122,8 @@ export class Coordinator {
         for (const t of m.tasks) {
           const job = this.jobs.get(t.jobId);
           const s = job && job.attempt === t.attempt ? job.subtasks.get(subtaskKey(t.task, t.subtask)) : undefined;
-          if (s) s.counts = { ...t.counts };
+          // A task's final counts come with its terminal state; a metrics report sent before that may arrive after it.
+          if (s && !TERMINAL_TASK_STATES.has(s.state)) s.counts = { ...t.counts };
         }
         return undefined;
       case 'task-inputs-ended': {
