@@ -1,10 +1,9 @@
 /**
  * One contract suite run against every SavepointStore, each paired with its snapshot store: Redis
  * (redis://127.0.0.1:6379, databases 0 and 1, a cluster id unique to each test, its keys deleted
- * afterwards; never flushed) and fresh temp directories. Then the export format and chain merging.
+ * afterwards; never flushed) and fresh temp directories. The export format and chain merging: savepoint-format.test.ts.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { mergeChain } from './chain-merge.js';
 import { decodeExport, encodeExport } from './export-format.js';
 import { FileSavepointStore } from './file-savepoint-store.js';
 import { FileSnapshotStore } from './file-store.js';
@@ -20,8 +18,8 @@ import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
-import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointMetadata, type SavepointStore } from './savepoint-types.js';
-import { codeIs, exportFile, rejectsWith, scanAll } from './store-testing.js';
+import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointStore } from './savepoint-types.js';
+import { exportFile, rejectsWith, ROWS, scanAll } from './store-testing.js';
 import type { CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -107,15 +105,6 @@ function fileBackend(): Backend {
     },
   };
 }
-
-const ROWS = {
-  g0: [['a', { count: 1 }], ['b', { count: 2, seen: new Set([1, 2]) }]],
-  g1Base: [['x', { n: 1 }], ['y', { n: 2 }], ['z', { n: 3 }]],
-  g1Delta1: [['x', { n: 10 }], ['y', null]],
-  g1Delta2: [['w', { n: 4, m: new Map([['k', 1]]) }], ['z', null]],
-  /** What the g1 chain folds into: updated rows keep their place, new ones come after. */
-  g1Merged: [['x', { n: 10 }], ['w', { n: 4, m: new Map([['k', 1]]) }]],
-};
 
 const INFO = (jobId: string, jobName = 'wordcount'): SavepointJobInfo => ({
   jobId,
@@ -542,97 +531,6 @@ describe('FileSavepointStore specifics', () => {
   });
 });
 
-describe('export format', () => {
-  const metadata = (): SavepointMetadata => ({
-    formatVersion: SAVEPOINT_FORMAT_VERSION,
-    id: 'sp-0123456789abcdef',
-    jobName: 'wordcount',
-    jobVersion: '1',
-    jobId: 'j',
-    checkpointId: 3,
-    reason: 'stop',
-    createdAt: 1_700_000_000_000,
-    sizeBytes: 6,
-    operators: { op: { uid: 'op', kind: 'actor', parallelism: 1, maxParallelism: 2, keyed: true, keyGroups: { 0: 'ks/op/0', 1: 'ks/op/1' }, operatorState: { 0: 'os/op/0' }, bytes: 6 } },
-  });
-  const blobs = [
-    { name: 'ks/op/0', bytes: new Uint8Array([1, 2, 3]) },
-    { name: 'ks/op/1', bytes: new Uint8Array([0xff, 0x00]) },
-    { name: 'os/op/0', bytes: new Uint8Array([9]) },
-  ];
-  const plain = new Packr({ useRecords: false });
-  /** Frames `records` as the format says (independently of encodeExport), with a correct trailer. */
-  const frame = (records: unknown[]): Buffer => {
-    const parts: Uint8Array[] = [Buffer.from('WEIRSAV1')];
-    for (const r of records) {
-      const body = plain.pack(r);
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(body.byteLength);
-      parts.push(length, body);
-    }
-    const sha256 = createHash('sha256').update(Buffer.concat(parts)).digest('hex');
-    const trailer = plain.pack({ end: true, blobs: records.length - 1, sha256 });
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(trailer.byteLength);
-    return Buffer.concat([...parts, length, trailer]);
-  };
-
-  test('round-trips, and is laid out as specified (magic, u32 BE records, checksummed trailer)', () => {
-    const file = Buffer.from(encodeExport(metadata(), blobs));
-    assert.ok(file.equals(frame([{ formatVersion: SAVEPOINT_FORMAT_VERSION, metadata: metadata() }, ...blobs])));
-    const back = decodeExport(file);
-    assert.deepEqual(back.metadata, metadata());
-    assert.deepEqual(back.blobs.map((b) => [b.name, [...b.bytes]]), blobs.map((b) => [b.name, [...b.bytes]]));
-  });
-
-  test('any flipped byte and any truncation is WEIR_SAVEPOINT_CORRUPT', () => {
-    const file = Buffer.from(encodeExport(metadata(), blobs));
-    for (let i = 0; i < file.byteLength; i++) {
-      const bad = Buffer.from(file);
-      bad[i] ^= 0x20;
-      assert.throws(() => decodeExport(bad), codeIs('WEIR_SAVEPOINT_CORRUPT'), `flip at ${i}`);
-    }
-    for (let n = 0; n < file.byteLength; n++) assert.throws(() => decodeExport(file.subarray(0, n)), codeIs('WEIR_SAVEPOINT_CORRUPT', n < 8 ? /bad magic/ : /truncated/), `truncated to ${n}`);
-    assert.throws(() => decodeExport(Buffer.concat([file, Buffer.from([0])])), codeIs('WEIR_SAVEPOINT_CORRUPT', /truncated/));
-  });
-
-  test('a blob named in the metadata but not in the file, or one too many, is WEIR_SAVEPOINT_CORRUPT', () => {
-    assert.throws(() => decodeExport(encodeExport(metadata(), blobs.slice(1))), codeIs('WEIR_SAVEPOINT_CORRUPT', /blob 'ks\/op\/0' named in the metadata is missing/));
-    assert.throws(() => decodeExport(encodeExport(metadata(), [...blobs, { name: 'ks/op/7', bytes: new Uint8Array(1) }])), codeIs('WEIR_SAVEPOINT_CORRUPT', /'ks\/op\/7' is not named/));
-    const escaping = { ...metadata(), operators: { op: { ...metadata().operators.op, keyGroups: { 0: '../../x', 1: 'ks/op/1' } } } };
-    assert.throws(() => decodeExport(encodeExport(escaping, blobs)), codeIs('WEIR_SAVEPOINT_CORRUPT', /'\.\.\/\.\.\/x'/));
-  });
-
-  test('a newer format is WEIR_SAVEPOINT_FORMAT_UNSUPPORTED, in the header or the metadata', () => {
-    const newer = SAVEPOINT_FORMAT_VERSION + 1;
-    assert.throws(() => decodeExport(frame([{ formatVersion: newer, metadata: metadata() }, ...blobs])), codeIs('WEIR_SAVEPOINT_FORMAT_UNSUPPORTED', new RegExp(`format ${newer}`)));
-    assert.throws(() => decodeExport(encodeExport({ ...metadata(), formatVersion: newer }, blobs)), codeIs('WEIR_SAVEPOINT_FORMAT_UNSUPPORTED'));
-  });
-});
-
-describe('mergeChain', () => {
-  const pack = (base: boolean, entries: unknown[], v = 1): Uint8Array => statePackr.pack({ v, base, entries });
-
-  test('a single base is returned as is', () => {
-    const base = pack(true, [['a', { n: 1 }]]);
-    assert.equal(mergeChain([base]), base);
-  });
-
-  test('folds deltas (updates, tombstones, new keys) and starts over at a later base', () => {
-    const merged = mergeChain([pack(true, ROWS.g1Base), pack(false, ROWS.g1Delta1), pack(false, ROWS.g1Delta2)]);
-    assert.deepEqual(statePackr.unpack(merged), { v: 1, base: true, flat: ROWS.g1Merged.flat() });
-    const restarted = mergeChain([pack(true, ROWS.g1Base), pack(false, [['gone', null]]), pack(true, [['q', { n: 0 }]]), pack(false, [['r', { n: 1 }]])]);
-    assert.deepEqual(statePackr.unpack(restarted), { v: 1, base: true, flat: ['q', { n: 0 }, 'r', { n: 1 }] });
-  });
-
-  test('another format version, a chain without a base first, or garbage is WEIR_SNAPSHOT_CORRUPT', () => {
-    assert.throws(() => mergeChain([pack(true, []), pack(false, [], 2)]), codeIs('WEIR_SNAPSHOT_CORRUPT', /format 2/));
-    assert.throws(() => mergeChain([pack(false, []), pack(false, [])]), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
-    assert.throws(() => mergeChain([pack(true, []), new Uint8Array([0xc1])]), codeIs('WEIR_SNAPSHOT_CORRUPT'));
-  });
-});
-
-/** The savepoint name a materialized blob name came from. */
 function canonical(name: string): string {
   const [kind, uid, n] = name.split('/');
   return `${kind}/${uid}/${n}`;

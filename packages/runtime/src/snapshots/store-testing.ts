@@ -1,5 +1,5 @@
 /**
- * Helpers of the store contract tests (store.test.ts, savepoint-store.test.ts). Not a test file
+ * Helpers of the store tests (store.test.ts, savepoint-store.test.ts, savepoint-format.test.ts). Not a test file
  * itself: the name matches none of the patterns `node --test` looks for.
  */
 import type { SavepointStore } from './savepoint-types.js';
@@ -39,3 +39,13 @@ export async function exportFile(store: Pick<SavepointStore, 'exportStream'>, id
   for await (const piece of await store.exportStream(id)) pieces.push(piece);
   return Buffer.concat(pieces);
 }
+
+/** Rows of the test checkpoint's key groups (savepoint-store.test.ts, savepoint-format.test.ts). */
+export const ROWS = {
+  g0: [['a', { count: 1 }], ['b', { count: 2, seen: new Set([1, 2]) }]],
+  g1Base: [['x', { n: 1 }], ['y', { n: 2 }], ['z', { n: 3 }]],
+  g1Delta1: [['x', { n: 10 }], ['y', null]],
+  g1Delta2: [['w', { n: 4, m: new Map([['k', 1]]) }], ['z', null]],
+  /** What the g1 chain folds into: updated rows keep their place, new ones come after. */
+  g1Merged: [['x', { n: 10 }], ['w', { n: 4, m: new Map([['k', 1]]) }]],
+};
