@@ -10,7 +10,8 @@
  *  3. Restore: the job is canceled and submitted again (POST /jobs with fromSavepoint), polled every
  *     20 ms until it is RUNNING with every subtask RUNNING and every subtask logged 'state restored'.
  *  4. The limit: the savepoint's blobs (same names, sizes, bytes, from the export file) written to
- *     Redis with plain pipelined SETs and read back with pipelined GETs, from this process.
+ *     Redis with plain pipelined SETs and read back with GETs; then the same with every key-group
+ *     blob folded into one full base (the live state's bytes). The ratio uses the faster of the two.
  *
  * Savepoints are disposed (DELETE /savepoints/:id, then checked gone); jobs are canceled; processes
  * are stopped by pid; the cluster's streams and Redis keys are deleted by its unique prefix.
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { bundleJob, RestClient } from '@weir/cli';
-import { decodeExport, importJobBundle } from '@weir/runtime';
+import { compactKeyedBlob, decodeExport, importJobBundle } from '@weir/runtime';
 import { buildJob } from '@weir/sdk';
 import { Redis } from 'ioredis';
 import { benchFlags, BenchMain } from './bench-main.js';
@@ -98,6 +99,8 @@ interface SavepointFigures {
   operationMs: number;
   /** Coordinator log 'savepoint completed': copy into the savepoint store; trigger -> copied. */
   copyMs: number | undefined;
+  /** Coordinator log 'savepoint completed' of a detached savepoint: fence + size check + metadata. */
+  completeMs: number | undefined;
   logMs: number | undefined;
   /** Coordinator log 'checkpoint completed' of the savepoint's checkpoint: trigger -> metadata committed. */
   checkpointLogMs: number | undefined;
@@ -148,6 +151,8 @@ interface Results {
   export?: ExportFigures;
   restore?: RestoreFigures;
   limit?: LimitResult;
+  /** The same state with every key-group blob folded into one full base (the format-1 size). */
+  compactLimit?: LimitResult;
   disposals: DisposeFigures[];
   indexLeft?: number;
   cpu: { steady?: string; savepoints: string[]; export?: string; restore?: string; limit?: string };
@@ -297,11 +302,15 @@ async function main(): Promise<boolean> {
     log(`  restore: job ${rs.jobId} RUNNING with every subtask restored ${ms(rs.done)} after POST /jobs`);
     await cancel(rs.jobId);
 
-    // ---- 4. the limit, with the savepoint's own blobs
+    // ---- 4. the limit, with the savepoint's own blobs, and with the same state as one full base
+    // per key group (what a format-1 savepoint holds): fewer bytes, so a faster, stricter limit.
     const limitFrom = Date.now();
     const limit = (results.limit = await measureLimit({ redisUrl: REDIS_URL, clusterId: cluster.clusterId, blobs: ex.blobs, runs: LIMIT_RUNS, pipelineBytes: Number.POSITIVE_INFINITY }));
     windows.limit = { from: limitFrom, to: Date.now() };
     log(`  limit: ${limit.runs.map((r, i) => `run ${i + 1}: SET ${ms(r.writeMs)}, GET ${ms(r.readMs)}`).join('; ')}`);
+    const compact = ex.blobs.map((b) => (b.name.startsWith('ks/') ? { name: b.name, bytes: compactKeyedBlob(b.bytes, b.name) } : b));
+    const compactLimit = (results.compactLimit = await measureLimit({ redisUrl: REDIS_URL, clusterId: cluster.clusterId, blobs: compact, runs: LIMIT_RUNS, pipelineBytes: Number.POSITIVE_INFINITY }));
+    log(`  limit of the live state as one base per key group (${bytes(compactLimit.bytes)}): ${compactLimit.runs.map((r, i) => `run ${i + 1}: SET ${ms(r.writeMs)}, GET ${ms(r.readMs)}`).join('; ')}`);
 
     // ---- dispose of the last savepoint, and check that nothing of any is left
     results.disposals.push(await disposeAndCheck(sp.id));
@@ -349,6 +358,7 @@ async function main(): Promise<boolean> {
       postMs,
       operationMs: (op.endedAt ?? op.startedAt) - op.startedAt,
       copyMs: num(spLog, 'copyMs'),
+      completeMs: num(spLog, 'completeMs'),
       logMs: num(spLog, 'ms'),
       checkpointLogMs: num(cpLog, 'ms'),
       checkpoint,
@@ -448,7 +458,10 @@ async function main(): Promise<boolean> {
   if (failure) log(`FAILED: ${failure.split('\n')[0]}`);
   log('');
   const savepointMs = results.savepoints.length > 0 ? median(results.savepoints.map((s) => s.totalMs)) : undefined;
-  const writeMs = results.limit ? median(results.limit.runs.map((r) => r.writeMs)) : undefined;
+  // The stricter of the two limits: the live state's bytes (one base per key group) are fewer than
+  // the savepoint's own when its blobs carry deltas, so they are written faster.
+  const limits = [results.limit, results.compactLimit].flatMap((l) => (l ? [median(l.runs.map((r) => r.writeMs))] : []));
+  const writeMs = limits.length > 0 ? Math.min(...limits) : undefined;
   log(`savepoint seconds: ${savepointMs !== undefined ? (savepointMs / 1000).toFixed(3) : 'n/a'}`);
   log(`restore seconds: ${results.restore ? (results.restore.done / 1000).toFixed(3) : 'n/a'}`);
   log(`savepoint to limit ratio: ${savepointMs !== undefined && writeMs !== undefined ? (savepointMs / writeMs).toFixed(2) : 'n/a'}`);
@@ -511,7 +524,7 @@ function report(r: Results): void {
     } else rows.push(['  checkpoint', '?', `#${sp.checkpointId} not in GET /jobs/:id/checkpoints`]);
     if (sp.copyMs === undefined) {
       // A detached savepoint: the workers wrote it into the savepoint store, nothing is copied.
-      rows.push(['  savepoint recorded (log)', sp.logMs === undefined ? '?' : ms(sp.logMs), "detached: written by the workers straight into the savepoint store; coordinator 'savepoint completed' ms: trigger -> fence closed, blobs checked, metadata stored"]);
+      rows.push(['  savepoint recorded (log)', sp.logMs === undefined ? '?' : ms(sp.logMs), `detached: written by the workers straight into the savepoint store; coordinator 'savepoint completed' ms: trigger -> fence closed, blobs checked, metadata stored (that step: ${sp.completeMs === undefined ? '?' : ms(sp.completeMs)}); triggered ${sp.checkpoint ? signed(sp.checkpoint.triggerTimestamp - sp.window.from) : '?'} after the POST`]);
     } else {
       rows.push(['  checkpoint completed (log)', sp.checkpointLogMs === undefined ? '?' : ms(sp.checkpointLogMs), "coordinator 'checkpoint completed' ms: trigger -> checkpoint metadata committed"]);
       rows.push(['  copy into the savepoint store', ms(sp.copyMs), `coordinator 'savepoint completed' copyMs (server-side COPY); its ms (trigger -> copied): ${sp.logMs === undefined ? '?' : ms(sp.logMs)}`]);
@@ -549,6 +562,12 @@ function report(r: Results): void {
     rows.push([`limit: pipelined SET, median of ${r.limit.runs.length}`, ms(median(w)), `${r.limit.blobs} blobs, ${bytes(r.limit.bytes)} in one pipeline on one connection (${mbps(r.limit.bytes, median(w))}); runs ${w.map((x) => ms(x)).join(' / ')}`]);
     rows.push([`limit: pipelined GET, median of ${r.limit.runs.length}`, ms(median(g)), `(${mbps(r.limit.bytes, median(g))}); runs ${g.map((x) => ms(x)).join(' / ')}`]);
     rows.push(['  CPU', '', r.cpu.limit ?? '']);
+  }
+  if (r.compactLimit) {
+    const w = r.compactLimit.runs.map((x) => x.writeMs);
+    const g = r.compactLimit.runs.map((x) => x.readMs);
+    rows.push([`limit, one base per key group: SET`, ms(median(w)), `the same state folded (format-1 size): ${bytes(r.compactLimit.bytes)} (${mbps(r.compactLimit.bytes, median(w))}); runs ${w.map((x) => ms(x)).join(' / ')}`]);
+    rows.push([`limit, one base per key group: GET`, ms(median(g)), `(${mbps(r.compactLimit.bytes, median(g))}); runs ${g.map((x) => ms(x)).join(' / ')}`]);
   }
   for (const d of r.disposals) rows.push([`dispose ${d.id}`, ms(d.ms), `DELETE -> COMPLETED; then GET -> HTTP ${d.getStatus}, ${d.keysLeft} keys left under its prefix`]);
   if (r.indexLeft !== undefined) rows.push(['savepoint index entries left', String(r.indexLeft), '']);

@@ -165,7 +165,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.deepEqual(Object.keys(meta.operators).sort(), ['count', 'keys', 'slow', 'upsert']);
     assert.equal(meta.operators.count.parallelism, 2);
     assert.equal(meta.operators.count.maxParallelism, 128);
-    assert.ok(meta.sizeBytes > 0 && meta.formatVersion === 1 && meta.createdAt > 0);
+    assert.ok(meta.sizeBytes > 0 && meta.formatVersion === 2 && meta.createdAt > 0); // the current savepoint format (SAVEPOINT_FORMAT_VERSION)
     const history = (await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { isSavepoint: boolean; status: string }[];
     assert.ok(history.some((h) => h.isSavepoint && h.status === 'COMPLETED'), 'the savepoint shows in the checkpoint history');
     const sp = await stopWithSavepoint(cluster, job, true);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SavepointMetadata, SavepointOperator } from '@weir/runtime';
+import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator } from '@weir/runtime';
 import type { JobGraphDescription, OperatorDescription } from '@weir/sdk';
 import { checkSavepointCompatibility } from './compatibility.js';
 
@@ -51,5 +51,5 @@ test('a changed state kind, operator kind or keyedness is refused', () => {
 });
 
 test('a newer format version is refused', () => {
-  assert.throws(() => checkSavepointCompatibility(meta([op('count')], { formatVersion: 2 }), job([node(0, 'count')]), false), { code: 'WEIR_SAVEPOINT_FORMAT_UNSUPPORTED' });
+  assert.throws(() => checkSavepointCompatibility(meta([op('count')], { formatVersion: SAVEPOINT_FORMAT_VERSION + 1 }), job([node(0, 'count')]), false), { code: 'WEIR_SAVEPOINT_FORMAT_UNSUPPORTED' });
 });

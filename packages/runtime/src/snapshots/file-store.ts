@@ -9,7 +9,7 @@ import { assertToken } from '../subjects.js';
 import { forEachLimited, isNotFound, mapLimited, readOptional, writeAtomic } from './fs-util.js';
 import { assertBlobSizes, unavailableOnError } from './store-errors.js';
 import { fileSavepointPaths } from './file-savepoint-layout.js';
-import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
+import type { BlobWrite, ChainedBlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const CHECKPOINT_FILE = /^(\d+)\.json$/;
 
@@ -61,15 +61,35 @@ export class FileSnapshotStore implements SnapshotStore {
       async () => {
         // Within one process (embedded mode) this check and the coordinator's commit or abandon cannot interleave badly: a
         // blob written after an abandon is removed by it only if it came first, which is why the fence is read per call.
-        const pending = await readOptional(paths.pending);
-        if (pending === undefined || Number(pending.toString('utf8')) !== attempt) {
-          throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
-        }
+        await this.checkSavepointFence(paths.pending, savepointId, attempt);
         await mkdir(paths.blobs, { recursive: true });
         await forEachLimited(blobs, (b) => writeAtomic(paths.blob(b.name), b.bytes));
       },
     );
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  async writeSavepointChains(jobId: string, savepointId: string, attempt: number, writes: readonly ChainedBlobWrite[]): Promise<number> {
+    const paths = fileSavepointPaths(this.dir, savepointId);
+    assertAttempt(attempt);
+    if (writes.length === 0) return 0;
+    const sizes = await unavailableOnError(
+      () => `snapshot store directory ${this.dir} failed to write blobs of savepoint ${savepointId}`,
+      async () => {
+        await this.checkSavepointFence(paths.pending, savepointId, attempt);
+        await mkdir(paths.blobs, { recursive: true });
+        return mapLimited(writes, async (w) => {
+          const parts = await this.readBlobs(jobId, w.chain).catch((e: unknown) => {
+            if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_MISSING') throw new WeirError('WEIR_SNAPSHOT_MISSING', `savepoint blob '${w.name}' cannot be made from job ${jobId}'s chain: ${e.message}`);
+            throw e;
+          });
+          const bytes = Buffer.concat(w.tail ? [...parts, w.tail] : parts);
+          await writeAtomic(paths.blob(w.name), bytes);
+          return bytes.length;
+        });
+      },
+    );
+    return sizes.reduce((a, b) => a + b, 0);
   }
 
   async readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]> {
@@ -138,6 +158,14 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   async close(): Promise<void> {}
+
+  /** WEIR_SNAPSHOT_FENCED unless savepoint `savepointId` is being taken by `attempt`. */
+  private async checkSavepointFence(pending: string, savepointId: string, attempt: number): Promise<void> {
+    const stored = await readOptional(pending);
+    if (stored === undefined || Number(stored.toString('utf8')) !== attempt) {
+      throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
+    }
+  }
 
   private jobDir(jobId: string): string {
     return join(this.dir, assertToken('job id', jobId));

@@ -5,7 +5,7 @@
 import { Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import { keyFromId, TIMERS } from '../state/heap-keyed-state.js';
-import { forEachRow, type KeyedBlob } from '../state/keyed-blob.js';
+import { applyKeyedDocs, keyedBlobDocs } from '../state/keyed-blob.js';
 import type { SavepointMetadata } from './savepoint-types.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
@@ -69,10 +69,15 @@ export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<str
   let keys = 0;
   const groups = Object.entries(op.keyGroups).map(([g, name]) => [Number(g), name] as const).sort((a, b) => a[0] - b[0]);
   for (const [group, name] of groups) {
-    forEachRow(decode(name, blobs) as KeyedBlob, (id, row) => {
+    const bytes = blobs.get(name);
+    if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
+    // A blob may hold a base and deltas after it (savepoint format 2): show each key's last row.
+    const rows = new Map<string, unknown>();
+    applyKeyedDocs(keyedBlobDocs(bytes, `state blob '${name}'`, true), rows);
+    for (const [id, row] of rows) {
       keys++;
       if (entries.length < limit) entries.push({ keyGroup: group, key: keyFromId(id), value: pick(row as Record<string, unknown>, opts.state) });
-    });
+    }
   }
   for (const [subtask, name] of Object.entries(op.operatorState)) {
     const blob = decode(name, blobs) as { row?: Record<string, unknown>; value?: unknown };

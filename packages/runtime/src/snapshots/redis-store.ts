@@ -9,7 +9,7 @@ import { redisSavepointKeys } from './savepoint-redis-keys.js';
 import { chunk, chunkBySize, DELETE_CHUNK, mgetBuffers, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
 import { assertBlobSizes, unavailableOnError } from './store-errors.js';
 export { MAX_BLOB_BYTES } from './store-errors.js';
-import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
+import type { BlobWrite, ChainedBlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const SCAN_COUNT = 1000;
 /** SCAN always ends; the bound only turns a misbehaving server into an error instead of a hang. */
@@ -33,6 +33,18 @@ return {1}`,
   weirSnapshotWrite: `${CHECK_ATTEMPT}
 for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
 return {1}`,
+  // KEYS[1] savepoint pending marker, KEYS[2] the savepoint blob, KEYS[3..n] the job's chain blobs in
+  // order; ARGV[1] attempt, ARGV[2] tail ('' for none). {1, size} when done, {2, key} if a chain blob is missing.
+  // COPY takes the base without a Lua string; the deltas (smaller) go through one each.
+  weirSnapshotChain: `${CHECK_ATTEMPT}
+if redis.call('COPY', KEYS[3], KEYS[2], 'REPLACE') ~= 1 then return {2, KEYS[3]} end
+for i = 4, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v then return {2, KEYS[i]} end
+  redis.call('APPEND', KEYS[2], v)
+end
+if #ARGV[2] > 0 then redis.call('APPEND', KEYS[2], ARGV[2]) end
+return {1, redis.call('STRLEN', KEYS[2])}`,
   // KEYS attempt, cp:<id>, cps, latest; ARGV attempt, id, json. The latest pointer never moves back.
   weirSnapshotCommit: `${CHECK_ATTEMPT}
 redis.call('SET', KEYS[2], ARGV[3])
@@ -137,6 +149,31 @@ export class RedisSnapshotStore implements SnapshotStore {
       }
     }
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  async writeSavepointChains(jobId: string, savepointId: string, attempt: number, writes: readonly ChainedBlobWrite[]): Promise<number> {
+    const job = this.keys(jobId);
+    const sp = redisSavepointKeys(this.options.cluster, savepointId);
+    assertAttempt(attempt);
+    if (writes.length === 0) return 0;
+    // One script per blob, all sent at once; the job's and the savepoint's keys are in different
+    // slots, which a standalone Redis allows (as the savepoint store's COPY does).
+    const replies = await this.call('writeSavepointChains', () =>
+      Promise.all(
+        writes.map((w) => {
+          if (w.chain.length === 0) throw new RangeError(`savepoint blob '${w.name}' has an empty chain`);
+          return this.scripts.weirSnapshotChain(2 + w.chain.length, sp.pending, sp.blob(w.name), ...w.chain.map((n) => job.blob(n)), attempt, w.tail ? toBuffer(w.tail) : '');
+        }),
+      ),
+    );
+    let bytes = 0;
+    replies.forEach((reply, i) => {
+      const [code, detail] = reply as [number, string | number];
+      if (code === 0) throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
+      if (code === 2) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${String(detail).slice(job.prefix.length + 'blob:'.length)}' of job ${jobId} is missing from the snapshot store (${redisAddress(this.redis)}); savepoint blob '${writes[i].name}' cannot be made from it`);
+      bytes += detail as number;
+    });
+    return bytes;
   }
 
   async readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]> {

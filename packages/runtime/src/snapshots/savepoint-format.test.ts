@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
-import { mergeChain } from './chain-merge.js';
+import { compactKeyedBlob, mergeChain } from './chain-merge.js';
 import { decodeExport, encodeExport } from './export-format.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata } from './savepoint-types.js';
 import { codeIs, ROWS } from './store-testing.js';
@@ -101,6 +101,18 @@ describe('mergeChain', () => {
     assert.throws(() => mergeChain([pack(true, []), pack(false, [], 2)]), codeIs('WEIR_SNAPSHOT_CORRUPT', /format 2/));
     assert.throws(() => mergeChain([pack(false, []), pack(false, [])]), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
     assert.throws(() => mergeChain([pack(true, []), new Uint8Array([0xc1])]), codeIs('WEIR_SNAPSHOT_CORRUPT'));
+  });
+
+  test('a chain whose blobs hold several documents (format 2) folds the same; compactKeyedBlob folds one such blob', () => {
+    const base = pack(true, ROWS.g1Base);
+    const d1 = pack(false, ROWS.g1Delta1);
+    const d2 = pack(false, ROWS.g1Delta2);
+    const folded = Buffer.concat([base, d1, d2]);
+    const expected = statePackr.unpack(mergeChain([base, d1, d2]));
+    assert.deepEqual(statePackr.unpack(compactKeyedBlob(folded)), expected);
+    assert.deepEqual(statePackr.unpack(mergeChain([Buffer.concat([base, d1]), d2])), expected);
+    assert.equal(compactKeyedBlob(base), base, 'one document is returned as is');
+    assert.throws(() => compactKeyedBlob(Buffer.concat([d1, base])), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
   });
 });
 

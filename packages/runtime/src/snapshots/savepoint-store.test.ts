@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
+import { applyKeyedDocs, keyedBlobDocs } from '../state/keyed-blob.js';
 import { decodeExport, encodeExport } from './export-format.js';
 import { FileSavepointStore } from './file-savepoint-store.js';
 import { FileSnapshotStore } from './file-store.js';
@@ -421,6 +422,43 @@ for (const backend of [redisBackend(), fileBackend()]) {
       await snapshots.fence('from-live', 1);
       const cp = await savepoints.materialize(id, { jobId: 'from-live', attempt: 1, uids: ['counter', 'src'], withoutOperatorState: [] });
       assert.deepEqual(Object.keys(cp.operators.counter!.keyGroups), ['0', '5']);
+      await savepoints.dispose(id);
+      assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
+    });
+
+    test('detached: a key group made from the job\'s stored chain plus a tail holds the whole state; fenced; a missing chain blob is WEIR_SNAPSHOT_MISSING', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const { checkpoint, blobs } = await writeCheckpoint(snapshots, 'chained-job');
+      const g0 = checkpoint.operators.counter!.keyGroups[0]!;
+      const g1 = checkpoint.operators.counter!.keyGroups[1]!;
+      const tail = statePackr.pack({ v: 1, base: false, flat: ['x', { n: 99 }, 'v', { n: 5 }] });
+      const writes = [{ name: 'ks/counter/1', chain: g1, tail }, { name: 'ks/counter/0', chain: g0 }];
+      const id = newSavepointId();
+      await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, writes), 'WEIR_SNAPSHOT_FENCED', /never prepared/);
+      await savepoints.prepare(id, 1);
+      await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 2, writes), 'WEIR_SNAPSHOT_FENCED');
+      await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, [{ name: 'ks/counter/3', chain: [keyGroupBlob('counter', 3, 1, 5, 'base')] }]), 'WEIR_SNAPSHOT_MISSING', /counter\/3\/1-5-base/);
+      const expected1 = Buffer.concat([...g1.map((n) => blobs.get(n)!), tail]);
+      const expected0 = Buffer.from(blobs.get(g0[0]!)!);
+      assert.equal(await snapshots.writeSavepointChains('chained-job', id, 1, writes), expected1.length + expected0.length);
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 6, jobId: 'chained-job', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: ['ks/counter/1'] }, operatorState: {} } },
+      };
+      const sp = await savepoints.complete(id, taken, INFO('chained-job'));
+      assert.equal(sp.formatVersion, 2);
+      assert.equal(sp.sizeBytes, expected1.length + expected0.length);
+      const back = await savepointBlobs(savepoints, id);
+      assert.ok(back.get('ks/counter/1')!.equals(expected1));
+      assert.ok(back.get('ks/counter/0')!.equals(expected0));
+      const rows = new Map<string, unknown>();
+      applyKeyedDocs(keyedBlobDocs(back.get('ks/counter/1')!, 'ks/counter/1', true), rows);
+      assert.deepEqual([...rows], [...ROWS.g1Merged.map(([k, v]) => (k === 'x' ? ['x', { n: 99 }] : [k, v])), ['v', { n: 5 }]]);
+      // The job's own blobs are untouched, and the savepoint outlives the job.
+      assert.ok(Buffer.from((await snapshots.readBlobs('chained-job', [g1[0]!]))[0]!).equals(Buffer.from(blobs.get(g1[0]!)!)));
+      await snapshots.deleteJob('chained-job');
+      assert.ok((await savepointBlobs(savepoints, id)).get('ks/counter/1')!.equals(expected1));
+      await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, writes), 'WEIR_SNAPSHOT_FENCED');
       await savepoints.dispose(id);
       assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
     });

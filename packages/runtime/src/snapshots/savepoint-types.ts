@@ -1,13 +1,18 @@
 /**
  * Savepoints: self-contained, full snapshots in a canonical, versioned format, kept until disposed.
- * A savepoint is made from a completed checkpoint whose every key group chain is one full base
- * (a savepoint barrier forces full captures): the store copies those blobs under canonical names
- * into the savepoint's own namespace, so no checkpoint cleanup can ever touch it.
+ * A savepoint of a running job is detached: its workers write it straight into the savepoint's
+ * own namespace (a key group's blob is made from the job's stored chain plus the rows changed
+ * since). A stop or rescale makes it from a completed checkpoint taken with full captures, whose
+ * blobs the store copies under canonical names. Either way no checkpoint cleanup can touch it.
  */
 import type { CompletedCheckpoint } from './types.js';
 
-/** Format of savepoint metadata and export files; a reader refuses a newer one. */
-export const SAVEPOINT_FORMAT_VERSION = 1;
+/**
+ * Format of savepoint metadata and export files; a reader refuses a newer one. 2: a key-group blob
+ * may hold several documents (a full base, then deltas; state/keyed-blob.ts), as a detached
+ * savepoint makes them from the job's chains. 1: one full base per key group.
+ */
+export const SAVEPOINT_FORMAT_VERSION = 2;
 
 /** Why a savepoint was taken. */
 export type SavepointReason = 'manual' | 'stop' | 'rescale';
@@ -22,7 +27,7 @@ export interface SavepointOperator {
   readonly keyed: boolean;
   /** Declared state of an actor: state name -> kind ('value', 'list', 'map', ...). */
   readonly state?: Readonly<Record<string, string>>;
-  /** key group -> canonical blob name (`ks/<uid>/<group>`): one full base blob per key group. */
+  /** key group -> canonical blob name (`ks/<uid>/<group>`): one blob per key group with its whole state (format 2: possibly a base and deltas after it). */
   readonly keyGroups: Readonly<Record<number, string>>;
   /** subtask index -> canonical blob name (`os/<uid>/<subtask>`). */
   readonly operatorState: Readonly<Record<number, string>>;

@@ -10,6 +10,21 @@ export interface BlobWrite {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * A detached savepoint's key-group blob made in the store from the job's own stored blobs: the
+ * chain (a full base, then deltas, names as in names.ts) copied one after the other, then `tail`
+ * (a delta of the rows changed since, if any). The result is one blob of several documents
+ * (state/keyed-blob.ts): the whole state of the key group, without packing it again.
+ */
+export interface ChainedBlobWrite {
+  readonly name: string;
+  readonly chain: readonly string[];
+  readonly tail?: Uint8Array;
+}
+
+/** What a detached savepoint's capture hands over: a blob packed now, or one made from stored blobs. */
+export type SavepointBlobWrite = BlobWrite | ChainedBlobWrite;
+
 /** The state of one operator of one subtask in a checkpoint (what a subtask acknowledges with). */
 export interface OperatorSubtaskSnapshot {
   /** key group -> blob names: the full base first, then deltas in order. */
@@ -85,6 +100,12 @@ export interface SnapshotStore {
    * completed or was abandoned, or for another attempt. Resolves with the bytes written.
    */
   writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number>;
+  /**
+   * Make blobs of savepoint `savepointId` out of job `jobId`'s stored blobs (see ChainedBlobWrite),
+   * inside the store: the chain's bytes do not travel. Fenced as writeSavepointBlobs; a chain blob
+   * that is not stored is WEIR_SNAPSHOT_MISSING. Resolves with the bytes of the blobs made.
+   */
+  writeSavepointChains(jobId: string, savepointId: string, attempt: number, writes: readonly ChainedBlobWrite[]): Promise<number>;
   /** Read blobs in the order asked; a missing one is WEIR_SNAPSHOT_MISSING. */
   readBlobs(jobId: string, names: readonly string[]): Promise<Uint8Array[]>;
   deleteBlobs(jobId: string, names: readonly string[]): Promise<void>;

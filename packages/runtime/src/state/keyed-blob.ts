@@ -4,7 +4,19 @@
  * as one flat array `[keyId, row, keyId, row, …]` (`row` null: a removed key): it packs and decodes
  * about twice as fast as an array of pairs, since no array per key is made. Blobs with `entries`
  * (`[[keyId, row], …]`, as written before) are still read.
+ *
+ * A blob holds one document, or (savepoint format 2) several appended one after the other: a full
+ * base, then deltas in order. A detached savepoint builds its key-group blobs that way, from the
+ * job's stored chain plus the rows changed since, without packing the whole state again.
  */
+import { Unpackr } from 'msgpackr';
+import { WeirError } from '@weir/sdk';
+
+/** Format version of every document in a keyed or operator state blob. */
+export const STATE_BLOB_FORMAT = 1;
+
+/** The settings the writer packs with: Map, Set and typed array values survive. */
+const unpackr = new Unpackr({ moreTypes: true });
 
 export interface KeyedBlob {
   readonly v: number;
@@ -25,6 +37,13 @@ export function flatRows(rows: ReadonlyMap<string, unknown> | undefined): unknow
   return flat;
 }
 
+/** The flat form of some keys' rows (a delta): a key without a row is a removal (`null`). */
+export function flatDelta(rows: ReadonlyMap<string, unknown> | undefined, ids: Iterable<string>): unknown[] {
+  const flat: unknown[] = [];
+  for (const id of ids) flat.push(id, rows?.get(id) ?? null);
+  return flat;
+}
+
 /** Call `fn` for each key of a blob in order; false if the blob has neither form of rows. */
 export function forEachRow(blob: KeyedBlob, fn: (id: string, row: unknown) => void): boolean {
   const { flat, entries } = blob;
@@ -37,4 +56,37 @@ export function forEachRow(blob: KeyedBlob, fn: (id: string, row: unknown) => vo
     return true;
   }
   return false;
+}
+
+/**
+ * The documents of a keyed-state blob, checked: each has this runtime's format and rows, and if
+ * `first` (the blob starts a chain) the first is a full base. WEIR_SNAPSHOT_CORRUPT otherwise,
+ * naming `what`.
+ */
+export function keyedBlobDocs(bytes: Uint8Array, what: string, first: boolean): KeyedBlob[] {
+  let docs: unknown[];
+  try {
+    docs = unpackr.unpackMultiple(bytes) as unknown[];
+  } catch (err) {
+    throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (docs.length === 0) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} is empty`);
+  docs.forEach((d, i) => {
+    const doc = d as Partial<KeyedBlob> | undefined;
+    if (doc?.v !== STATE_BLOB_FORMAT) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has format ${String(doc?.v)}; this runtime reads format ${STATE_BLOB_FORMAT}`);
+    if (!Array.isArray(doc.flat) && !Array.isArray(doc.entries)) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has no rows`);
+    if (first && i === 0 && doc.base !== true) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} does not start with a full base`);
+  });
+  return docs as KeyedBlob[];
+}
+
+/** Apply documents to `rows` in order, as a restore does: a base starts over, a `null` row removes the key. */
+export function applyKeyedDocs(docs: readonly KeyedBlob[], rows: Map<string, unknown>): void {
+  for (const doc of docs) {
+    if (doc.base) rows.clear();
+    forEachRow(doc, (id, row) => {
+      if (row === null) rows.delete(id);
+      else rows.set(id, row);
+    });
+  }
 }

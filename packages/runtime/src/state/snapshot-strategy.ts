@@ -1,13 +1,12 @@
 import { Packr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
-import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
+import type { BlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import { savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { flatRows, forEachRow, type KeyedBlob } from './keyed-blob.js';
+import { MAX_BLOB_BYTES } from '../snapshots/store-errors.js';
+import { applyKeyedDocs, flatDelta, flatRows, keyedBlobDocs, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
 
-/** Blob format version of keyed and operator state. */
-const FORMAT = 1;
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
 
@@ -60,7 +59,7 @@ export class SnapshotStrategy {
    * still a delta of the last one. With `emit`, each blob is handed over as soon as it is made
    * (the caller writes it while the next is packed) instead of being returned in `blobs`.
    */
-  capture(attempt: number, checkpointId: number, kind: SnapshotKind = 'incremental', emit?: (b: BlobWrite) => void): CapturedState {
+  capture(attempt: number, checkpointId: number, kind: SnapshotKind = 'incremental', emit?: (b: SavepointBlobWrite) => void): CapturedState {
     const blobs: BlobWrite[] = [];
     const put = emit ?? ((b: BlobWrite) => void blobs.push(b));
     const detached = kind === 'savepoint';
@@ -71,7 +70,7 @@ export class SnapshotStrategy {
       if (!detached) this.state.clearDirty();
       return { blobs, snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
     }
-    if (detached) return this.captureDetached(put, blobs);
+    if (detached) return this.captureDetached(emit, blobs);
     let written = 0;
     const full = kind === 'full';
     const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : this.state.dirty.keys();
@@ -87,10 +86,8 @@ export class SnapshotStrategy {
         this.chains.set(group, { names: [name], baseBytes: bytes.length, deltaBytes: 0 });
         written += bytes.length;
       } else {
-        const flat: unknown[] = [];
-        for (const id of ids!) flat.push(id, rows?.get(id) ?? null);
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
-        const bytes = packr.pack({ v: FORMAT, base: false, flat });
+        const bytes = packDelta(rows, ids!);
         put({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
@@ -107,19 +104,40 @@ export class SnapshotStrategy {
     return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
   }
 
-  /** A detached savepoint: one full base per key group with state, canonical names, nothing else touched. */
-  private captureDetached(put: (b: BlobWrite) => void, blobs: BlobWrite[]): CapturedState {
+  /**
+   * A detached savepoint: the whole state of each key group with state, under canonical names;
+   * chains and dirty marks are left alone. A key group whose chain is stored (every capture since
+   * the restore or the last base) is handed over as that chain plus a delta of its dirty rows,
+   * for the store to put together (ChainedBlobWrite): only what changed since the last capture is
+   * packed. A key group without a chain (never captured), or whose chain would make a blob over
+   * MAX_BLOB_BYTES, is packed as a full base. Emitting chained writes needs `emit` (the caller
+   * knows the job's store); without it every key group is packed.
+   */
+  private captureDetached(emit: ((b: SavepointBlobWrite) => void) | undefined, blobs: BlobWrite[]): CapturedState {
+    const put = emit ?? ((b: BlobWrite) => void blobs.push(b));
     const keyGroups: Record<number, string[]> = {};
     let written = 0;
+    let stateBytes = 0;
     for (const [group, rows] of this.state.groups) {
       if (rows.size === 0) continue;
       const name = savepointKeyGroupBlob(this.uid, group);
-      const bytes = packBase(rows);
-      put({ name, bytes });
       keyGroups[group] = [name];
-      written += bytes.length;
+      const chain = emit ? this.chains.get(group) : undefined;
+      const ids = this.state.dirty.get(group);
+      const tail = chain && ids !== undefined && ids.size > 0 ? packDelta(rows, ids) : undefined;
+      const chainBytes = chain ? chain.baseBytes + chain.deltaBytes + (tail?.byteLength ?? 0) : Infinity;
+      if (chain && chainBytes <= MAX_BLOB_BYTES) {
+        emit!(tail ? { name, chain: [...chain.names], tail } : { name, chain: [...chain.names] });
+        written += tail?.byteLength ?? 0;
+        stateBytes += chainBytes;
+      } else {
+        const bytes = packBase(rows);
+        put({ name, bytes });
+        written += bytes.length;
+        stateBytes += bytes.length;
+      }
     }
-    return { blobs, snapshot: { keyGroups }, stateBytes: written, writtenBytes: written };
+    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
   }
 
   /** Blob names a restore of `snapshot` reads (only the key groups in `owns`). */
@@ -142,22 +160,16 @@ export class SnapshotStrategy {
     for (const [g, names] of Object.entries(snapshot.keyGroups)) {
       const group = Number(g);
       if (!owns(group)) continue;
-      const rows = new Map<string, StateRow>();
+      const rows = new Map<string, unknown>();
       const chain: Chain = { names: [...names], baseBytes: 0, deltaBytes: 0 };
       names.forEach((name, i) => {
-        const blob = decode(name, blobs) as KeyedBlob;
-        if (i === 0 && !blob.base) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `key group ${group} of '${this.uid}' does not start with a full base (${name})`);
-        if (blob.base) rows.clear();
-        const ok = forEachRow(blob, (id, row) => {
-          if (row === null) rows.delete(id);
-          else rows.set(id, row as StateRow);
-        });
-        if (!ok) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `state blob '${name}' has no rows`);
-        const size = blobs.get(name)!.length;
-        if (i === 0) chain.baseBytes = size;
-        else chain.deltaBytes += size;
+        const bytes = blobs.get(name);
+        if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
+        applyKeyedDocs(keyedBlobDocs(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0), rows);
+        if (i === 0) chain.baseBytes = bytes.length;
+        else chain.deltaBytes += bytes.length;
       });
-      this.state.putGroup(group, rows);
+      this.state.putGroup(group, rows as Map<string, StateRow>);
       this.chains.set(group, chain);
     }
   }
@@ -166,6 +178,11 @@ export class SnapshotStrategy {
 /** A key group's full base. */
 function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
   return packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
+}
+
+/** The rows of some keys of a key group (removed keys as `null`). */
+function packDelta(rows: ReadonlyMap<string, StateRow> | undefined, ids: Iterable<string>): Uint8Array {
+  return packr.pack({ v: FORMAT, base: false, flat: flatDelta(rows, ids) });
 }
 
 function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BlobWrite, CompletedCheckpoint, OperatorSubtaskSnapshot, SnapshotStore, SubtaskCheckpointStats, SubtaskSnapshot } from '../snapshots/types.js';
+import type { BlobWrite, ChainedBlobWrite, CompletedCheckpoint, OperatorSubtaskSnapshot, SavepointBlobWrite, SnapshotStore, SubtaskCheckpointStats, SubtaskSnapshot } from '../snapshots/types.js';
 import type { Barrier } from './barrier-aligner.js';
 import type { EdgeWriter } from './edge-writer.js';
 import type { OperatorInstance } from './operators.js';
@@ -71,14 +71,21 @@ export class Checkpointer {
 
   /**
    * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
-   * blob is sent as soon as it is packed, so the store takes it in while the next one is packed
-   * (the socket write happens inside the capture); the job's checkpoint chains are not touched,
-   * so a failed write only declines the savepoint.
+   * packed blob is sent as soon as it is made, so the store takes it in while the next one is
+   * packed (the socket write happens inside the capture). A key group whose checkpoint chain is
+   * stored comes as a chained write (the chain plus the rows changed since): the store puts it
+   * together from the job's blobs once every earlier checkpoint write of this subtask is done, so
+   * each chain blob it names is there. The job's checkpoint chains are not touched, so a failed
+   * write only declines the savepoint.
    */
   private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
-    const { store, attempt } = this.s;
+    const { store, attempt, jobId } = this.s;
     const writes: Promise<number>[] = [];
-    const emit = (b: BlobWrite): void => void writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
+    const chained: ChainedBlobWrite[] = [];
+    const emit = (b: SavepointBlobWrite): void => {
+      if ('chain' in b) chained.push(b);
+      else writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
+    };
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
     let stateBytes = 0;
     for (const op of this.s.operators) {
@@ -89,12 +96,16 @@ export class Checkpointer {
       stateBytes += captured.stateBytes;
     }
     const syncMs = performance.now() - started;
+    // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
+    const chainWrite = chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chained)) : Promise.resolve(0);
     const decline = (e: unknown): void => {
       this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
       this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `savepoint write failed: ${(e as Error).message}` });
     };
-    Promise.all(writes).then((sizes) => {
-      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes: sizes.reduce((a, b) => a + b, 0) };
+    Promise.all([Promise.all(writes), chainWrite]).then(([sizes]) => {
+      // Bytes this subtask sent: packed blobs and chained writes' tails (the chains are copied inside the store).
+      const writtenBytes = sizes.reduce((a, b) => a + b, 0) + chained.reduce((n, c) => n + (c.tail?.byteLength ?? 0), 0);
+      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes };
       this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
     }, decline);
   }

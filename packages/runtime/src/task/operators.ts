@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { FINAL_TRANSACTION, isTransactional, RescaledPositions, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
 import { crashPoint } from '../faults.js';
 import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
-import type { BlobWrite, OperatorSubtaskSnapshot } from '../snapshots/types.js';
+import type { BlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
 import { operatorStateBlob } from '../snapshots/names.js';
 import { savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import { stateAccessors } from '../state/accessors.js';
@@ -32,7 +32,7 @@ export interface OperatorInstance {
    * Synchronous part of a checkpoint: capture state to write (see SnapshotKind). With `emit`, blobs
    * may be handed over one by one while the capture goes on instead of returned in `blobs`.
    */
-  snapshotState?(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: BlobWrite) => void): CapturedState;
+  snapshotState?(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: SavepointBlobWrite) => void): CapturedState;
   /** Blob names that restoring from `snapshot` reads. */
   restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
@@ -360,7 +360,7 @@ class ActorOp extends Base implements OperatorInstance {
     else this.state.write(TIMERS, registered.filter((t) => t !== time));
   }
 
-  snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: BlobWrite) => void): CapturedState {
+  snapshotState(attempt: number, checkpointId: number, kind: SnapshotKind, emit?: (b: SavepointBlobWrite) => void): CapturedState {
     return this.snapshots.capture(attempt, checkpointId, kind, emit);
   }
 
