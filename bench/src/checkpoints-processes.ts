@@ -83,7 +83,7 @@ export class RoleProcesses {
   }
 
   private spawnRole(role: string, args: string[]): Tracked {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...this.env, WEIR_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(process.env.WEIR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, ...args], { env: { ...this.env, WEIR_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const p = new Tracked(child);
     this.all.push(p);
     let partial = '';

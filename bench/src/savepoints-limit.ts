@@ -16,6 +16,8 @@ export interface LimitResult {
   readonly blobs: number;
   readonly bytes: number;
   readonly runs: LimitRun[];
+  /** Untimed runs first, on the same connection. */
+  readonly warmups: number;
 }
 
 /** Chunks of a pipeline: at most this many bytes of values (one bigger blob goes alone). */
@@ -43,11 +45,15 @@ function check(results: [Error | null, unknown][] | null): unknown[] {
 }
 
 /**
- * `runs` times: UNLINK the keys (untimed), SET every blob in pipelines of at most `pipelineBytes`
+ * `warmups` untimed runs, then `runs` timed ones, on one connection. The warm-up matters: a fresh
+ * connection's first pipelines of megabytes take 5-15 times as long as later ones (measured: 160,
+ * 100, 77 ms, then 8-20 ms for the same 14.5 MB, while Redis's own SET time stayed at 0.1 ms per
+ * pipeline, so it is TCP's slow start and the client's first runs), and the workers' connections
+ * to Redis are long-lived and busy. Each run: UNLINK the keys (untimed), SET every blob in pipelines of at most `pipelineBytes`
  * (all sent at once, awaited together: timed), then GET them all in one pipeline (timed) and check
  * every length. The keys are deleted at the end, also on failure.
  */
-export async function measureLimit(o: { redisUrl: string; clusterId: string; blobs: readonly { name: string; bytes: Uint8Array }[]; runs: number; pipelineBytes: number }): Promise<LimitResult> {
+export async function measureLimit(o: { redisUrl: string; clusterId: string; blobs: readonly { name: string; bytes: Uint8Array }[]; runs: number; warmups: number; pipelineBytes: number }): Promise<LimitResult> {
   const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
   const key = (name: string) => `weir:{${o.clusterId}:limit}:blob:${name}`;
   const keys = o.blobs.map((b) => key(b.name));
@@ -57,7 +63,7 @@ export async function measureLimit(o: { redisUrl: string; clusterId: string; blo
   try {
     await withTimeout(redis.connect(), 10_000, `connecting to ${o.redisUrl}`);
     await redis.ping();
-    for (let r = 0; r < o.runs; r++) {
+    for (let r = 0; r < o.warmups + o.runs; r++) {
       await redis.unlink(...keys);
       const w0 = performance.now();
       await withTimeout(
@@ -79,9 +85,9 @@ export async function measureLimit(o: { redisUrl: string; clusterId: string; blo
       const readMs = performance.now() - r0;
       const got = read.reduce((n, b) => n + (b?.length ?? -1e12), 0);
       if (got !== total) throw new Error(`read back ${got} bytes of the ${total} written`);
-      runs.push({ writeMs, readMs });
+      if (r >= o.warmups) runs.push({ writeMs, readMs });
     }
-    return { blobs: o.blobs.length, bytes: total, runs };
+    return { blobs: o.blobs.length, bytes: total, runs, warmups: o.warmups };
   } finally {
     await withTimeout(redis.unlink(...keys), 10_000, 'deleting the limit keys').catch((e) => console.error(`bench: ${String(e)}`));
     redis.disconnect();

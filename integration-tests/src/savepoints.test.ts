@@ -253,6 +253,11 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal(allowed.code, 0, allowed.stderr);
     const v = await cluster.job(allowed.stdout.trim());
     assert.equal(v.fromSavepoint, sharedSavepoint);
+    // Long polls of operations: a bad waitMs is a 400, an unknown request id a 404 at once.
+    assert.equal((await cluster.rest('GET', `/jobs/${v.id}/savepoints/0123456789abcdef?waitMs=600000`)).status, 400);
+    assert.equal((await cluster.rest('GET', `/jobs/${v.id}/savepoints/0123456789abcdef?waitMs=-1`)).status, 400);
+    const unknownOp = await cluster.rest('GET', `/jobs/${v.id}/savepoints/0123456789abcdef?waitMs=30000`);
+    assert.equal(unknownOp.body.error.code, 'WEIR_OPERATION_NOT_FOUND');
     const cancel = await weir(['cancel', v.id], cluster.env);
     assert.equal(cancel.code, 0, cancel.stderr);
 

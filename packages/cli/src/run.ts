@@ -162,10 +162,9 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
 /** The savepoint id a stop produced, once the operation ends. */
 async function waitForOperation(coordinator: Coordinator, requestId: string): Promise<string | undefined> {
   for (;;) {
-    const op = coordinator.operations.get(requestId, 'stop');
+    const op = await coordinator.operations.wait(requestId, 'stop', undefined, 60_000);
     if (op.status === 'FAILED') throw new Error(op.error?.message ?? 'the stop failed');
     if (op.status === 'COMPLETED') return (op.result as { savepoint?: { id: string } | null }).savepoint?.id;
-    await sleep(50);
   }
 }
 

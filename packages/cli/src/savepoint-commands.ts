@@ -32,14 +32,18 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 const say = (line: string) => process.stderr.write(`weir: ${line}\n`);
 
 /** Poll an operation until it ends (bounded); a failed one becomes its typed error. */
+/** Each GET waits at most this long, well under the REST client's request timeout. */
+const LONG_POLL_MS = 10_000;
+
 async function await_(rest: RestClient, path: string, timeoutMs: number): Promise<Operation> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const op = await rest.request<Operation>('GET', path);
+    // Long polls: the coordinator answers as soon as the operation ends.
+    const waitMs = Math.max(0, Math.min(LONG_POLL_MS, deadline - Date.now()));
+    const op = await rest.request<Operation>('GET', `${path}?waitMs=${waitMs}`);
     if (op.status === 'COMPLETED') return op;
     if (op.status === 'FAILED') throw new WeirError(op.error?.code ?? 'WEIR_INTERNAL', op.error?.message ?? 'the operation failed');
-    if (Date.now() > deadline) throw new WeirError('WEIR_OPERATION_TIMEOUT', `the operation is still running after ${timeoutMs} ms; poll GET ${path}`);
-    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() >= deadline) throw new WeirError('WEIR_OPERATION_TIMEOUT', `the operation is still running after ${timeoutMs} ms; poll GET ${path}`);
   }
 }
 

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
+import { MAX_OPERATION_WAIT_MS } from '../savepoints/index.js';
 
 const jobId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
 const requestId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
@@ -17,14 +18,17 @@ const emptyBody = { type: 'object', additionalProperties: false, properties: {} 
 const IMPORT_LIMIT = 4 * 1024 * 1024 * 1024 - 1;
 
 type P<T> = { Params: T };
+/** `?waitMs=N` on an operation's GET: answer when it ends, or after N ms (long polling). */
+const waitQuery = { type: 'object', additionalProperties: false, properties: { waitMs: { type: 'integer', minimum: 0, maximum: MAX_OPERATION_WAIT_MS } } } as const;
+type W = { Querystring: { waitMs?: number } };
 
 export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator): void {
   app.post<P<{ id: string }>>('/jobs/:id/savepoints', { schema: { params: jobParams, body: { ...emptyBody, nullable: true } } }, async (req, reply) => {
     const op = coordinator.triggerSavepoint(req.params.id);
     return reply.status(202).send({ requestId: op.requestId });
   });
-  app.get<P<{ id: string; requestId: string }>>('/jobs/:id/savepoints/:requestId', { schema: { params: jobRequestParams } }, async (req) =>
-    coordinator.operations.get(req.params.requestId, ['savepoint', 'stop'], req.params.id),
+  app.get<P<{ id: string; requestId: string }> & W>('/jobs/:id/savepoints/:requestId', { schema: { params: jobRequestParams, querystring: waitQuery } }, async (req) =>
+    coordinator.operations.wait(req.params.requestId, ['savepoint', 'stop'], req.params.id, req.query.waitMs ?? 0),
   );
   app.post<P<{ id: string }> & { Body: { savepoint?: boolean; drain?: boolean } | undefined }>(
     '/jobs/:id/stop',
@@ -42,8 +46,8 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
       return reply.status(202).send({ requestId: op.requestId });
     },
   );
-  app.get<P<{ id: string; requestId: string }>>('/jobs/:id/rescaling/:requestId', { schema: { params: jobRequestParams } }, async (req) =>
-    coordinator.operations.get(req.params.requestId, 'rescale', req.params.id),
+  app.get<P<{ id: string; requestId: string }> & W>('/jobs/:id/rescaling/:requestId', { schema: { params: jobRequestParams, querystring: waitQuery } }, async (req) =>
+    coordinator.operations.wait(req.params.requestId, 'rescale', req.params.id, req.query.waitMs ?? 0),
   );
 
   app.get<{ Querystring: { job?: string } }>('/savepoints', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { job: { type: 'string', minLength: 1 } } } } }, async (req) => ({
@@ -88,7 +92,7 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     const op = coordinator.savepoints.dispose(req.params.savepointId);
     return reply.status(202).send({ requestId: op.requestId });
   });
-  app.get<P<{ requestId: string }>>('/savepoints/disposal/:requestId', { schema: { params: { type: 'object', required: ['requestId'], properties: { requestId } } } }, async (req) =>
-    coordinator.operations.get(req.params.requestId, 'dispose'),
+  app.get<P<{ requestId: string }> & W>('/savepoints/disposal/:requestId', { schema: { params: { type: 'object', required: ['requestId'], properties: { requestId } }, querystring: waitQuery } }, async (req) =>
+    coordinator.operations.wait(req.params.requestId, 'dispose', undefined, req.query.waitMs ?? 0),
   );
 }

@@ -1,3 +1,3 @@
 export { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
-export { Operations, type OperationKind, type OperationStatus, type OperationView } from './operations.js';
+export { MAX_OPERATION_WAIT_MS, Operations, type OperationKind, type OperationStatus, type OperationView } from './operations.js';
 export { SavepointCatalog, savepointSummary } from './catalog.js';

@@ -22,9 +22,15 @@ export interface OperationView {
 
 /** Operations kept for polling; older finished ones are dropped first. */
 const KEPT = 500;
+/** The longest a GET may wait for an operation to end (long polling). */
+export const MAX_OPERATION_WAIT_MS = 60_000;
+
+type MutableOperation = { -readonly [K in keyof OperationView]: OperationView[K] };
 
 export class Operations {
-  private readonly ops = new Map<string, { -readonly [K in keyof OperationView]: OperationView[K] }>();
+  private readonly ops = new Map<string, MutableOperation>();
+  /** Settles (never rejects) when the operation ends: what long polls wait on. */
+  private readonly ended = new Map<string, Promise<void>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -34,14 +40,16 @@ export class Operations {
     const op = { requestId, kind, jobId, status: 'IN_PROGRESS' as OperationStatus, startedAt: this.now(), endedAt: null as number | null, result: null as unknown, error: null as OperationView['error'] };
     this.ops.set(requestId, op);
     this.trim();
-    void work().then(
-      (result) => Object.assign(op, { status: 'COMPLETED', endedAt: this.now(), result: result ?? null }),
+    const ended = work().then(
+      (result) => void Object.assign(op, { status: 'COMPLETED', endedAt: this.now(), result: result ?? null }),
       (e: unknown) => {
         const err = e as { code?: unknown; message?: unknown };
         const code = typeof err.code === 'string' && err.code.startsWith('WEIR_') ? err.code : 'WEIR_INTERNAL';
         Object.assign(op, { status: 'FAILED', endedAt: this.now(), error: { code, message: String(err.message ?? e) } });
       },
     );
+    this.ended.set(requestId, ended);
+    void ended.finally(() => this.ended.delete(requestId));
     return { ...op };
   }
 
@@ -53,6 +61,20 @@ export class Operations {
       throw new WeirError('WEIR_OPERATION_NOT_FOUND', `no ${kinds.join(' or ')} request '${requestId}'${jobId ? ` for job ${jobId}` : ''}; request ids are those the POST returned (kept for the last ${KEPT} operations)`);
     }
     return { ...op };
+  }
+
+  /**
+   * As `get`, but an operation still in progress is waited for, up to `waitMs` (long polling: the
+   * caller learns of the end at once instead of at its next poll). Unknown ids fail at once.
+   */
+  async wait(requestId: string, kind: OperationKind | readonly OperationKind[], jobId: string | undefined, waitMs: number): Promise<OperationView> {
+    const view = this.get(requestId, kind, jobId);
+    const ended = this.ended.get(requestId);
+    if (view.status !== 'IN_PROGRESS' || ended === undefined || waitMs <= 0) return view;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(waitMs, MAX_OPERATION_WAIT_MS))))]);
+    clearTimeout(timer);
+    return this.get(requestId, kind, jobId);
   }
 
   /** Whether an operation of these kinds is in progress for the job. */
