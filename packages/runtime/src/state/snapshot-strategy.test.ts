@@ -67,11 +67,23 @@ test('a detached savepoint capture hands over each key group as its stored chain
   assert.equal(rows.has('k3'), false);
 
   // A job restored from those blobs has the same state.
-  const { state: restored } = keyedState(16);
-  new SnapshotStrategy(restored, 'count', 0, 4).restore(sp.snapshot, () => true, made);
+  const { state: restored, write: writeRestored } = keyedState(16);
+  const restoredStrategy = new SnapshotStrategy(restored, 'count', 0, 4);
+  restoredStrategy.restore(sp.snapshot, () => true, made);
   assert.equal(restored.size, 199);
   restored.setCurrentKey('k1');
   assert.equal(restored.read('n'), 1001);
+  // Its next checkpoint writes a fresh base for a changed key group whose blob held several
+  // documents (its size says nothing of the live state), and nothing for the others.
+  writeRestored('k1', 2001);
+  writeRestored('k50', 2050);
+  const afterRestore = restoredStrategy.capture(2, 9);
+  const multiDoc = new Set([...made].filter(([, b]) => keyedBlobDocs(b, 'blob', true).length > 1).map(([n]) => n));
+  for (const b of afterRestore.blobs) {
+    const from = `ks/count/${/\/(\d+)\/2-9-/.exec(b.name)![1]}`;
+    assert.match(b.name, multiDoc.has(from) ? /2-9-base$/ : /2-9-delta$/, `${b.name} (restored from ${from})`);
+  }
+  assert.ok(afterRestore.blobs.length >= 1 && afterRestore.blobs.length <= 2);
 
   // The next checkpoint is still a delta of checkpoint 1 with exactly the changed keys.
   const next = strategy.capture(1, 3);

@@ -32,8 +32,12 @@ interface Chain {
   names: string[];
   baseBytes: number;
   deltaBytes: number;
+  /**
+   * The base is a blob of several documents (restored from a format-2 savepoint): its size says
+   * little about the live state, so the next capture of a changed key group writes a fresh base.
+   */
+  rebase?: boolean;
 }
-
 
 /**
  * Incremental snapshots of one operator subtask's heap state. Keyed state: per key group, a full
@@ -79,7 +83,7 @@ export class SnapshotStrategy {
       if (!full && (ids === undefined || ids.size === 0)) continue;
       const rows = this.state.groups.get(group);
       const chain = this.chains.get(group);
-      if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
+      if (full || chain === undefined || chain.rebase === true || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
         const bytes = packBase(rows);
         put({ name, bytes });
@@ -165,9 +169,11 @@ export class SnapshotStrategy {
       names.forEach((name, i) => {
         const bytes = blobs.get(name);
         if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
-        applyKeyedDocs(keyedBlobDocs(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0), rows);
+        const docs = keyedBlobDocs(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0);
+        applyKeyedDocs(docs, rows);
         if (i === 0) chain.baseBytes = bytes.length;
         else chain.deltaBytes += bytes.length;
+        if (i === 0 && docs.length > 1) chain.rebase = true;
       });
       this.state.putGroup(group, rows as Map<string, StateRow>);
       this.chains.set(group, chain);
