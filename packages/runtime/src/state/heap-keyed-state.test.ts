@@ -31,7 +31,14 @@ test('rows and dirty sets equal a plain model under writes, removals, snapshots 
     assert.equal(state.size, model.size);
     for (const [id, row] of model) assert.deepEqual(state.groups.get(keyGroupOf(id, maxParallelism))?.get(id), row, `row of ${id}`);
     const marked = new Set<string>();
-    for (const ids of state.dirty.values()) for (const id of ids) marked.add(id);
+    for (const [group, marks] of state.dirty) {
+      for (const [id, row] of marks) {
+        marked.add(id);
+        // The entry holds the key's live row (what a checkpoint packs), or undefined once removed.
+        assert.equal(row, state.groups.get(group)?.get(id), `dirty entry of ${id}`);
+        assert.deepEqual(row, model.get(id), `dirty row of ${id}`);
+      }
+    }
     assert.deepEqual([...marked].sort(), [...dirty].sort());
   };
   for (let step = 0; step < 200_000; step++) {

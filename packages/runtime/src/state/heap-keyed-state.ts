@@ -17,8 +17,10 @@ export const TIMERS = '\u0000timers';
  * Working state of one operator subtask, in memory, partitioned by key group so that snapshots
  * and rescaling move whole key groups. Non-keyed operators use a single row (group -1).
  *
- * Dirty tracking: every write or in-place change marks the key in its group's dirty set; a
- * checkpoint serializes only those keys (and tombstones for removed ones), then clears the sets.
+ * Dirty tracking: every write or in-place change marks the key in its group's dirty map, with its
+ * row (undefined once the key is removed); a checkpoint serializes only those rows (and tombstones
+ * for removed keys), then clears the maps. Keeping the row there spares the capture a lookup per
+ * key in the group's (large) map: about 10 ms per 100,000 changed keys.
  *
  * Recent keys: a direct-mapped cache, indexed by the key's hash (which the key group needs
  * anyway), remembers for a few thousand keys their row and whether they are already in their dirty
@@ -28,8 +30,8 @@ export const TIMERS = '\u0000timers';
 export class HeapKeyedState {
   /** keyGroup -> keyId -> row */
   readonly groups = new Map<number, Map<string, StateRow>>();
-  /** keyGroup -> keyIds changed or removed since the last snapshot */
-  readonly dirty = new Map<number, Set<string>>();
+  /** keyGroup -> keyId -> row (undefined: removed) of the keys changed since the last snapshot */
+  readonly dirty = new Map<number, Map<string, StateRow | undefined>>();
   private currentRow: StateRow | undefined;
   private currentKeyId = '';
   private currentGroup = -1;
@@ -101,6 +103,8 @@ export class HeapKeyedState {
       group.set(this.currentKeyId, row);
       this.currentRow = row;
       if (this.currentSlot >= 0) this.cacheRows[this.currentSlot] = row;
+      // Removed earlier since the last snapshot: its dirty entry still says so.
+      if (this.currentMarked) this.dirty.get(this.currentGroup)?.set(this.currentKeyId, row);
     }
     row[name] = value;
     this.markDirty();
@@ -109,9 +113,9 @@ export class HeapKeyedState {
   /** A value of the current key was changed in place (list push, map set). */
   markDirty(): void {
     if (this.currentMarked) return;
-    let set = this.dirty.get(this.currentGroup);
-    if (set === undefined) this.dirty.set(this.currentGroup, (set = new Set()));
-    set.add(this.currentKeyId);
+    let marks = this.dirty.get(this.currentGroup);
+    if (marks === undefined) this.dirty.set(this.currentGroup, (marks = new Map()));
+    marks.set(this.currentKeyId, this.currentRow);
     this.currentMarked = true;
     if (this.currentSlot >= 0) this.cacheMarked[this.currentSlot] = 1;
   }
@@ -126,6 +130,7 @@ export class HeapKeyedState {
       this.groups.get(this.currentGroup)?.delete(this.currentKeyId);
       this.currentRow = undefined;
       if (this.currentSlot >= 0) this.cacheRows[this.currentSlot] = undefined;
+      this.dirty.get(this.currentGroup)?.set(this.currentKeyId, undefined); // marked just above
     }
   }
 
@@ -141,6 +146,9 @@ export class HeapKeyedState {
     if (rows.size === 0) this.groups.delete(group);
     else this.groups.set(group, rows);
     if (group === this.currentGroup) this.currentRow = rows.get(this.currentKeyId);
+    // Dirty entries name rows: point them at the new ones.
+    const marks = this.dirty.get(group);
+    if (marks) for (const id of marks.keys()) marks.set(id, rows.get(id));
     this.dropCache();
   }
 

@@ -37,10 +37,10 @@ export function flatRows(rows: ReadonlyMap<string, unknown> | undefined): unknow
   return flat;
 }
 
-/** The flat form of some keys' rows (a delta): a key without a row is a removal (`null`). */
-export function flatDelta(rows: ReadonlyMap<string, unknown> | undefined, ids: Iterable<string>): unknown[] {
+/** The flat form of changed keys' rows (a delta): a key without a row is a removal (`null`). */
+export function flatDelta(changed: ReadonlyMap<string, unknown>): unknown[] {
   const flat: unknown[] = [];
-  for (const id of ids) flat.push(id, rows?.get(id) ?? null);
+  for (const [id, row] of changed) flat.push(id, row ?? null);
   return flat;
 }
 

@@ -91,7 +91,7 @@ export class SnapshotStrategy {
         written += bytes.length;
       } else {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
-        const bytes = packDelta(rows, ids!);
+        const bytes = packDelta(ids!);
         put({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
@@ -128,7 +128,7 @@ export class SnapshotStrategy {
       keyGroups[group] = [name];
       const chain = emit ? this.chains.get(group) : undefined;
       const ids = this.state.dirty.get(group);
-      const tail = chain && ids !== undefined && ids.size > 0 ? packDelta(rows, ids) : undefined;
+      const tail = chain && ids !== undefined && ids.size > 0 ? packDelta(ids) : undefined;
       const chainBytes = chain ? chain.baseBytes + chain.deltaBytes + (tail?.byteLength ?? 0) : Infinity;
       if (chain && chainBytes <= MAX_BLOB_BYTES) {
         emit!(tail ? { name, chain: [...chain.names], tail } : { name, chain: [...chain.names] });
@@ -187,8 +187,9 @@ function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
 }
 
 /** The rows of some keys of a key group (removed keys as `null`). */
-function packDelta(rows: ReadonlyMap<string, StateRow> | undefined, ids: Iterable<string>): Uint8Array {
-  return packr.pack({ v: FORMAT, base: false, flat: flatDelta(rows, ids) });
+/** A delta of the changed keys, from their dirty entries (which hold the rows). */
+function packDelta(changed: ReadonlyMap<string, StateRow | undefined>): Uint8Array {
+  return packr.pack({ v: FORMAT, base: false, flat: flatDelta(changed) });
 }
 
 function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {
