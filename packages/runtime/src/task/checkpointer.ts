@@ -97,6 +97,8 @@ export class Checkpointer {
     }
     const syncMs = performance.now() - started;
     // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
+    // Nor can one be deleted first: the job's latest completed checkpoint names them until a later
+    // one completes, and every later checkpoint's writes go after these scripts on the same connection.
     const chainWrite = chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chained)) : Promise.resolve(0);
     const decline = (e: unknown): void => {
       this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
