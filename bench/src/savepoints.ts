@@ -2,9 +2,10 @@
  * bench:savepoints — in one run, for bench/jobs/keyed-state.ts with `--keys` keys of keyed state at
  * p=2 on a coordinator and two single-slot workers (separate processes, as `weir cluster up` runs them):
  *
- *  1. Savepoints: `--savepoints` times POST /jobs/:id/savepoints, polled every 20 ms until COMPLETED;
- *     size, the coordinator's copy time (log 'savepoint completed'), the checkpoint's per-subtask
- *     sync/async/alignment. Between two savepoints a periodic checkpoint completes.
+ *  1. Savepoints: `--savepoints` times POST /jobs/:id/savepoints, then a long-polled GET until
+ *     COMPLETED; size, the coordinator's record step (log 'savepoint completed'), the checkpoint's
+ *     per-subtask sync/async/alignment. Between two savepoints a periodic checkpoint completes, then
+ *     savepoint n of S waits (n-1)/S of the checkpoint interval (phases spread over the interval).
  *  2. Export of the last savepoint: GET /savepoints/:id/export, timed to the last byte; the file is
  *     decoded and checked (checksum, blob bytes = sizeBytes).
  *  3. Restore: the job is canceled and submitted again (POST /jobs with fromSavepoint), polled every
@@ -12,6 +13,7 @@
  *  4. The limit: the savepoint's blobs (same names, sizes, bytes, from the export file) written to
  *     Redis with plain pipelined SETs and read back with GETs; then the same with every key-group
  *     blob folded into one full base (the live state's bytes). The ratio uses the faster of the two.
+ *     The folded SETs are also measured while the first job still runs (information only).
  *
  * Savepoints are disposed (DELETE /savepoints/:id, then checked gone); jobs are canceled; processes
  * are stopped by pid; the cluster's streams and Redis keys are deleted by its unique prefix.
@@ -41,11 +43,13 @@ const USAGE = 'usage: npm run bench:savepoints -- [--keys N] [--rate N] [--savep
 const JOB = fileURLToPath(new URL('../jobs/keyed-state.ts', import.meta.url));
 const PARALLELISM = 2;
 const POLL_MS = 20;
+/** The job's checkpoint interval (bench/jobs/keyed-state.ts). */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 const flags = benchFlags(USAGE, ['keys', 'rate', 'savepoints', 'limit-runs']);
 const KEYS = flags.positive('keys', 1_000_000);
 const RATE = flags.positive('rate', 200_000, 0);
-const SAVEPOINTS = flags.positive('savepoints', 3);
+const SAVEPOINTS = flags.positive('savepoints', 5);
 const LIMIT_RUNS = flags.positive('limit-runs', 7);
 /** Untimed limit runs first: see measureLimit. */
 const LIMIT_WARMUPS = 3;
@@ -270,7 +274,7 @@ async function main(): Promise<boolean> {
     // ---- 1. the state, then the savepoints
     const { jobId } = await submit();
     jobs.push(jobId);
-    log(`job ${jobId}: bench/jobs/keyed-state.ts p=${PARALLELISM}, ${int(KEYS)} keys, generator at ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'}, checkpoints every 1000 ms`);
+    log(`job ${jobId}: bench/jobs/keyed-state.ts p=${PARALLELISM}, ${int(KEYS)} keys, generator at ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'}, checkpoints every ${CHECKPOINT_INTERVAL_MS} ms`);
     const filling = Date.now();
     await waitFor(`the count operator to see ${int(KEYS)} records`, async () => {
       const v = await job(jobId);
@@ -289,6 +293,10 @@ async function main(): Promise<boolean> {
         await waitFor('a periodic checkpoint after the savepoint', async () => ((await checkpoints(jobId)).history.some((c) => !c.isSavepoint && c.status === 'COMPLETED' && c.triggerTimestamp > after) ? true : undefined), 30_000, 50);
         // The previous one is not needed any more (the last one is exported and restored).
         results.disposals.push(await disposeAndCheck(results.savepoints[n - 2]!.id));
+        // Then a spread of phases within the checkpoint interval: right after a checkpoint the
+        // savepoint's tail (the rows changed since the last capture) is smallest, which would
+        // flatter every savepoint after the first.
+        await sleep(Math.round(((n - 1) / SAVEPOINTS) * CHECKPOINT_INTERVAL_MS));
       }
       const sp = await takeSavepoint(jobId, n);
       results.savepoints.push(sp);
