@@ -22,6 +22,12 @@ export interface Running {
 export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number }): Promise<Running & { url: string }> {
   const nc = await connectNats(c.natsUrl, 'weir-coordinator');
   const redis = await connectRedis(c.redisUrl, 'weir-coordinator');
+  // Savepoints get their own connection: an export's or a restore's megabytes of MGET and COPY must
+  // not queue ahead of the periodic checkpoints' commits (one connection answers in order).
+  const savepointRedis = await connectRedis(c.redisUrl, 'weir-coordinator-savepoints').catch((e: unknown) => {
+    redis.disconnect();
+    throw e;
+  });
   const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
   const snapshots = new RedisSnapshotStore(redis, { cluster: c.clusterId });
   const coordinator = new Coordinator({
@@ -29,7 +35,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
     dataPlane: new JetStreamDataPlane(nc, c.clusterId, c.log),
     artifacts: new ObjectStoreArtifacts(nc, c.clusterId),
     snapshots,
-    savepoints: new RedisSavepointStore(redis, { cluster: c.clusterId }, snapshots),
+    savepoints: new RedisSavepointStore(savepointRedis, { cluster: c.clusterId }, snapshots),
     log: c.log,
     ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
     ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
@@ -46,6 +52,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
       await system.shutdown();
       await nc.drain();
       redis.disconnect();
+      savepointRedis.disconnect();
     },
   };
 }
