@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { bundleJob, RestClient } from '@weir/cli';
-import { compactKeyedBlob, decodeExport, importJobBundle } from '@weir/runtime';
+import { decodeExport, importJobBundle, mergeChain, savepointKeyGroupParts, type SavepointMetadata } from '@weir/runtime';
 import { buildJob } from '@weir/sdk';
 import { Redis } from 'ioredis';
 import { benchFlags, BenchMain } from './bench-main.js';
@@ -119,6 +119,7 @@ interface SavepointFigures {
 
 interface ExportFigures {
   fileBytes: number;
+  metadata: SavepointMetadata;
   blobs: { name: string; bytes: Uint8Array }[];
   /** fetch resolved (headers: the coordinator had read and encoded the whole file) / last byte received. */
   headersMs: number;
@@ -310,7 +311,7 @@ async function main(): Promise<boolean> {
 
     // The folded limit once more while the job still runs at its rate, as the savepoints did:
     // information only (how much the job's load slows plain writes); the ratio uses the idle one.
-    const compact = ex.blobs.map((b) => (b.name.startsWith('ks/') ? { name: b.name, bytes: compactKeyedBlob(b.bytes, b.name) } : b));
+    const compact = foldedBlobs(ex.metadata, ex.blobs);
     const loadedLimit = (results.loadedLimit = await measureLimit({ redisUrl: REDIS_URL, clusterId: cluster.clusterId, blobs: compact, runs: LIMIT_RUNS, warmups: LIMIT_WARMUPS, pipelineBytes: Number.POSITIVE_INFINITY }));
     log(`  limit of the folded state while the job runs: ${loadedLimit.runs.map((r, i) => `run ${i + 1}: SET ${ms(r.writeMs)}`).join('; ')}`);
 
@@ -405,7 +406,7 @@ async function main(): Promise<boolean> {
     const fetched = (await res.arrayBuffer()).byteLength;
     const fetchMs = performance.now() - f0;
     if (fetched !== file.byteLength) throw new FeatureError(`the export of ${s.id} was ${file.byteLength} bytes, then ${fetched}`);
-    return { fileBytes: file.byteLength, blobs: decoded.blobs.map((b) => ({ name: b.name, bytes: b.bytes })), headersMs: got.headersMs, totalMs: got.totalMs, decodeMs, fetchHeadersMs, fetchMs, window };
+    return { fileBytes: file.byteLength, metadata: decoded.metadata, blobs: decoded.blobs.map((b) => ({ name: b.name, bytes: b.bytes })), headersMs: got.headersMs, totalMs: got.totalMs, decodeMs, fetchHeadersMs, fetchMs, window };
   }
 
   async function restore(s: SavepointFigures, submit: (extra: Record<string, unknown>) => Promise<{ jobId: string }>): Promise<RestoreFigures> {
@@ -598,3 +599,15 @@ function report(r: Results): void {
 }
 
 await bench.run(main);
+
+/**
+ * The savepoint's state with each key group folded into one full base (mergeChain of its parts):
+ * what a format-1 savepoint of the same state holds, and the folded limit's bytes.
+ */
+function foldedBlobs(metadata: SavepointMetadata, blobs: readonly { name: string; bytes: Uint8Array }[]): { name: string; bytes: Uint8Array }[] {
+  const byName = new Map(blobs.map((b) => [b.name, b.bytes]));
+  return Object.values(metadata.operators).flatMap((op) => [
+    ...Object.entries(op.keyGroups).map(([g, name]) => ({ name, bytes: mergeChain(savepointKeyGroupParts(op, Number(g)).map((n) => byName.get(n)!)) })),
+    ...Object.values(op.operatorState).map((name) => ({ name, bytes: byName.get(name)! })),
+  ]);
+}

@@ -166,6 +166,10 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal(meta.operators.count.parallelism, 2);
     assert.equal(meta.operators.count.maxParallelism, 128);
     assert.ok(meta.sizeBytes > 0 && meta.formatVersion === 2 && meta.createdAt > 0); // the current savepoint format (SAVEPOINT_FORMAT_VERSION)
+    // Its key groups may be several parts each (the job's chain plus a tail): inspect sees every key once.
+    const inspected = await weir(['inspect', manualId, '--operator', 'count', '--limit', '1'], cluster.env);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.match(inspected.stdout, new RegExp(`count: ${before.size} keys`));
     const history = (await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { isSavepoint: boolean; status: string }[];
     assert.ok(history.some((h) => h.isSavepoint && h.status === 'COMPLETED'), 'the savepoint shows in the checkpoint history');
     const sp = await stopWithSavepoint(cluster, job, true);

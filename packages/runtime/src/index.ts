@@ -25,6 +25,6 @@ export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperato
 export { RedisSavepointStore, type RedisSavepointStoreOptions } from './snapshots/redis-savepoint-store.js';
 export { FileSavepointStore } from './snapshots/file-savepoint-store.js';
 export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from './snapshots/export-format.js';
-export { compactKeyedBlob, mergeChain } from './snapshots/chain-merge.js';
-export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames } from './snapshots/savepoint-names.js';
+export { mergeChain } from './snapshots/chain-merge.js';
+export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
 export { inspectSavepoint, blobsToInspect, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';

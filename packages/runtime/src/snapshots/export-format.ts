@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
-import { isSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointOperatorStateBlob } from './savepoint-names.js';
+import { isSavepointId, MAX_SAVEPOINT_PARTS, savepointBlobNames, savepointKeyGroupBlob, savepointOperatorStateBlob } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata } from './savepoint-types.js';
 import type { BlobWrite } from './types.js';
 
@@ -172,6 +172,12 @@ function metadataProblem(m: SavepointMetadata | undefined): string | undefined {
     // Only canonical names: a name from the file becomes a key or a file name in the store.
     for (const [g, name] of Object.entries(op.keyGroups)) if (name !== savepointKeyGroupBlob(uid, Number(g))) return `names a blob '${String(name)}' for key group ${g} of '${uid}'`;
     for (const [s, name] of Object.entries(op.operatorState)) if (name !== savepointOperatorStateBlob(uid, Number(s))) return `names a blob '${String(name)}' for subtask ${s} of '${uid}'`;
+    if (op.keyGroupParts !== undefined) {
+      if (typeof op.keyGroupParts !== 'object' || op.keyGroupParts === null) return `has malformed key group parts for '${uid}'`;
+      for (const [g, n] of Object.entries(op.keyGroupParts)) {
+        if (!(g in op.keyGroups) || !Number.isInteger(n) || n < 1 || n > MAX_SAVEPOINT_PARTS) return `gives key group ${g} of '${uid}' ${String(n)} parts`;
+      }
+    }
   }
   return undefined;
 }

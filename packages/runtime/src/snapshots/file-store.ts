@@ -6,9 +6,10 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
-import { forEachLimited, isNotFound, mapLimited, readOptional, writeAtomic } from './fs-util.js';
+import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
 import { assertBlobSizes, unavailableOnError } from './store-errors.js';
 import { fileSavepointPaths } from './file-savepoint-layout.js';
+import { chainedWriteParts } from './savepoint-names.js';
 import type { BlobWrite, ChainedBlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const CHECKPOINT_FILE = /^(\d+)\.json$/;
@@ -78,15 +79,25 @@ export class FileSnapshotStore implements SnapshotStore {
       async () => {
         await this.checkSavepointFence(paths.pending, savepointId, attempt);
         await mkdir(paths.blobs, { recursive: true });
-        return mapLimited(writes, async (w) => {
-          const parts = await this.readBlobs(jobId, w.chain).catch((e: unknown) => {
-            if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_MISSING') throw new WeirError('WEIR_SNAPSHOT_MISSING', `savepoint blob '${w.name}' cannot be made from job ${jobId}'s chain: ${e.message}`);
-            throw e;
-          });
-          const bytes = Buffer.concat(w.tail ? [...parts, w.tail] : parts);
-          await writeAtomic(paths.blob(w.name), bytes);
-          return bytes.length;
-        });
+        const jobBlobs = join(this.jobDir(jobId), 'blobs');
+        // Hard links: the job's blobs are never changed in place, only written whole or removed.
+        return this.shared(jobId, 'link savepoint parts', () =>
+          mapLimited(writes, async (w) => {
+            const parts = chainedWriteParts(w);
+            let size = 0;
+            for (const [i, from] of w.chain.entries()) {
+              size += await linkAtomic(join(jobBlobs, encodeURIComponent(from)), paths.blob(parts[i]!)).catch((e: unknown) => {
+                if (isNotFound(e)) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${from}' of job ${jobId} is missing from the snapshot store (${this.dir}); savepoint blob '${w.name}' cannot be made from it`);
+                throw e;
+              });
+            }
+            if (w.tail) {
+              await writeAtomic(paths.blob(parts[parts.length - 1]!), w.tail);
+              size += w.tail.byteLength;
+            }
+            return size;
+          }),
+        );
       },
     );
     return sizes.reduce((a, b) => a + b, 0);

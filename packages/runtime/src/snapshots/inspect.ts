@@ -5,7 +5,8 @@
 import { Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import { keyFromId, TIMERS } from '../state/heap-keyed-state.js';
-import { applyKeyedDocs, keyedBlobDocs } from '../state/keyed-blob.js';
+import { applyKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
+import { savepointKeyGroupParts } from './savepoint-names.js';
 import type { SavepointMetadata } from './savepoint-types.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
@@ -46,7 +47,7 @@ export interface SavepointInspection {
 export function blobsToInspect(meta: SavepointMetadata, opts: InspectOptions): string[] {
   if (!opts.operator) return [];
   const op = operatorOf(meta, opts.operator);
-  return [...Object.values(op.keyGroups), ...Object.values(op.operatorState)];
+  return [...Object.keys(op.keyGroups).flatMap((g) => savepointKeyGroupParts(op, Number(g))), ...Object.values(op.operatorState)];
 }
 
 export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<string, Uint8Array>, opts: InspectOptions = {}): SavepointInspection {
@@ -67,13 +68,15 @@ export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<str
   const limit = opts.limit ?? 10;
   const entries: { keyGroup?: number; subtask?: number; key?: unknown; value: unknown }[] = [];
   let keys = 0;
-  const groups = Object.entries(op.keyGroups).map(([g, name]) => [Number(g), name] as const).sort((a, b) => a[0] - b[0]);
-  for (const [group, name] of groups) {
-    const bytes = blobs.get(name);
-    if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
-    // A blob may hold a base and deltas after it (savepoint format 2): show each key's last row.
+  const groups = Object.keys(op.keyGroups).map(Number).sort((a, b) => a - b);
+  for (const group of groups) {
+    // A key group may be a base and deltas after it (savepoint format 2): show each key's last row.
     const rows = new Map<string, unknown>();
-    applyKeyedDocs(keyedBlobDocs(bytes, `state blob '${name}'`, true), rows);
+    savepointKeyGroupParts(op, group).forEach((name, i) => {
+      const bytes = blobs.get(name);
+      if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
+      applyKeyedBlob(readKeyedBlob(bytes, `state blob '${name}'`, i === 0), rows);
+    });
     for (const [id, row] of rows) {
       keys++;
       if (entries.length < limit) entries.push({ keyGroup: group, key: keyFromId(id), value: pick(row as Record<string, unknown>, opts.state) });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
-import { compactKeyedBlob, mergeChain } from './chain-merge.js';
+import { mergeChain } from './chain-merge.js';
 import { decodeExport, encodeExport } from './export-format.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata } from './savepoint-types.js';
 import { codeIs, ROWS } from './store-testing.js';
@@ -68,6 +68,18 @@ describe('export format', () => {
     assert.throws(() => decodeExport(Buffer.concat([file, Buffer.from([0])])), codeIs('WEIR_SAVEPOINT_CORRUPT', /truncated/));
   });
 
+  test('format 2: a key group of several parts round-trips; parts out of bounds or missing are WEIR_SAVEPOINT_CORRUPT', () => {
+    const parted = (parts: unknown): SavepointMetadata => ({ ...metadata(), operators: { op: { ...metadata().operators.op, keyGroupParts: parts as Record<number, number> } } });
+    const withParts = [...blobs, { name: 'ks/op/1/1', bytes: new Uint8Array([7]) }, { name: 'ks/op/1/2', bytes: new Uint8Array([8]) }];
+    const back = decodeExport(encodeExport(parted({ 1: 3 }), withParts));
+    assert.deepEqual(back.metadata.operators.op!.keyGroupParts, { 1: 3 });
+    assert.deepEqual(back.blobs.map((b) => b.name), withParts.map((b) => b.name));
+    assert.throws(() => decodeExport(encodeExport(parted({ 1: 3 }), withParts.slice(0, -1))), codeIs('WEIR_SAVEPOINT_CORRUPT', /'ks\/op\/1\/2' named in the metadata is missing/));
+    assert.throws(() => decodeExport(encodeExport(parted({ 1: 99 }), withParts)), codeIs('WEIR_SAVEPOINT_CORRUPT', /key group 1 of 'op' 99 parts/));
+    assert.throws(() => decodeExport(encodeExport(parted({ 5: 2 }), withParts)), codeIs('WEIR_SAVEPOINT_CORRUPT', /key group 5/));
+    assert.throws(() => decodeExport(encodeExport(parted({ 1: 1.5 }), withParts)), codeIs('WEIR_SAVEPOINT_CORRUPT', /1\.5 parts/));
+  });
+
   test('a blob named in the metadata but not in the file, or one too many, is WEIR_SAVEPOINT_CORRUPT', () => {
     assert.throws(() => decodeExport(encodeExport(metadata(), blobs.slice(1))), codeIs('WEIR_SAVEPOINT_CORRUPT', /blob 'ks\/op\/0' named in the metadata is missing/));
     assert.throws(() => decodeExport(encodeExport(metadata(), [...blobs, { name: 'ks/op/7', bytes: new Uint8Array(1) }])), codeIs('WEIR_SAVEPOINT_CORRUPT', /'ks\/op\/7' is not named/));
@@ -102,18 +114,4 @@ describe('mergeChain', () => {
     assert.throws(() => mergeChain([pack(false, []), pack(false, [])]), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
     assert.throws(() => mergeChain([pack(true, []), new Uint8Array([0xc1])]), codeIs('WEIR_SNAPSHOT_CORRUPT'));
   });
-
-  test('a chain whose blobs hold several documents (format 2) folds the same; compactKeyedBlob folds one such blob', () => {
-    const base = pack(true, ROWS.g1Base);
-    const d1 = pack(false, ROWS.g1Delta1);
-    const d2 = pack(false, ROWS.g1Delta2);
-    const folded = Buffer.concat([base, d1, d2]);
-    const expected = statePackr.unpack(mergeChain([base, d1, d2]));
-    assert.deepEqual(statePackr.unpack(compactKeyedBlob(folded)), expected);
-    assert.deepEqual(statePackr.unpack(mergeChain([Buffer.concat([base, d1]), d2])), expected);
-    assert.equal(compactKeyedBlob(base), base, 'one document is returned as is');
-    assert.throws(() => compactKeyedBlob(Buffer.concat([d1, base])), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
-  });
 });
-
-/** The savepoint name a materialized blob name came from. */

@@ -7,13 +7,41 @@ import { randomBytes } from 'node:crypto';
 import { WeirError } from '@weir/sdk';
 import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointMetadata, type SavepointOperator, type SavepointStore } from './savepoint-types.js';
-import type { CompletedCheckpoint, OperatorSnapshot } from './types.js';
+import type { ChainedBlobWrite, CompletedCheckpoint, OperatorSnapshot } from './types.js';
 
 const SAVEPOINT_ID = /^sp-[0-9a-f]{16}$/;
 
 /** Canonical name of one key group's full state in a savepoint. */
 export function savepointKeyGroupBlob(uid: string, keyGroup: number): string {
   return `ks/${uid}/${keyGroup}`;
+}
+
+/**
+ * Most parts one key group of a savepoint may have (a base, deltas, the tail): a capture whose chain
+ * would make more packs a full base instead; an abandon deletes every name up to it.
+ */
+export const MAX_SAVEPOINT_PARTS = 32;
+
+/** Name of part `part` of a key group whose first part is `name` (`ks/<uid>/<group>`, then `…/1`, `…/2`). */
+export function savepointPartName(name: string, part: number): string {
+  return part === 0 ? name : `${name}/${part}`;
+}
+
+/**
+ * The savepoint parts a chained write makes, in order: one per chain blob, then the tail's.
+ * RangeError if the chain is empty or the parts would pass MAX_SAVEPOINT_PARTS.
+ */
+export function chainedWriteParts(w: ChainedBlobWrite): string[] {
+  const n = w.chain.length + (w.tail ? 1 : 0);
+  if (w.chain.length === 0 || n > MAX_SAVEPOINT_PARTS) throw new RangeError(`savepoint blob '${w.name}' would have ${n} parts (1 to ${MAX_SAVEPOINT_PARTS})`);
+  return Array.from({ length: n }, (_, i) => savepointPartName(w.name, i));
+}
+
+/** The names of a savepoint key group's parts, first to last (format 1: always one). */
+export function savepointKeyGroupParts(op: Pick<SavepointOperator, 'keyGroups' | 'keyGroupParts'>, group: number): string[] {
+  const name = op.keyGroups[group];
+  if (name === undefined) return [];
+  return Array.from({ length: op.keyGroupParts?.[group] ?? 1 }, (_, i) => savepointPartName(name, i));
 }
 
 /** Canonical name of one subtask's non-keyed state in a savepoint. */
@@ -44,7 +72,7 @@ export function assertSavepointId(id: string): string {
 
 /** Every blob name a savepoint's metadata refers to, operator by operator, key groups first. */
 export function savepointBlobNames(metadata: Pick<SavepointMetadata, 'operators'>): string[] {
-  return Object.values(metadata.operators).flatMap((op) => [...Object.values(op.keyGroups), ...Object.values(op.operatorState)]);
+  return Object.values(metadata.operators).flatMap((op) => [...Object.keys(op.keyGroups).flatMap((g) => savepointKeyGroupParts(op, Number(g))), ...Object.values(op.operatorState)]);
 }
 
 /** One blob of a savepoint to be: its canonical name and the checkpoint chain it is made of. */
@@ -64,12 +92,16 @@ export function savepointSources(checkpoint: CompletedCheckpoint): SavepointBlob
 
 /**
  * The canonical blob names of a detached savepoint the workers wrote, checked against what
- * `savepointSources` expects (each chain is exactly its canonical name): RangeError otherwise.
+ * `savepointSources` expects (a key group's chain is its canonical parts in order, an operator
+ * state its canonical name): RangeError otherwise.
  */
 export function takenSavepointNames(taken: CompletedCheckpoint): string[] {
-  return savepointSources(taken).map((s) => {
-    if (s.chain.length !== 1 || s.chain[0] !== s.name) throw new RangeError(`a detached savepoint's blob for '${s.name}' is named ${JSON.stringify(s.chain)}`);
-    return s.name;
+  return savepointSources(taken).flatMap((s) => {
+    const parts = s.name.startsWith('ks/') ? s.chain.length : 1;
+    if (parts > MAX_SAVEPOINT_PARTS || s.chain.length !== parts || s.chain.some((n, i) => n !== savepointPartName(s.name, i))) {
+      throw new RangeError(`a detached savepoint's blob for '${s.name}' is named ${JSON.stringify(s.chain)}`);
+    }
+    return [...s.chain];
   });
 }
 
@@ -79,13 +111,15 @@ export function takenSavepointNames(taken: CompletedCheckpoint): string[] {
  */
 export function possibleSavepointNames(operators: readonly { readonly uid: string; readonly parallelism: number; readonly maxParallelism: number }[]): string[] {
   return operators.flatMap((op) => [
-    ...Array.from({ length: op.maxParallelism }, (_, g) => savepointKeyGroupBlob(op.uid, g)),
+    ...Array.from({ length: op.maxParallelism }, (_, g) => Array.from({ length: MAX_SAVEPOINT_PARTS }, (_, i) => savepointPartName(savepointKeyGroupBlob(op.uid, g), i))).flat(),
     ...Array.from({ length: op.parallelism }, (_, s) => savepointOperatorStateBlob(op.uid, s)),
   ]);
 }
 
 /**
  * Metadata of savepoint `id` made of `checkpoint`; `sizes` has the bytes of every canonical blob.
+ * A key group's parts are its chain's length when the chain holds canonical part names (a detached
+ * savepoint); otherwise (a checkpoint being copied out, chains merged) one.
  * An operator the job info does not describe is recorded as kind 'unknown', keyed if it has key groups.
  */
 export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, info: SavepointJobInfo, sizes: ReadonlyMap<string, number>, createdAt: number): SavepointMetadata {
@@ -93,10 +127,18 @@ export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, i
   for (const [uid, op] of Object.entries(checkpoint.operators)) {
     const described = info.operators[uid];
     const keyGroups: Record<number, string> = {};
+    const keyGroupParts: Record<number, number> = {};
     const operatorState: Record<number, string> = {};
-    for (const [g, chain] of Object.entries(op.keyGroups)) if (chain.length > 0) keyGroups[Number(g)] = savepointKeyGroupBlob(uid, Number(g));
+    for (const [g, chain] of Object.entries(op.keyGroups)) {
+      if (chain.length === 0) continue;
+      const name = savepointKeyGroupBlob(uid, Number(g));
+      keyGroups[Number(g)] = name;
+      if (chain.length > 1 && chain.every((n, i) => n === savepointPartName(name, i))) keyGroupParts[Number(g)] = chain.length;
+    }
     for (const s of Object.keys(op.operatorState)) operatorState[Number(s)] = savepointOperatorStateBlob(uid, Number(s));
-    const bytes = [...Object.values(keyGroups), ...Object.values(operatorState)].reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0);
+    const parted = { keyGroups, keyGroupParts };
+    const names = [...Object.keys(keyGroups).flatMap((g) => savepointKeyGroupParts(parted, Number(g))), ...Object.values(operatorState)];
+    const bytes = names.reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0);
     operators[uid] = {
       uid,
       kind: described?.kind ?? 'unknown',
@@ -106,6 +148,8 @@ export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, i
       // Left out rather than undefined: the metadata goes through JSON and must compare equal after.
       ...(described?.state ? { state: { ...described.state } } : {}),
       keyGroups,
+      // Left out when every key group is one blob: such metadata reads as format 1 did.
+      ...(Object.keys(keyGroupParts).length > 0 ? { keyGroupParts } : {}),
       operatorState,
       bytes,
     };
@@ -144,10 +188,14 @@ export function materializePlan(metadata: SavepointMetadata, target: Parameters<
     if (!op) continue;
     const keyGroups: Record<number, string[]> = {};
     const operatorState: Record<number, string> = {};
-    for (const [g, from] of Object.entries(op.keyGroups)) {
-      const to = keyGroupBlob(uid, Number(g), 0, cpId, 'base');
-      keyGroups[Number(g)] = [to];
-      copies.push({ from, to });
+    for (const g of Object.keys(op.keyGroups).map(Number)) {
+      // Parts become the job's chain: a base, then deltas (a savepoint's parts are exactly that).
+      const chain = savepointKeyGroupParts(op, g).map((from, i) => {
+        const to = i === 0 ? keyGroupBlob(uid, g, 0, cpId, 'base') : `${keyGroupBlob(uid, g, 0, cpId, 'delta')}-${i}`;
+        copies.push({ from, to });
+        return to;
+      });
+      keyGroups[g] = chain;
     }
     if (!target.withoutOperatorState.includes(uid)) {
       for (const [s, from] of Object.entries(op.operatorState)) {

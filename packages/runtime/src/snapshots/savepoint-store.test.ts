@@ -11,14 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { applyKeyedDocs, keyedBlobDocs } from '../state/keyed-blob.js';
+import { applyKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
 import { decodeExport, encodeExport } from './export-format.js';
 import { FileSavepointStore } from './file-savepoint-store.js';
 import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
-import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
+import { chainedWriteParts, newSavepointId, savepointBlobNames } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointJobInfo, type SavepointStore } from './savepoint-types.js';
 import { exportFile, rejectsWith, ROWS, scanAll } from './store-testing.js';
 import type { CompletedCheckpoint, SnapshotStore } from './types.js';
@@ -426,11 +426,12 @@ for (const backend of [redisBackend(), fileBackend()]) {
       assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
     });
 
-    test('detached: a key group made from the job\'s stored chain plus a tail holds the whole state; fenced; a missing chain blob is WEIR_SNAPSHOT_MISSING', T, async () => {
+    test('detached: a key group made from the job\'s stored chain plus a tail holds the whole state as parts; fenced; a missing chain blob is WEIR_SNAPSHOT_MISSING; it restores as a chain', T, async () => {
       const { snapshots, savepoints, stored } = await backend.fresh();
       const { checkpoint, blobs } = await writeCheckpoint(snapshots, 'chained-job');
       const g0 = checkpoint.operators.counter!.keyGroups[0]!;
       const g1 = checkpoint.operators.counter!.keyGroups[1]!;
+      assert.ok(g1.length > 1, 'key group 1 is a base and deltas');
       const tail = statePackr.pack({ v: 1, base: false, flat: ['x', { n: 99 }, 'v', { n: 5 }] });
       const writes = [{ name: 'ks/counter/1', chain: g1, tail }, { name: 'ks/counter/0', chain: g0 }];
       const id = newSavepointId();
@@ -438,27 +439,39 @@ for (const backend of [redisBackend(), fileBackend()]) {
       await savepoints.prepare(id, 1);
       await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 2, writes), 'WEIR_SNAPSHOT_FENCED');
       await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, [{ name: 'ks/counter/3', chain: [keyGroupBlob('counter', 3, 1, 5, 'base')] }]), 'WEIR_SNAPSHOT_MISSING', /counter\/3\/1-5-base/);
-      const expected1 = Buffer.concat([...g1.map((n) => blobs.get(n)!), tail]);
-      const expected0 = Buffer.from(blobs.get(g0[0]!)!);
-      assert.equal(await snapshots.writeSavepointChains('chained-job', id, 1, writes), expected1.length + expected0.length);
+      const parts1 = chainedWriteParts(writes[0]!);
+      assert.deepEqual(parts1, ['ks/counter/1', ...g1.map((_, i) => `ks/counter/1/${i + 1}`)]);
+      const expected = new Map<string, Buffer>([...g1.map((n, i): [string, Buffer] => [parts1[i]!, Buffer.from(blobs.get(n)!)]), [parts1[g1.length]!, Buffer.from(tail)], ['ks/counter/0', Buffer.from(blobs.get(g0[0]!)!)]]);
+      const total = [...expected.values()].reduce((n, b) => n + b.length, 0);
+      assert.equal(await snapshots.writeSavepointChains('chained-job', id, 1, writes), total);
       const taken: CompletedCheckpoint = {
         formatVersion: 1, id: 6, jobId: 'chained-job', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
-        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: ['ks/counter/1'] }, operatorState: {} } },
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: parts1 }, operatorState: {} } },
       };
       const sp = await savepoints.complete(id, taken, INFO('chained-job'));
       assert.equal(sp.formatVersion, 2);
-      assert.equal(sp.sizeBytes, expected1.length + expected0.length);
+      assert.equal(sp.sizeBytes, total);
+      assert.deepEqual(sp.operators.counter!.keyGroupParts, { 1: g1.length + 1 });
       const back = await savepointBlobs(savepoints, id);
-      assert.ok(back.get('ks/counter/1')!.equals(expected1));
-      assert.ok(back.get('ks/counter/0')!.equals(expected0));
+      assert.deepEqual([...back.keys()].sort(), [...expected.keys()].sort());
+      for (const [n, b] of expected) assert.ok(back.get(n)!.equals(b), n);
       const rows = new Map<string, unknown>();
-      applyKeyedDocs(keyedBlobDocs(back.get('ks/counter/1')!, 'ks/counter/1', true), rows);
+      parts1.forEach((n, i) => applyKeyedBlob(readKeyedBlob(back.get(n)!, n, i === 0), rows));
       assert.deepEqual([...rows], [...ROWS.g1Merged.map(([k, v]) => (k === 'x' ? ['x', { n: 99 }] : [k, v])), ['v', { n: 5 }]]);
       // The job's own blobs are untouched, and the savepoint outlives the job.
       assert.ok(Buffer.from((await snapshots.readBlobs('chained-job', [g1[0]!]))[0]!).equals(Buffer.from(blobs.get(g1[0]!)!)));
       await snapshots.deleteJob('chained-job');
-      assert.ok((await savepointBlobs(savepoints, id)).get('ks/counter/1')!.equals(expected1));
+      const after = await savepointBlobs(savepoints, id);
+      for (const [n, b] of expected) assert.ok(after.get(n)!.equals(b), `${n} after the job is gone`);
       await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, writes), 'WEIR_SNAPSHOT_FENCED');
+      // Resumed, the parts are the new job's chain: a base, then the deltas in order.
+      await snapshots.fence('from-parts', 1);
+      const cp = await savepoints.materialize(id, { jobId: 'from-parts', attempt: 1, uids: ['counter'], withoutOperatorState: [] });
+      const chain = cp.operators.counter!.keyGroups[1]!;
+      assert.equal(chain.length, g1.length + 1);
+      const read = await snapshots.readBlobs('from-parts', chain);
+      read.forEach((b, i) => assert.ok(Buffer.from(b).equals(expected.get(parts1[i]!)!), chain[i]));
+      await snapshots.deleteJob('from-parts');
       await savepoints.dispose(id);
       assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
     });

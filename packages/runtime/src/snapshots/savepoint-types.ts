@@ -8,9 +8,9 @@
 import type { CompletedCheckpoint } from './types.js';
 
 /**
- * Format of savepoint metadata and export files; a reader refuses a newer one. 2: a key-group blob
- * may hold several documents (a full base, then deltas; state/keyed-blob.ts), as a detached
- * savepoint makes them from the job's chains. 1: one full base per key group.
+ * Format of savepoint metadata and export files; a reader refuses a newer one. 2: a key group may
+ * be several blobs (`keyGroupParts`: a full base, then deltas), as a detached savepoint copies them
+ * from the job's chain. 1: one full base per key group.
  */
 export const SAVEPOINT_FORMAT_VERSION = 2;
 
@@ -27,8 +27,13 @@ export interface SavepointOperator {
   readonly keyed: boolean;
   /** Declared state of an actor: state name -> kind ('value', 'list', 'map', ...). */
   readonly state?: Readonly<Record<string, string>>;
-  /** key group -> canonical blob name (`ks/<uid>/<group>`): one blob per key group with its whole state (format 2: possibly a base and deltas after it). */
+  /** key group -> canonical name of its (first) blob, `ks/<uid>/<group>`: a full base. */
   readonly keyGroups: Readonly<Record<number, string>>;
+  /**
+   * Format 2: key group -> its number of blobs, where more than one: `ks/<uid>/<group>`, then
+   * `…/1`, `…/2`, … (deltas, applied in order; savepointKeyGroupParts). Absent: one each.
+   */
+  readonly keyGroupParts?: Readonly<Record<number, number>>;
   /** subtask index -> canonical blob name (`os/<uid>/<subtask>`). */
   readonly operatorState: Readonly<Record<number, string>>;
   /** Bytes of this operator's blobs. */

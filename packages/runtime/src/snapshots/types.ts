@@ -11,10 +11,10 @@ export interface BlobWrite {
 }
 
 /**
- * A detached savepoint's key-group blob made in the store from the job's own stored blobs: the
- * chain (a full base, then deltas, names as in names.ts) copied one after the other, then `tail`
- * (a delta of the rows changed since, if any). The result is one blob of several documents
- * (state/keyed-blob.ts): the whole state of the key group, without packing it again.
+ * A detached savepoint's key group made in the store from the job's own stored blobs: each blob of
+ * the chain (a full base, then deltas, names as in names.ts) copied into a part of the savepoint
+ * (`name`, then `name/1`, …; chainedWriteParts), then `tail` (a delta of the rows changed since,
+ * if any) as the last part: the whole state of the key group, without packing it again.
  */
 export interface ChainedBlobWrite {
   readonly name: string;
@@ -101,9 +101,10 @@ export interface SnapshotStore {
    */
   writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number>;
   /**
-   * Make blobs of savepoint `savepointId` out of job `jobId`'s stored blobs (see ChainedBlobWrite),
-   * inside the store: the chain's bytes do not travel. Fenced as writeSavepointBlobs; a chain blob
-   * that is not stored is WEIR_SNAPSHOT_MISSING. Resolves with the bytes of the blobs made.
+   * Make key groups of savepoint `savepointId` out of job `jobId`'s stored blobs (see
+   * ChainedBlobWrite), inside the store: the chain's bytes do not travel. Fenced as
+   * writeSavepointBlobs; a chain blob that is not stored is WEIR_SNAPSHOT_MISSING. Resolves with
+   * the bytes of the parts made.
    */
   writeSavepointChains(jobId: string, savepointId: string, attempt: number, writes: readonly ChainedBlobWrite[]): Promise<number>;
   /** Read blobs in the order asked; a missing one is WEIR_SNAPSHOT_MISSING. */

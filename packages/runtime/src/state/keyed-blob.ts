@@ -4,10 +4,6 @@
  * as one flat array `[keyId, row, keyId, row, …]` (`row` null: a removed key): it packs and decodes
  * about twice as fast as an array of pairs, since no array per key is made. Blobs with `entries`
  * (`[[keyId, row], …]`, as written before) are still read.
- *
- * A blob holds one document, or (savepoint format 2) several appended one after the other: a full
- * base, then deltas in order. A detached savepoint builds its key-group blobs that way, from the
- * job's stored chain plus the rows changed since, without packing the whole state again.
  */
 import { Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
@@ -59,34 +55,30 @@ export function forEachRow(blob: KeyedBlob, fn: (id: string, row: unknown) => vo
 }
 
 /**
- * The documents of a keyed-state blob, checked: each has this runtime's format and rows, and if
- * `first` (the blob starts a chain) the first is a full base. WEIR_SNAPSHOT_CORRUPT otherwise,
+ * A keyed-state blob, checked: one document of this runtime's format with rows, and a full base if
+ * `first` (it starts a chain). WEIR_SNAPSHOT_CORRUPT otherwise (also for bytes after the document),
  * naming `what`.
  */
-export function keyedBlobDocs(bytes: Uint8Array, what: string, first: boolean): KeyedBlob[] {
+export function readKeyedBlob(bytes: Uint8Array, what: string, first: boolean): KeyedBlob {
   let docs: unknown[];
   try {
     docs = unpackr.unpackMultiple(bytes) as unknown[];
   } catch (err) {
     throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} cannot be decoded: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (docs.length === 0) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} is empty`);
-  docs.forEach((d, i) => {
-    const doc = d as Partial<KeyedBlob> | undefined;
-    if (doc?.v !== STATE_BLOB_FORMAT) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has format ${String(doc?.v)}; this runtime reads format ${STATE_BLOB_FORMAT}`);
-    if (!Array.isArray(doc.flat) && !Array.isArray(doc.entries)) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has no rows`);
-    if (first && i === 0 && doc.base !== true) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} does not start with a full base`);
-  });
-  return docs as KeyedBlob[];
+  if (docs.length !== 1) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} holds ${docs.length} documents, not one`);
+  const doc = docs[0] as Partial<KeyedBlob> | undefined;
+  if (doc?.v !== STATE_BLOB_FORMAT) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has format ${String(doc?.v)}; this runtime reads format ${STATE_BLOB_FORMAT}`);
+  if (!Array.isArray(doc.flat) && !Array.isArray(doc.entries)) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} has no rows`);
+  if (first && doc.base !== true) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `${what} does not start with a full base`);
+  return doc as KeyedBlob;
 }
 
-/** Apply documents to `rows` in order, as a restore does: a base starts over, a `null` row removes the key. */
-export function applyKeyedDocs(docs: readonly KeyedBlob[], rows: Map<string, unknown>): void {
-  for (const doc of docs) {
-    if (doc.base) rows.clear();
-    forEachRow(doc, (id, row) => {
-      if (row === null) rows.delete(id);
-      else rows.set(id, row);
-    });
-  }
+/** Apply a blob to `rows`, as a restore does: a base starts over, a `null` row removes the key. */
+export function applyKeyedBlob(blob: KeyedBlob, rows: Map<string, unknown>): void {
+  if (blob.base) rows.clear();
+  forEachRow(blob, (id, row) => {
+    if (row === null) rows.delete(id);
+    else rows.set(id, row);
+  });
 }

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { Unpackr } from 'msgpackr';
 import type { BlobWrite, SavepointBlobWrite } from '../snapshots/types.js';
 import { HeapKeyedState } from './heap-keyed-state.js';
-import { applyKeyedDocs, keyedBlobDocs } from './keyed-blob.js';
+import { chainedWriteParts, MAX_SAVEPOINT_PARTS } from '../snapshots/savepoint-names.js';
+import { applyKeyedBlob, readKeyedBlob } from './keyed-blob.js';
 import { SnapshotStrategy } from './snapshot-strategy.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
@@ -18,16 +19,27 @@ function keyedState(maxParallelism: number) {
   return { state, write };
 }
 
-/** What a store makes of the writes: a chained write is its chain's stored bytes, then its tail. */
+/** What a store makes of the writes: a chained write's parts are its chain's stored blobs, then its tail. */
 function assemble(emitted: readonly SavepointBlobWrite[], stored: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> {
-  return new Map(emitted.map((w): [string, Uint8Array] => ('chain' in w ? [w.name, Buffer.concat([...w.chain.map((n) => stored.get(n)!), ...(w.tail ? [w.tail] : [])])] : [w.name, w.bytes])));
+  const made = new Map<string, Uint8Array>();
+  for (const w of emitted) {
+    if (!('chain' in w)) {
+      made.set(w.name, w.bytes);
+      continue;
+    }
+    const parts = chainedWriteParts(w);
+    w.chain.forEach((n, i) => made.set(parts[i]!, stored.get(n)!));
+    if (w.tail) made.set(parts[parts.length - 1]!, w.tail);
+  }
+  return made;
 }
 
-function rowsOf(blobs: ReadonlyMap<string, Uint8Array>): Map<string, unknown> {
+/** Every key's row, applying each key group's blobs (`chains`) in order, as a restore does. */
+function rowsOf(chains: Readonly<Record<number, readonly string[]>>, blobs: ReadonlyMap<string, Uint8Array>): Map<string, unknown> {
   const rows = new Map<string, unknown>();
-  for (const [name, bytes] of blobs) {
-    const group = new Map<string, unknown>(); // a base starts its key group over
-    applyKeyedDocs(keyedBlobDocs(bytes, name, true), group);
+  for (const chain of Object.values(chains)) {
+    const group = new Map<string, unknown>();
+    chain.forEach((name, i) => applyKeyedBlob(readKeyedBlob(blobs.get(name)!, name, i === 0), group));
     for (const [k, v] of group) rows.set(k, v);
   }
   return rows;
@@ -50,10 +62,11 @@ test('a detached savepoint capture hands over each key group as its stored chain
   assert.deepEqual(sp.blobs, [], 'handed over through emit, not returned');
   const groups = [...state.groups.keys()].sort((a, b) => a - b);
   assert.deepEqual(emitted.map((b) => b.name).sort(), groups.map((g) => `ks/count/${g}`).sort());
-  assert.deepEqual(Object.fromEntries(Object.entries(sp.snapshot.keyGroups)), Object.fromEntries(groups.map((g) => [g, [`ks/count/${g}`]])));
   for (const w of emitted) {
     assert.ok('chain' in w, `${w.name} is made from the stored chain`);
     assert.match(w.chain[0]!, /1-1-base$/);
+    // The snapshot names the parts: the base's copy, then the tail where a key changed.
+    assert.deepEqual(sp.snapshot.keyGroups[Number(w.name.split('/')[2])], w.tail ? [w.name, `${w.name}/1`] : [w.name]);
   }
   const tails = emitted.filter((w) => 'chain' in w && w.tail);
   assert.ok(tails.length >= 1 && tails.length <= 3, 'a tail only where a key changed');
@@ -61,7 +74,7 @@ test('a detached savepoint capture hands over each key group as its stored chain
   assert.deepEqual(changed.sort(), ['k1', 'k2', 'k3']);
 
   const made = assemble(emitted, stored);
-  const rows = rowsOf(made);
+  const rows = rowsOf(sp.snapshot.keyGroups, made);
   assert.equal(rows.size, 199);
   assert.deepEqual(rows.get('k2'), { n: 1002 });
   assert.equal(rows.has('k3'), false);
@@ -73,17 +86,11 @@ test('a detached savepoint capture hands over each key group as its stored chain
   assert.equal(restored.size, 199);
   restored.setCurrentKey('k1');
   assert.equal(restored.read('n'), 1001);
-  // Its next checkpoint writes a fresh base for a changed key group whose blob held several
-  // documents (its size says nothing of the live state), and nothing for the others.
+  // Its chains are the parts: its next checkpoint is a delta on them.
   writeRestored('k1', 2001);
-  writeRestored('k50', 2050);
   const afterRestore = restoredStrategy.capture(2, 9);
-  const multiDoc = new Set([...made].filter(([, b]) => keyedBlobDocs(b, 'blob', true).length > 1).map(([n]) => n));
-  for (const b of afterRestore.blobs) {
-    const from = `ks/count/${/\/(\d+)\/2-9-/.exec(b.name)![1]}`;
-    assert.match(b.name, multiDoc.has(from) ? /2-9-base$/ : /2-9-delta$/, `${b.name} (restored from ${from})`);
-  }
-  assert.ok(afterRestore.blobs.length >= 1 && afterRestore.blobs.length <= 2);
+  assert.equal(afterRestore.blobs.length, 1);
+  assert.match(afterRestore.blobs[0]!.name, /2-9-delta$/);
 
   // The next checkpoint is still a delta of checkpoint 1 with exactly the changed keys.
   const next = strategy.capture(1, 3);
@@ -100,27 +107,57 @@ test('a detached savepoint packs full bases where nothing is stored yet, and wit
   const emitted: SavepointBlobWrite[] = [];
   strategy.capture(1, 1, 'savepoint', (b) => emitted.push(b));
   assert.ok(emitted.length > 0 && emitted.every((w) => 'bytes' in w), 'no chain yet: full bases');
-  assert.equal(rowsOf(assemble(emitted, new Map())).size, 50);
+  assert.equal(rowsOf(Object.fromEntries(emitted.map((w, i) => [i, [w.name]])), assemble(emitted, new Map())).size, 50);
 
   strategy.capture(1, 2); // a checkpoint: chains exist now
   write('k1', 7);
   const packed = strategy.capture(1, 3, 'savepoint');
   assert.ok(packed.blobs.every((b: BlobWrite) => b.name.startsWith('ks/count/')));
-  const rows = rowsOf(new Map(packed.blobs.map((b) => [b.name, b.bytes])));
+  const rows = rowsOf(packed.snapshot.keyGroups, new Map(packed.blobs.map((b) => [b.name, b.bytes])));
   assert.equal(rows.size, 50);
   assert.deepEqual(rows.get('k1'), { n: 7 });
 });
 
-test('a blob of several documents must start with a base and have this format in each', () => {
+test('a keyed blob is one document of this format; a chain starts with a base', () => {
   const { state, write } = keyedState(1);
   const strategy = new SnapshotStrategy(state, 'count', 0, 4);
   write('a', 1);
   const [base] = strategy.capture(1, 1).blobs;
   write('a', 2);
   const [delta] = strategy.capture(1, 2).blobs;
-  assert.deepEqual(rowsOf(new Map([['x', Buffer.concat([base!.bytes, delta!.bytes])]])).get('a'), { n: 2 });
-  assert.throws(() => keyedBlobDocs(Buffer.concat([delta!.bytes, base!.bytes]), 'x', true), /does not start with a full base/);
-  assert.throws(() => keyedBlobDocs(Buffer.concat([base!.bytes, new Uint8Array([0xc1])]), 'x', true), (e: Error & { code?: string }) => e.code === 'WEIR_SNAPSHOT_CORRUPT');
+  assert.deepEqual(rowsOf({ 0: ['b', 'd'] }, new Map([['b', base!.bytes], ['d', delta!.bytes]])).get('a'), { n: 2 });
+  assert.throws(() => readKeyedBlob(delta!.bytes, 'x', true), /does not start with a full base/);
+  assert.throws(() => readKeyedBlob(Buffer.concat([base!.bytes, delta!.bytes]), 'x', true), /holds 2 documents/);
+  assert.throws(() => readKeyedBlob(Buffer.concat([base!.bytes, new Uint8Array([0xc1])]), 'x', true), (e: Error & { code?: string }) => e.code === 'WEIR_SNAPSHOT_CORRUPT');
+});
+
+test('a chain too long for a savepoint key group is packed as one base instead', () => {
+  const { state, write } = keyedState(1);
+  const strategy = new SnapshotStrategy(state, 'count', 0, MAX_SAVEPOINT_PARTS + 5);
+  for (let i = 0; i < 1000; i++) write(`k${i}`, i); // a large base, so small deltas keep the chain going
+  for (let cp = 1; cp <= MAX_SAVEPOINT_PARTS; cp++) {
+    write('a', cp);
+    strategy.capture(1, cp);
+  }
+  write('a', 999);
+  const emitted: SavepointBlobWrite[] = [];
+  const sp = strategy.capture(1, 100, 'savepoint', (b) => emitted.push(b));
+  assert.equal(emitted.length, 1);
+  assert.ok('bytes' in emitted[0]!, 'packed, not chained');
+  assert.deepEqual(sp.snapshot.keyGroups[0], ['ks/count/0']);
+  // One delta fewer and it is chained: the base, MAX - 2 deltas and the tail.
+  const { state: s2, write: w2 } = keyedState(1);
+  const shorter = new SnapshotStrategy(s2, 'count', 0, MAX_SAVEPOINT_PARTS + 5);
+  for (let i = 0; i < 1000; i++) w2(`k${i}`, i);
+  for (let cp = 1; cp < MAX_SAVEPOINT_PARTS; cp++) {
+    w2('a', cp);
+    shorter.capture(1, cp);
+  }
+  w2('a', 999);
+  const chained: SavepointBlobWrite[] = [];
+  const sp2 = shorter.capture(1, 100, 'savepoint', (b) => chained.push(b));
+  assert.ok('chain' in chained[0]!);
+  assert.equal(sp2.snapshot.keyGroups[0]!.length, MAX_SAVEPOINT_PARTS);
 });
 
 test('a detached savepoint of non-keyed state keeps its dirty mark for the next checkpoint', () => {

@@ -1,11 +1,10 @@
 import { Packr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
-import type { BlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
+import type { BlobWrite, ChainedBlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
-import { savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
+import { chainedWriteParts, MAX_SAVEPOINT_PARTS, savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { MAX_BLOB_BYTES } from '../snapshots/store-errors.js';
-import { applyKeyedDocs, flatDelta, flatRows, keyedBlobDocs, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
+import { applyKeyedBlob, flatDelta, flatRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
 
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
@@ -32,11 +31,6 @@ interface Chain {
   names: string[];
   baseBytes: number;
   deltaBytes: number;
-  /**
-   * The base is a blob of several documents (restored from a format-2 savepoint): its size says
-   * little about the live state, so the next capture of a changed key group writes a fresh base.
-   */
-  rebase?: boolean;
 }
 
 /**
@@ -83,7 +77,7 @@ export class SnapshotStrategy {
       if (!full && (ids === undefined || ids.size === 0)) continue;
       const rows = this.state.groups.get(group);
       const chain = this.chains.get(group);
-      if (full || chain === undefined || chain.rebase === true || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
+      if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
         const bytes = packBase(rows);
         put({ name, bytes });
@@ -111,11 +105,11 @@ export class SnapshotStrategy {
   /**
    * A detached savepoint: the whole state of each key group with state, under canonical names;
    * chains and dirty marks are left alone. A key group whose chain is stored (every capture since
-   * the restore or the last base) is handed over as that chain plus a delta of its dirty rows,
-   * for the store to put together (ChainedBlobWrite): only what changed since the last capture is
-   * packed. A key group without a chain (never captured), or whose chain would make a blob over
-   * MAX_BLOB_BYTES, is packed as a full base. Emitting chained writes needs `emit` (the caller
-   * knows the job's store); without it every key group is packed.
+   * the restore or the last base) is handed over as that chain plus a delta of its dirty rows, for
+   * the store to copy into the savepoint's parts (ChainedBlobWrite): only what changed since the
+   * last capture is packed. A key group without a chain (never captured), or whose parts would pass
+   * MAX_SAVEPOINT_PARTS, is packed as one full base. Emitting chained writes needs `emit` (the
+   * caller knows the job's store); without it every key group is packed.
    */
   private captureDetached(emit: ((b: SavepointBlobWrite) => void) | undefined, blobs: BlobWrite[]): CapturedState {
     const put = emit ?? ((b: BlobWrite) => void blobs.push(b));
@@ -125,18 +119,19 @@ export class SnapshotStrategy {
     for (const [group, rows] of this.state.groups) {
       if (rows.size === 0) continue;
       const name = savepointKeyGroupBlob(this.uid, group);
-      keyGroups[group] = [name];
       const chain = emit ? this.chains.get(group) : undefined;
       const ids = this.state.dirty.get(group);
-      const tail = chain && ids !== undefined && ids.size > 0 ? packDelta(ids) : undefined;
-      const chainBytes = chain ? chain.baseBytes + chain.deltaBytes + (tail?.byteLength ?? 0) : Infinity;
-      if (chain && chainBytes <= MAX_BLOB_BYTES) {
-        emit!(tail ? { name, chain: [...chain.names], tail } : { name, chain: [...chain.names] });
-        written += tail?.byteLength ?? 0;
-        stateBytes += chainBytes;
+      const changed = ids !== undefined && ids.size > 0;
+      if (chain && chain.names.length + (changed ? 1 : 0) <= MAX_SAVEPOINT_PARTS) {
+        const write: ChainedBlobWrite = changed ? { name, chain: [...chain.names], tail: packDelta(ids) } : { name, chain: [...chain.names] };
+        emit!(write);
+        keyGroups[group] = chainedWriteParts(write);
+        written += write.tail?.byteLength ?? 0;
+        stateBytes += chain.baseBytes + chain.deltaBytes + (write.tail?.byteLength ?? 0);
       } else {
         const bytes = packBase(rows);
         put({ name, bytes });
+        keyGroups[group] = [name];
         written += bytes.length;
         stateBytes += bytes.length;
       }
@@ -169,11 +164,9 @@ export class SnapshotStrategy {
       names.forEach((name, i) => {
         const bytes = blobs.get(name);
         if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
-        const docs = keyedBlobDocs(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0);
-        applyKeyedDocs(docs, rows);
+        applyKeyedBlob(readKeyedBlob(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0), rows);
         if (i === 0) chain.baseBytes = bytes.length;
         else chain.deltaBytes += bytes.length;
-        if (i === 0 && docs.length > 1) chain.rebase = true;
       });
       this.state.putGroup(group, rows as Map<string, StateRow>);
       this.chains.set(group, chain);

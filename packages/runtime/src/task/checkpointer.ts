@@ -73,9 +73,9 @@ export class Checkpointer {
    * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
    * packed blob is sent as soon as it is made, so the store takes it in while the next one is
    * packed (the socket write happens inside the capture). A key group whose checkpoint chain is
-   * stored comes as a chained write (the chain plus the rows changed since): the store puts it
-   * together from the job's blobs once every earlier checkpoint write of this subtask is done, so
-   * each chain blob it names is there. The job's checkpoint chains are not touched, so a failed
+   * stored comes as a chained write (the chain plus the rows changed since): the store copies the
+   * job's blobs into the savepoint's parts once every earlier checkpoint write of this subtask is
+   * done, so each chain blob it names is there. The job's checkpoint chains are not touched, so a failed
    * write only declines the savepoint.
    */
   private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
