@@ -28,6 +28,16 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
+/**
+ * KEYS[1] the pending marker, KEYS[2..] the blobs: closes the fence and reads every size in one
+ * command. (A MULTI of one STRLEN per blob cost the client 7-33 ms for ~700 parts.)
+ */
+const SEAL = `
+local closed = redis.call('DEL', KEYS[1])
+local sizes = {}
+for i = 2, #KEYS do sizes[i - 1] = redis.call('STRLEN', KEYS[i]) end
+return {closed, sizes}`;
+
 /** Options of {@link RedisSavepointStore}. */
 export interface RedisSavepointStoreOptions {
   /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
@@ -89,15 +99,11 @@ export class RedisSavepointStore implements SavepointStore {
     const names = takenSavepointNames(taken);
     try {
       // The fence goes in the same step as the size reads: no worker write can land after them.
-      const replies = await this.call('complete a savepoint', async () => {
-        const m = this.redis.multi().del(keys.pending);
-        for (const n of names) m.strlen(keys.blob(n));
-        return checkExec(await m.exec());
-      });
-      if (replies[0] !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
+      const [closed, lengths] = (await this.call('complete a savepoint', () => this.redis.eval(SEAL, 1 + names.length, keys.pending, ...names.map((n) => keys.blob(n))))) as [number, number[]];
+      if (closed !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
       const sizes = new Map<string, number>();
       names.forEach((n, i) => {
-        const size = replies[i + 1] as number;
+        const size = lengths[i]!;
         if (size === 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${n}' of savepoint ${id} was not written (${redisAddress(this.redis)}); the savepoint cannot be completed`);
         sizes.set(n, size);
       });
