@@ -6,7 +6,7 @@ import { Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import { keyFromId, TIMERS } from '../state/heap-keyed-state.js';
 import { applyKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
-import { savepointKeyGroupParts } from './savepoint-names.js';
+import { savepointKeyGroupParts, savepointOperatorBlobNames } from './savepoint-names.js';
 import type { SavepointMetadata } from './savepoint-types.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
@@ -47,7 +47,7 @@ export interface SavepointInspection {
 export function blobsToInspect(meta: SavepointMetadata, opts: InspectOptions): string[] {
   if (!opts.operator) return [];
   const op = operatorOf(meta, opts.operator);
-  return [...Object.keys(op.keyGroups).flatMap((g) => savepointKeyGroupParts(op, Number(g))), ...Object.values(op.operatorState)];
+  return savepointOperatorBlobNames(op);
 }
 
 export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<string, Uint8Array>, opts: InspectOptions = {}): SavepointInspection {

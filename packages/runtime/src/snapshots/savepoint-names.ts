@@ -70,9 +70,16 @@ export function assertSavepointId(id: string): string {
   return id;
 }
 
+type OperatorBlobs = Pick<SavepointOperator, 'keyGroups' | 'keyGroupParts' | 'operatorState'>;
+
+/** Every blob name of one operator in a savepoint: each key group's parts in order, then operator state. */
+export function savepointOperatorBlobNames(op: OperatorBlobs): string[] {
+  return [...Object.keys(op.keyGroups).flatMap((g) => savepointKeyGroupParts(op, Number(g))), ...Object.values(op.operatorState)];
+}
+
 /** Every blob name a savepoint's metadata refers to, operator by operator, key groups first. */
-export function savepointBlobNames(metadata: Pick<SavepointMetadata, 'operators'>): string[] {
-  return Object.values(metadata.operators).flatMap((op) => [...Object.keys(op.keyGroups).flatMap((g) => savepointKeyGroupParts(op, Number(g))), ...Object.values(op.operatorState)]);
+export function savepointBlobNames(metadata: { readonly operators: Readonly<Record<string, OperatorBlobs>> }): string[] {
+  return Object.values(metadata.operators).flatMap(savepointOperatorBlobNames);
 }
 
 /** One blob of a savepoint to be: its canonical name and the checkpoint chain it is made of. */
@@ -136,9 +143,7 @@ export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, i
       if (chain.length > 1 && chain.every((n, i) => n === savepointPartName(name, i))) keyGroupParts[Number(g)] = chain.length;
     }
     for (const s of Object.keys(op.operatorState)) operatorState[Number(s)] = savepointOperatorStateBlob(uid, Number(s));
-    const parted = { keyGroups, keyGroupParts };
-    const names = [...Object.keys(keyGroups).flatMap((g) => savepointKeyGroupParts(parted, Number(g))), ...Object.values(operatorState)];
-    const bytes = names.reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0);
+    const bytes = savepointOperatorBlobNames({ keyGroups, keyGroupParts, operatorState }).reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0);
     operators[uid] = {
       uid,
       kind: described?.kind ?? 'unknown',
