@@ -2,9 +2,10 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { Barrier } from './task/barrier-aligner.js';
 
 /**
- * A frame is what crosses a data channel: a batch of records, or an in-band control event.
- * Wire form: msgpackr of [kind, channelSeq, payload]. Record structures are encoded inline, so
- * each frame decodes on its own.
+ * A frame is what crosses a data channel: a batch of records, or an in-band control event. A
+ * channel inside one process hands the frame object itself to its receiver; a channel between
+ * processes encodes it. Wire form: msgpackr of [kind, channelSeq, payload]. Record structures are
+ * encoded inline, so each frame decodes on its own.
  */
 export const enum FrameKind {
   Records = 0,
@@ -13,10 +14,13 @@ export const enum FrameKind {
 }
 
 export type Frame =
-  | { readonly kind: FrameKind.Records; readonly seq: number; readonly records: unknown[] }
-  | { readonly kind: FrameKind.Barrier; readonly seq: number; readonly barrier: Barrier }
+  | { readonly kind: FrameKind.Records; readonly records: unknown[] }
+  | { readonly kind: FrameKind.Barrier; readonly barrier: Barrier }
   /** `drain`: the input ended because the job is stopping with a drain (the receiver drains too). */
-  | { readonly kind: FrameKind.End; readonly seq: number; readonly drain?: true };
+  | { readonly kind: FrameKind.End; readonly drain?: true };
+
+/** A decoded frame with the sequence number its channel gave it on the wire. */
+export type WireFrame = Frame & { readonly seq: number };
 
 const packr = new Packr();
 const unpackr = new Unpackr();
@@ -38,7 +42,19 @@ export function encodeEnd(seq: number, drain = false): Uint8Array {
   return packr.pack([FrameKind.End, seq, drain ? 1 : null]);
 }
 
-export function decodeFrame(bytes: Uint8Array): Frame {
+/** Encode a frame as channel sequence number `seq` of its channel. */
+export function encodeFrame(seq: number, f: Frame): Uint8Array {
+  switch (f.kind) {
+    case FrameKind.Records:
+      return encodeRecords(seq, f.records);
+    case FrameKind.Barrier:
+      return encodeBarrier(seq, f.barrier);
+    case FrameKind.End:
+      return encodeEnd(seq, f.drain === true);
+  }
+}
+
+export function decodeFrame(bytes: Uint8Array): WireFrame {
   const [kind, seq, payload] = unpackr.unpack(bytes) as [number, number, unknown];
   if (kind === FrameKind.Records) return { kind, seq, records: payload as unknown[] };
   if (kind === FrameKind.End) return payload === 1 ? { kind, seq, drain: true } : { kind, seq };

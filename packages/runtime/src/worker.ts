@@ -6,6 +6,7 @@ import type { NatsConnectionOptions } from '@weir/sdk/connectors';
 import type { Logger } from 'pino';
 import { JobModuleCache, type ArtifactStore } from './artifacts.js';
 import type { DataPlane } from './channels/channel.js';
+import { withLocalChannels } from './channels/local.js';
 import { planExecution } from './plan.js';
 import { subjects } from './subjects.js';
 import type { SnapshotStore } from './snapshots/types.js';
@@ -38,6 +39,11 @@ export interface WorkerOptions {
   readonly heartbeatIntervalMs?: number;
   readonly metricsIntervalMs?: number;
   readonly taskOptions?: Partial<TaskOptions>;
+  /**
+   * Channels between two subtasks of one slot skip the data plane (default true): the frame goes
+   * from one task's queue to the other's mailbox. False sends every channel through the data plane.
+   */
+  readonly localChannels?: boolean;
 }
 
 interface Slot {
@@ -159,7 +165,10 @@ export class Worker {
       throw new WeirError('WEIR_JOB_GRAPH_MISMATCH', `job ${d.jobId}: the bundle builds a different graph on this worker than the one submitted; the build function must be deterministic for the same --arg values`);
     }
     const plan = planExecution(description);
-    const channels = this.o.dataPlane.channels(d.jobId, d.attempt);
+    const inSlot = new Set(d.subtasks.map((r) => `${r.task}/${r.subtask}`));
+    const remote = this.o.dataPlane.channels(d.jobId, d.attempt);
+    // Slot k runs subtask k of every task, so a forward edge and 1/p of a hash edge stay in the slot.
+    const channels = this.o.localChannels === false ? remote : withLocalChannels(remote, (e, from, to) => inSlot.has(`${e.fromTask}/${from}`) && inSlot.has(`${e.toTask}/${to}`));
     const slot: Slot = { jobId: d.jobId, attempt: d.attempt, tasks: [] };
     this.slots[d.slot] = slot;
     const options = { ...DEFAULT_TASK_OPTIONS, ...this.o.taskOptions };

@@ -1,12 +1,14 @@
+import type { Frame } from '../frames.js';
 import type { EdgePlan } from '../plan.js';
 
 /**
  * One data channel's sending end (sender subtask -> receiver subtask). Frames keep their order.
  * `send` never blocks and never drops: it queues; `ready()` waits while the queue is over its
- * bound, which is how backpressure reaches the sending task.
+ * bound, which is how backpressure reaches the sending task. A channel between processes encodes
+ * the frame; one inside a process hands the frame itself over.
  */
 export interface OutputChannel {
-  send(frame: Uint8Array): void;
+  send(frame: Frame): void;
   ready(): Promise<void>;
   /** Resolves when every queued frame is stored by the transport. */
   flushed(): Promise<void>;
@@ -21,7 +23,7 @@ export interface InputSubscription {
 }
 
 /** Called for each frame, in per-channel order; its promise is awaited before the next frame. */
-export type Deliver = (from: number, frame: Uint8Array) => Promise<void>;
+export type Deliver = (from: number, frame: Frame) => Promise<void>;
 
 /** The data plane of one job attempt, as a worker sees it. */
 export interface ChannelFactory {

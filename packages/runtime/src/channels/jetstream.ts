@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, R
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WeirError } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { frameSeq } from '../frames.js';
+import { decodeFrame, encodeFrame, FrameKind, frameSeq, type Frame } from '../frames.js';
 import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
 import type { ChannelFactory, DataPlane, InputSubscription, OutputChannel } from './channel.js';
@@ -26,6 +26,9 @@ export interface JetStreamDataPlaneOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Largest frame we publish; NATS refuses payloads over max_payload (1 MiB by default). */
+const MAX_FRAME_BYTES = 900 * 1024;
 
 /**
  * Internal channels over JetStream: one memory stream per job attempt, work-queue retention (a
@@ -119,12 +122,12 @@ export class JetStreamDataPlane implements DataPlane {
               heldFrames++;
               continue;
             }
-            await deliver(from, m.data);
+            await deliver(from, decodeFrame(m.data));
             r.next++;
             for (let h = r.held.get(r.next); h !== undefined; h = r.held.get(r.next)) {
               r.held.delete(r.next);
               heldFrames--;
-              await deliver(from, h.data);
+              await deliver(from, decodeFrame(h.data));
               r.next++;
             }
             // Only once nothing is held back: acking m (AckAll) also acks every earlier frame.
@@ -180,6 +183,8 @@ interface Reorder {
  */
 class JetStreamOutput implements OutputChannel {
   private readonly queue: Uint8Array[] = [];
+  /** The next frame's sequence number on this channel (the receiver's order and duplicate check). */
+  private seq = 0;
   private pumping = false;
   private closed = false;
   private error: Error | undefined;
@@ -197,12 +202,25 @@ class JetStreamOutput implements OutputChannel {
     return this.queue.length;
   }
 
-  send(frame: Uint8Array): void {
-    this.queue.push(frame);
+  send(frame: Frame): void {
+    this.enqueue(frame);
     if (this.pumping) return;
     // Start after the sender's synchronous batch, so the first publishes carry a window of frames, not one.
     this.pumping = true;
     queueMicrotask(() => void this.pump());
+  }
+
+  /** Encode; a batch of records too large for one NATS message goes as several frames. */
+  private enqueue(frame: Frame): void {
+    const bytes = encodeFrame(this.seq, frame);
+    if (bytes.length > MAX_FRAME_BYTES && frame.kind === FrameKind.Records && frame.records.length > 1) {
+      const half = frame.records.length >> 1;
+      this.enqueue({ kind: FrameKind.Records, records: frame.records.slice(0, half) });
+      this.enqueue({ kind: FrameKind.Records, records: frame.records.slice(half) });
+      return;
+    }
+    this.seq++;
+    this.queue.push(bytes);
   }
 
   ready(): Promise<void> {

@@ -1,21 +1,18 @@
 import type { Key } from '@weir/sdk';
 import type { OutputChannel } from '../channels/channel.js';
-import { encodeBarrier, encodeEnd, encodeRecords } from '../frames.js';
+import { FrameKind } from '../frames.js';
 import { keyGroupOf, keyId, subtaskForKeyGroup } from '../keygroups.js';
 import type { EdgePlan } from '../plan.js';
 import type { Barrier } from './barrier-aligner.js';
 import type { Collector } from './operators.js';
 
-/** Largest frame we publish; NATS refuses payloads over max_payload (1 MiB by default). */
-const MAX_FRAME_BYTES = 900 * 1024;
-
 /**
  * Partitions one operator's output over the channels of one network edge and batches records
  * into frames: a buffer per channel, flushed when full, on the buffer timeout, and at the end.
+ * Encoding is the channel's business: a channel inside the process passes the frame as it is.
  */
 export class EdgeWriter implements Collector {
   private buffers: unknown[][];
-  private readonly seq: number[];
   private next = 0;
   private ended = false;
   /** Routes one record to its channel buffer; chosen once per edge, not switched on per record. */
@@ -29,7 +26,6 @@ export class EdgeWriter implements Collector {
     private readonly receiverMaxParallelism: number,
   ) {
     this.buffers = channels.map(() => []);
-    this.seq = channels.map(() => 0);
     this.collect = this.router();
   }
 
@@ -70,19 +66,7 @@ export class EdgeWriter implements Collector {
     const records = this.buffers[i]!;
     if (records.length === 0) return;
     this.buffers[i] = [];
-    this.sendRecords(i, records);
-  }
-
-  private sendRecords(i: number, records: unknown[]): void {
-    const frame = encodeRecords(this.seq[i]!, records);
-    if (frame.length > MAX_FRAME_BYTES && records.length > 1) {
-      const half = records.length >> 1;
-      this.sendRecords(i, records.slice(0, half));
-      this.sendRecords(i, records.slice(half));
-      return;
-    }
-    this.seq[i]!++;
-    this.channels[i]!.send(frame);
+    this.channels[i]!.send({ kind: FrameKind.Records, records });
   }
 
   flushAll(): void {
@@ -98,14 +82,14 @@ export class EdgeWriter implements Collector {
   barrier(b: Barrier): void {
     if (this.ended) return; // after the end, receivers no longer wait for barriers on these channels
     this.flushAll();
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeBarrier(this.seq[i]!++, b));
+    for (const c of this.channels) c.send({ kind: FrameKind.Barrier, barrier: b });
   }
 
   /** Flush and mark the end of this sender's output on every channel. */
   end(drain = false): void {
     this.ended = true;
     this.flushAll();
-    for (let i = 0; i < this.channels.length; i++) this.channels[i]!.send(encodeEnd(this.seq[i]!++, drain));
+    for (const c of this.channels) c.send(drain ? { kind: FrameKind.End, drain: true } : { kind: FrameKind.End });
   }
 
   async flushed(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ChannelFactory, InputSubscription } from '../channels/channel.js';
 import { sinkFactory, sourceFactory } from '../connectors/registry.js';
 import type { ConnectorContext, SourceReader } from '../connectors/types.js';
-import { decodeFrame, FrameKind } from '../frames.js';
+import { FrameKind, type Frame } from '../frames.js';
 import type { CompletedCheckpoint, SnapshotStore } from '../snapshots/types.js';
 import { BarrierAligner, type AlignerResult, type AlignmentMode, type Barrier } from './barrier-aligner.js';
 import { Checkpointer, type CheckpointReport } from './checkpointer.js';
@@ -50,7 +50,7 @@ export interface TaskSetup {
 
 type TaskMessage =
   | { t: 'poll' }
-  | { t: 'frame'; input: number; from: number; bytes: Uint8Array }
+  | { t: 'frame'; input: number; from: number; frame: Frame }
   | { t: 'flush' }
   | { t: 'timers' }
   | { t: 'trigger'; barrier: Barrier; stop: boolean }
@@ -78,7 +78,7 @@ export class Task {
   private endedChannels = new Set<string>();
   private aligner: BarrierAligner | undefined;
   /** Frames of channels held back during alignment, in arrival order per channel. */
-  private readonly held = new Map<string, Uint8Array[]>();
+  private readonly held = new Map<string, Frame[]>();
   private draining = false;
   private checkpointer: Checkpointer | undefined;
   /** Every input ended (or the source is exhausted). */
@@ -182,17 +182,19 @@ export class Task {
       });
       for (const edge of task.inputs) for (const from of sendersOf(edge, subtask)) this.channelIds.push(`${edge.inputIndex}/${from}`);
       if (this.channelIds.length > 0) this.aligner = new BarrierAligner(this.channelIds, this.s.checkpointing.mode);
-      for (const edge of task.inputs) {
-        const input = edge.inputIndex;
-        const ref = this.ref;
-        this.inputs.push(await this.s.channels.input(edge, subtask, (from, bytes) => ref.send({ t: 'frame', input, from, bytes })));
-      }
       this.flushTimer = setInterval(() => {
         if (this.flushPending || this.state !== 'RUNNING') return;
         this.flushPending = true;
         this.ref?.tell({ t: 'flush' });
       }, this.s.options.bufferTimeoutMs);
+      // RUNNING before the inputs: the actor drops messages in any other state, and a local
+      // channel delivers its queued frames the moment it is subscribed.
       this.setState('RUNNING');
+      for (const edge of task.inputs) {
+        const input = edge.inputIndex;
+        const ref = this.ref;
+        this.inputs.push(await this.s.channels.input(edge, subtask, (from, frame) => ref.send({ t: 'frame', input, from, frame })));
+      }
       if (this.reader) this.ref.tell({ t: 'poll' });
     } catch (e) {
       await this.fail(e);
@@ -204,7 +206,7 @@ export class Task {
     try {
       switch (m.t) {
         case 'frame':
-          return await this.onFrame(m.input, m.from, m.bytes);
+          return await this.onFrame(m.input, m.from, m.frame);
         case 'poll':
           return await this.onPoll();
         case 'flush':
@@ -246,20 +248,19 @@ export class Task {
     this.ref!.tell({ t: 'poll' });
   }
 
-  private async onFrame(input: number, from: number, bytes: Uint8Array): Promise<void> {
+  private async onFrame(input: number, from: number, frame: Frame): Promise<void> {
     const channel = `${input}/${from}`;
     const queue = this.held.get(channel);
-    if (queue && queue.length > 0) return void queue.push(bytes);
+    if (queue && queue.length > 0) return void queue.push(frame);
     if (this.aligner?.isBlocked(channel)) {
-      if (queue) queue.push(bytes);
-      else this.held.set(channel, [bytes]);
+      if (queue) queue.push(frame);
+      else this.held.set(channel, [frame]);
       return;
     }
-    await this.processFrame(channel, input, bytes);
+    await this.processFrame(channel, input, frame);
   }
 
-  private async processFrame(channel: string, input: number, bytes: Uint8Array): Promise<void> {
-    const frame = decodeFrame(bytes);
+  private async processFrame(channel: string, input: number, frame: Frame): Promise<void> {
     switch (frame.kind) {
       case FrameKind.Records: {
         const head = this.operators[0]!;
