@@ -3,7 +3,7 @@
  * of the coordinator's REST API that wait for asynchronous operations to end.
  */
 import { readFile } from 'node:fs/promises';
-import { decodeExport, inspectSavepoint, type SavepointInspection } from '@weir/runtime';
+import type { SavepointInspection } from '@weir/runtime';
 import { WeirError } from '@weir/sdk';
 import { Option, type Command } from 'commander';
 import { flag, positiveInt, schemas } from './config.js';
@@ -188,6 +188,7 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
         const q = new URLSearchParams(Object.entries(inspectOpts).map(([k, v]): [string, string] => [k, String(v)]));
         result = await client(opts).request<SavepointInspection>('GET', `/savepoints/${target}/inspect?${q}`);
       } else {
+        const { decodeExport, inspectSavepoint } = await import('@weir/runtime');
         const { metadata, blobs } = decodeExport(await readFileOrFail(target));
         result = inspectSavepoint(metadata, new Map(blobs.map((b) => [b.name, b.bytes])), inspectOpts);
       }
