@@ -41,6 +41,20 @@ describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 3
     assert.deepEqual(new Set(count.subtasks.map((s: { worker: string }) => s.worker)).size, 2, 'subtasks ran on both workers');
   });
 
+  test('a task with two inputs, each with a local and a remote sender, counts every record (union at p=2)', { timeout: 120_000 }, async () => {
+    const out = join(tmp, 'union-out');
+    const r = await weir(['run', join(FIXTURES, 'union-count.ts'), '-p', '2', '--arg', 'n=200000', '--arg', `out=${out}`], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const got = readCounts(out);
+    assert.equal(got.lines, 400_000, 'one update per record of both sources');
+    assert.equal(got.counts.size, 1000);
+    for (let j = 0; j < 1000; j++) assert.equal(got.counts.get(`k${j}`), j < 400 ? 200 + 500 : 200, `count of k${j}`);
+    const view = (await cluster.rest('GET', `/jobs/${jobIdIn(r.stderr)!}`)).body;
+    const count = view.vertices.find((v: { uid: string }) => v.uid === 'count');
+    assert.equal(count.recordsIn, 400_000);
+    assert.equal(new Set(count.subtasks.map((s: { worker: string }) => s.worker)).size, 2, 'subtasks ran on both workers');
+  });
+
   test('an unbounded job runs until weir cancel', { timeout: 60_000 }, async () => {
     const r = await weir(['run', WORDCOUNT, '-p', '2', '--detach', '--arg', 'source=generator', '--arg', 'unbounded=true', '--arg', 'rate=2000', '--arg', 'output=none'], cluster.env);
     assert.equal(r.code, 0, r.stderr);
