@@ -9,6 +9,8 @@
  *     flight (as each Weir channel does).
  *  3. A results table, ending with `throughput ratio: X` (Weir best / raw pipelined).
  *
+ * The measured runs of 1 and 2 alternate (raw, Weir, raw, Weir, ...), after warm-ups of both.
+ *
  *   npm run bench:throughput -- [--words N] [--runs R] [--warmup K] [--window W] [--fetch-ahead F] [--nats URL]
  *   (or BENCH_WORDS, BENCH_RUNS, BENCH_WARMUP, BENCH_WINDOW, BENCH_FETCH_AHEAD, WEIR_NATS_URL)
  */
@@ -101,9 +103,9 @@ const self = new Map([['bench', process.pid]]);
 const natsPids = pidsByName('nats-server');
 const natsProcesses = new Map(natsPids.map((pid) => [natsPids.length > 1 ? `nats-server ${pid}` : 'nats-server', pid]));
 
-async function raw(what: string, frames: Uint8Array[], o: Pick<RawOptions, 'senders' | 'receivers' | 'inFlight'> & { fetchAhead?: number }): Promise<RawRun[]> {
+async function raw(what: string, frames: Uint8Array[], o: Pick<RawOptions, 'senders' | 'receivers' | 'inFlight'> & { fetchAhead?: number }, count = RUNS, first = 0): Promise<RawRun[]> {
   const runs: RawRun[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = first; i < first + count; i++) {
     const sampler = new CpuSampler(() => new Map([...self, ...natsProcesses]), 100);
     try {
       const r = await rawPublishConsume({ natsUrl: NATS_URL, frames, timeoutMs: RAW_TIMEOUT_MS, ...o, fetchAhead: o.fetchAhead ?? FETCH_AHEAD });
@@ -169,24 +171,13 @@ async function main(): Promise<void> {
   monitor = await withTimeout(connect({ servers: NATS_URL }), 10_000, `connecting to ${NATS_URL}`);
   log(`  nats-server ${monitor.info?.version ?? '?'}${natsPids.length ? ` (pid ${natsPids.join(', ')})` : ' (not on this machine: its CPU is not sampled)'}, ${os.availableParallelism()} cores`);
 
-  // 1. Raw JetStream: the broker's limit for these frames, on a quiet machine.
-  log('');
-  log('raw JetStream publish + consume of the same frames:');
-  // Warm-up, not reported: JIT of the client code paths, heaps.
-  for (let i = 0; i < WARMUP; i++) {
-    const r = await rawPublishConsume({ natsUrl: NATS_URL, frames, senders: 1, receivers: 1, inFlight: WINDOW, fetchAhead: FETCH_AHEAD, timeoutMs: RAW_TIMEOUT_MS });
-    log(`  warm-up #${i + 1} (not counted): ${int(r.elapsedMs)} ms = ${int(rate(WORDS_SENT, r.elapsedMs))} records/s`);
-  }
-  const pipelined = await raw(`pipelined (${WINDOW} in flight)`, frames, { senders: 1, receivers: 1, inFlight: WINDOW });
-  const oneInFlight = await raw('one in flight', frames, { senders: 1, receivers: 1, inFlight: 1 });
-  // Weir's layout at p=2: 2 senders x 2 receivers, one publish in flight a channel, fetch-ahead 32.
-  const weirShaped = await raw('4 channels x 1 in flight', frames, { senders: PARALLELISM, receivers: PARALLELISM, inFlight: 1, fetchAhead: 32 });
-
-  // 2. Weir on a real multi-process cluster.
-  log('');
+  // The cluster first: Weir's runs and the raw limit's runs then alternate, so that both sides of
+  // the ratio see the same machine (its speed drifts by up to 2x over a minute here). The idle
+  // cluster only sends heartbeats meanwhile.
   cluster = new BenchCluster(NATS_URL, 2);
   await cluster.start();
   const c = cluster;
+  log('');
   log(`weir cluster ${c.clusterId} at ${c.restUrl}: coordinator pid ${c.coordinatorPid}, workers ${c.workerPids.join(', ')}`);
   const clusterProcesses = () => {
     const m = new Map<string, number>();
@@ -196,13 +187,21 @@ async function main(): Promise<void> {
     for (const [k, v] of natsProcesses) m.set(k, v);
     return m;
   };
-  const weirRuns: { run: WordcountRun; rate: number; cpu: CpuWindow | undefined }[] = [];
+
+  // Warm-up, not reported: JIT of the client code paths, heaps, on both sides.
   for (let i = 0; i < WARMUP; i++) {
+    const r = await rawPublishConsume({ natsUrl: NATS_URL, frames, senders: 1, receivers: 1, inFlight: WINDOW, fetchAhead: FETCH_AHEAD, timeoutMs: RAW_TIMEOUT_MS });
+    log(`  raw warm-up #${i + 1} (not counted): ${int(r.elapsedMs)} ms = ${int(rate(WORDS_SENT, r.elapsedMs))} records/s`);
     const v = (await c.runWordcount(monitor, WORDS, PARALLELISM, RUN_TIMEOUT_MS)).view;
     const counted = v.vertices.find((x) => x.uid === 'count')?.recordsIn ?? 0;
-    log(`  warm-up #${i + 1} (not counted): job ${v.id} ${int(counted)} words in ${int(v.duration)} ms = ${int(rate(counted, v.duration))} records/s`);
+    log(`  weir warm-up #${i + 1} (not counted): job ${v.id} ${int(counted)} words in ${int(v.duration)} ms = ${int(rate(counted, v.duration))} records/s`);
   }
+
+  // 1. Alternating: the raw limit (bare JetStream, pipelined), then Weir on the real cluster.
+  const pipelined: RawRun[] = [];
+  const weirRuns: { run: WordcountRun; rate: number; cpu: CpuWindow | undefined }[] = [];
   for (let i = 0; i < RUNS; i++) {
+    pipelined.push(...(await raw(`raw pipelined (${WINDOW} in flight)`, frames, { senders: 1, receivers: 1, inFlight: WINDOW }, 1, i)));
     const sampler = new CpuSampler(clusterProcesses, 100);
     let run: WordcountRun;
     try {
@@ -219,6 +218,11 @@ async function main(): Promise<void> {
     const vertices = v.vertices.map((x) => `${x.uid} ${int(x.recordsIn)}/${int(x.recordsOut)}`).join(', ');
     log(`  weir run #${i + 1}: job ${v.id} ${int(counted)} words in ${int(v.duration)} ms = ${int(r)} records/s; ${frameRate(run, r)}, peak backlog ${int(run.peakBacklog)} frames; in/out: ${vertices}`);
   }
+
+  // 2. References, not in the ratio: the raw test with Weir's old channel shapes.
+  const oneInFlight = await raw('raw one in flight', frames, { senders: 1, receivers: 1, inFlight: 1 });
+  // Weir's layout at p=2: 2 senders x 2 receivers, one publish in flight a channel, fetch-ahead 32.
+  const weirShaped = await raw('raw 4 channels x 1 in flight', frames, { senders: PARALLELISM, receivers: PARALLELISM, inFlight: 1, fetchAhead: 32 });
 
   // Stop the cluster (SIGTERM to `cluster up`, then by pid) and delete its streams.
   await withTimeout(shutdown(), 60_000, 'stopping the cluster');
