@@ -7,6 +7,7 @@ import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
 import type { ChannelFactory, DataPlane, InputSubscription, OutputChannel } from './channel.js';
 import { PubAckPublisher } from './pub-acks.js';
+import { SendWaiters } from './send-waiters.js';
 
 export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */
@@ -187,16 +188,17 @@ class JetStreamOutput implements OutputChannel {
   private seq = 0;
   private pumping = false;
   private closed = false;
-  private error: Error | undefined;
-  private waiters: { resolve: () => void; reject: (e: Error) => void; empty: boolean }[] = [];
+  private readonly waiters: SendWaiters;
 
   constructor(
     private readonly publisher: PubAckPublisher,
     private readonly subject: string,
-    private readonly bound: number,
+    bound: number,
     private readonly window: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.waiters = new SendWaiters(() => this.queue.length, bound);
+  }
 
   get backlog(): number {
     return this.queue.length;
@@ -224,32 +226,16 @@ class JetStreamOutput implements OutputChannel {
   }
 
   ready(): Promise<void> {
-    return this.wait(false);
+    return this.waiters.wait(false);
   }
 
   flushed(): Promise<void> {
-    return this.wait(true);
+    return this.waiters.wait(true);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.notify();
-  }
-
-  private wait(empty: boolean): Promise<void> {
-    if (this.error) return Promise.reject(this.error);
-    if (empty ? this.queue.length === 0 : this.queue.length < this.bound) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject, empty }));
-  }
-
-  private notify(): void {
-    const keep: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.error) w.reject(this.error);
-      else if (this.closed || (w.empty ? this.queue.length === 0 : this.queue.length < this.bound)) w.resolve();
-      else keep.push(w);
-    }
-    this.waiters = keep;
+    this.waiters.close();
   }
 
   private async pump(): Promise<void> {
@@ -261,11 +247,10 @@ class JetStreamOutput implements OutputChannel {
       // Keep the refused frames, in order, at the head of the queue; drop the stored ones.
       const failed = batch.filter((_, i) => outcomes[i] !== 'stored');
       this.queue.splice(0, batch.length, ...failed);
-      this.notify();
+      this.waiters.notify();
       const fatal = outcomes.find((o): o is Error => o instanceof Error);
       if (fatal) {
-        this.error = new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${fatal.message}`, { cause: fatal });
-        this.notify();
+        this.waiters.fail(new WeirError('WEIR_CHANNEL_PUBLISH_FAILED', `publishing to ${this.subject} failed: ${fatal.message}`, { cause: fatal }));
         break;
       }
       if (failed.length > 0) {

@@ -1,6 +1,7 @@
 import type { Frame } from '../frames.js';
 import { sendersOf, type EdgePlan } from '../plan.js';
 import type { ChannelFactory, Deliver, InputSubscription, OutputChannel } from './channel.js';
+import { SendWaiters } from './send-waiters.js';
 
 /** Frames a local channel queues before its sender waits (the receiver's mailbox holds more). */
 const QUEUE_BOUND = 16;
@@ -16,12 +17,14 @@ export class LocalChannel implements OutputChannel {
   private deliver: Deliver | undefined;
   private pumping = false;
   private closed = false;
-  private waiters: { resolve: () => void; empty: boolean }[] = [];
+  private readonly waiters: SendWaiters;
 
   constructor(
     private readonly from: number,
-    private readonly bound = QUEUE_BOUND,
-  ) {}
+    bound = QUEUE_BOUND,
+  ) {
+    this.waiters = new SendWaiters(() => this.queue.length, bound);
+  }
 
   get backlog(): number {
     return this.queue.length;
@@ -34,12 +37,12 @@ export class LocalChannel implements OutputChannel {
   }
 
   ready(): Promise<void> {
-    return this.wait(false);
+    return this.waiters.wait(false);
   }
 
   /** Every frame sent is in the receiver's mailbox or waiting for room in it (or the channel is closed). */
   flushed(): Promise<void> {
-    return this.wait(true);
+    return this.waiters.wait(true);
   }
 
   /** Either end went away: drop what is queued and release every waiting sender. */
@@ -47,7 +50,7 @@ export class LocalChannel implements OutputChannel {
     this.closed = true;
     this.queue.length = 0;
     this.deliver = undefined;
-    this.notify();
+    this.waiters.close();
   }
 
   /** The receiver's end: frames go to `deliver`, in order, one at a time. */
@@ -56,28 +59,13 @@ export class LocalChannel implements OutputChannel {
     void this.pump();
   }
 
-  private wait(empty: boolean): Promise<void> {
-    if (this.closed || (empty ? this.queue.length === 0 : this.queue.length < this.bound)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ resolve, empty }));
-  }
-
-  private notify(): void {
-    if (this.waiters.length === 0) return;
-    const keep: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.closed || (w.empty ? this.queue.length === 0 : this.queue.length < this.bound)) w.resolve();
-      else keep.push(w);
-    }
-    this.waiters = keep;
-  }
-
   private async pump(): Promise<void> {
     if (this.pumping || this.deliver === undefined) return;
     this.pumping = true;
     try {
       while (this.queue.length > 0 && this.deliver !== undefined) {
         const frame = this.queue.shift()!;
-        this.notify();
+        this.waiters.notify();
         // The receiver's mailbox applies backpressure: the promise resolves once the frame is in it.
         await this.deliver(this.from, frame);
       }
