@@ -3,8 +3,11 @@ import { sendersOf, type EdgePlan } from '../plan.js';
 import type { ChannelFactory, Deliver, InputSubscription, OutputChannel } from './channel.js';
 import { SendWaiters } from './send-waiters.js';
 
-/** Frames a local channel queues before its sender waits (the receiver's mailbox holds more). */
-const QUEUE_BOUND = 16;
+/**
+ * Frames a local channel queues before its sender waits. Small: the receiver's mailbox is the
+ * buffer, and every queued record is a live heap object that each young-generation GC copies.
+ */
+const QUEUE_BOUND = 4;
 
 /**
  * A channel whose two subtasks run in the same process (Flink's local input channel): the frame
