@@ -105,8 +105,9 @@ export async function startEmbedded(log: Logger, slots: number, natsUrl: string,
   const conns = connectorConnections(natsUrl);
   // A smaller mailbox than a cluster worker's 64 frames: here every channel is local, so every
   // queued frame is live records on this heap, and the GC copied them over and over (8M words of
-  // wordcount: 4.4-4.7 s with 64 frames, 3.1-3.3 s with 16).
-  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (o) => conns.get(o), taskOptions: { mailboxCapacity: 16 } });
+  // wordcount: 4.4-4.7 s with 64 frames, 3.1-3.3 s with 16). The in-process data plane already
+  // is all local channels (with short queues), so the worker's own same-slot ones are off.
+  const worker = new Worker({ workerId: 'embedded', slots, system, dataPlane, artifacts, snapshots, log, cacheDir: JOB_CACHE_DIR, nats: (o) => conns.get(o), taskOptions: { mailboxCapacity: 16 }, localChannels: false });
   await worker.start();
   return {
     coordinator,

@@ -3,14 +3,20 @@ import { sendersOf } from '../plan.js';
 import type { ChannelFactory, DataPlane } from './channel.js';
 import { LocalChannels } from './local.js';
 
-/** The embedded data plane: every channel is a local channel inside this one process. */
+/**
+ * The embedded data plane: every channel is a local channel inside this one process. Each queues
+ * at most `queueBound` frames (default 4): here every queued record is a live object on the one
+ * heap, which each young-generation GC copies, so the receiver's mailbox is buffer enough.
+ */
 export class InProcessDataPlane implements DataPlane {
   private readonly attempts = new Map<string, LocalChannels>();
+
+  constructor(private readonly queueBound = 4) {}
 
   private local(jobId: string, attempt: number): LocalChannels {
     const k = `${jobId}/${attempt}`;
     let l = this.attempts.get(k);
-    if (!l) this.attempts.set(k, (l = new LocalChannels()));
+    if (!l) this.attempts.set(k, (l = new LocalChannels(this.queueBound)));
     return l;
   }
 

@@ -3,11 +3,8 @@ import { sendersOf, type EdgePlan } from '../plan.js';
 import type { ChannelFactory, Deliver, InputSubscription, OutputChannel } from './channel.js';
 import { SendWaiters } from './send-waiters.js';
 
-/**
- * Frames a local channel queues before its sender waits. Small: the receiver's mailbox is the
- * buffer, and every queued record is a live heap object that each young-generation GC copies.
- */
-const QUEUE_BOUND = 4;
+/** Frames a local channel queues before its sender waits (the receiver's mailbox holds more). */
+const QUEUE_BOUND = 16;
 
 /**
  * A channel whose two subtasks run in the same process (Flink's local input channel): the frame
@@ -82,10 +79,13 @@ export class LocalChannel implements OutputChannel {
 export class LocalChannels {
   private readonly channels = new Map<string, LocalChannel>();
 
+  /** `bound`: frames each channel queues before its sender waits. */
+  constructor(private readonly bound = QUEUE_BOUND) {}
+
   channel(edge: number, from: number, to: number): LocalChannel {
     const key = `${edge}/${from}/${to}`;
     let c = this.channels.get(key);
-    if (!c) this.channels.set(key, (c = new LocalChannel(from)));
+    if (!c) this.channels.set(key, (c = new LocalChannel(from, this.bound)));
     return c;
   }
 
