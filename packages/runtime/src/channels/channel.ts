@@ -28,7 +28,11 @@ export type Deliver = (from: number, frame: Frame) => Promise<void>;
 /** The data plane of one job attempt, as a worker sees it. */
 export interface ChannelFactory {
   output(edge: EdgePlan, from: number, to: number): OutputChannel;
-  input(edge: EdgePlan, to: number, deliver: Deliver): Promise<InputSubscription>;
+  /**
+   * Subscribe receiver `to` of `edge`. `onError`: the input broke (a frame that does not decode, the
+   * consumer gone); the receiving task fails instead of waiting for frames that will not come.
+   */
+  input(edge: EdgePlan, to: number, deliver: Deliver, onError?: (e: Error) => void): Promise<InputSubscription>;
 }
 
 /** Creates and disposes the data plane of job attempts (the coordinator's side). */

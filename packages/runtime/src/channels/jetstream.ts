@@ -102,7 +102,7 @@ export class JetStreamDataPlane implements DataPlane {
     return {
       output: (edge, from, to) =>
         new JetStreamOutput((this.publisher ??= new PubAckPublisher(this.nc)), subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? 8, this.log),
-      input: async (edge, to, deliver) => {
+      input: async (edge, to, deliver, onError) => {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const fetchAhead = this.options.fetchAhead ?? 32;
         // Refill at half, not at the client's default of 3/4: half as many pull requests.
@@ -135,8 +135,13 @@ export class JetStreamDataPlane implements DataPlane {
             if (heldFrames === 0) acks.delivered(m);
           }
         })();
+        let stopped = false;
+        loop.catch((e: unknown) => {
+          if (!stopped) onError?.(e instanceof Error ? e : new Error(String(e)));
+        });
         return {
           stop: async () => {
+            stopped = true;
             acks.flush();
             messages.stop();
             await loop.catch(() => undefined);

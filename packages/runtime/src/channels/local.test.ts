@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { FrameKind, type Frame } from '../frames.js';
@@ -112,6 +112,26 @@ describe('withLocalChannels over a JetStream data plane (real NATS)', { timeout:
       assert.deepEqual(got.get(1), [{ ...b, seq: 0 }, { kind: FrameKind.End, seq: 1 }], 'remote frames are decoded, with their channel seq');
     } finally {
       await plane.dispose(jobId, 1).catch(() => undefined);
+      await nc.close();
+    }
+  });
+
+  test('a frame that does not decode fails the input through onError instead of stalling it', async () => {
+    const nc = await connect({ servers: NATS });
+    const cluster = `t${randomBytes(4).toString('hex')}`;
+    const plane = new JetStreamDataPlane(nc, cluster, pino({ level: 'silent' }));
+    const edge: EdgePlan = { id: 0, fromNode: 0, toNode: 1, inputIndex: 0, partitioning: 'forward', chained: false, fromTask: 0, toTask: 1, senders: 1, receivers: 1 };
+    try {
+      await plane.prepare('job', 1, [edge]);
+      await jetstream(nc).publish(subjects.data(cluster, 'job', 1, 0, 0, 0), new Uint8Array([1, 2, 3]));
+      let failed: Error | undefined;
+      const sub = await plane.channels('job', 1).input(edge, 0, async () => assert.fail('nothing decodes'), (e) => (failed = e));
+      const deadline = Date.now() + 10_000;
+      while (failed === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await sub.stop();
+      assert.match(String(failed?.message), /not a frame/);
+    } finally {
+      await plane.dispose('job', 1).catch(() => undefined);
       await nc.close();
     }
   });

@@ -114,11 +114,11 @@ export class LocalChannels {
 export function withLocalChannels(remote: ChannelFactory, isLocal: (edge: EdgePlan, from: number, to: number) => boolean, local = new LocalChannels()): ChannelFactory {
   return {
     output: (edge, from, to) => (isLocal(edge, from, to) ? local.channel(edge.id, from, to) : remote.output(edge, from, to)),
-    input: async (edge, to, deliver) => {
+    input: async (edge, to, deliver, onError) => {
       const senders = sendersOf(edge, to);
       const near = senders.filter((f) => isLocal(edge, f, to));
       const subscriptions = [local.input(edge.id, to, near, deliver)];
-      if (near.length < senders.length) subscriptions.push(await remote.input(edge, to, deliver));
+      if (near.length < senders.length) subscriptions.push(await remote.input(edge, to, deliver, onError));
       return {
         stop: async () => {
           await Promise.all(subscriptions.map((s) => s.stop()));

@@ -193,7 +193,7 @@ export class Task {
       for (const edge of task.inputs) {
         const input = edge.inputIndex;
         const ref = this.ref;
-        this.inputs.push(await this.s.channels.input(edge, subtask, (from, frame) => ref.send({ t: 'frame', input, from, frame })));
+        this.inputs.push(await this.s.channels.input(edge, subtask, (from, frame) => ref.send({ t: 'frame', input, from, frame }), (e) => void this.fail(e)));
       }
       if (this.reader) this.ref.tell({ t: 'poll' });
     } catch (e) {
