@@ -7,7 +7,7 @@ import { type EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
 import type { ChannelFactory, DataPlane, InputSubscription, OutputChannel } from './channel.js';
 import { PubAckPublisher } from './pub-acks.js';
-import { SendWaiters } from './send-waiters.js';
+import { QueuedOutput } from './send-waiters.js';
 
 export interface JetStreamDataPlaneOptions {
   /** Frames one attempt's stream may hold; beyond it publishes are refused and senders wait. */
@@ -187,13 +187,11 @@ interface Reorder {
  * while the stream is full. A retry can land after later frames: the receiver puts frames back in
  * sequence order and drops duplicates (a publish that timed out may have been stored).
  */
-class JetStreamOutput implements OutputChannel {
-  private readonly queue: Uint8Array[] = [];
+class JetStreamOutput extends QueuedOutput<Uint8Array> implements OutputChannel {
   /** The next frame's sequence number on this channel (the receiver's order and duplicate check). */
   private seq = 0;
   private pumping = false;
   private closed = false;
-  private readonly waiters: SendWaiters;
 
   constructor(
     private readonly publisher: PubAckPublisher,
@@ -202,11 +200,7 @@ class JetStreamOutput implements OutputChannel {
     private readonly window: number,
     private readonly log: Logger,
   ) {
-    this.waiters = new SendWaiters(() => this.queue.length, bound);
-  }
-
-  get backlog(): number {
-    return this.queue.length;
+    super(bound);
   }
 
   send(frame: Frame): void {
@@ -228,14 +222,6 @@ class JetStreamOutput implements OutputChannel {
     }
     this.seq++;
     this.queue.push(bytes);
-  }
-
-  ready(): Promise<void> {
-    return this.waiters.wait(false);
-  }
-
-  flushed(): Promise<void> {
-    return this.waiters.wait(true);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Frame } from '../frames.js';
 import { sendersOf, type EdgePlan } from '../plan.js';
 import type { ChannelFactory, Deliver, InputSubscription, OutputChannel } from './channel.js';
-import { SendWaiters } from './send-waiters.js';
+import { QueuedOutput } from './send-waiters.js';
 
 /** Frames a local channel queues before its sender waits (the receiver's mailbox holds more). */
 const QUEUE_BOUND = 16;
@@ -12,37 +12,22 @@ const QUEUE_BOUND = 16;
  * acknowledgement. Records are handed over by reference, as between chained operators.
  * Frames wait here until the receiver subscribes, so either end may start first.
  */
-export class LocalChannel implements OutputChannel {
-  private readonly queue: Frame[] = [];
+export class LocalChannel extends QueuedOutput<Frame> implements OutputChannel {
   private deliver: Deliver | undefined;
   private pumping = false;
   private closed = false;
-  private readonly waiters: SendWaiters;
 
   constructor(
     private readonly from: number,
     bound = QUEUE_BOUND,
   ) {
-    this.waiters = new SendWaiters(() => this.queue.length, bound);
-  }
-
-  get backlog(): number {
-    return this.queue.length;
+    super(bound);
   }
 
   send(frame: Frame): void {
     if (this.closed) return;
     this.queue.push(frame);
     void this.pump();
-  }
-
-  ready(): Promise<void> {
-    return this.waiters.wait(false);
-  }
-
-  /** Every frame sent is in the receiver's mailbox or waiting for room in it (or the channel is closed). */
-  flushed(): Promise<void> {
-    return this.waiters.wait(true);
   }
 
   /** Either end went away: drop what is queued and release every waiting sender. */

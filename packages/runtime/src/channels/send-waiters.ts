@@ -46,3 +46,29 @@ export class SendWaiters {
     return this.closed || (empty ? n === 0 : n < this.bound);
   }
 }
+
+/**
+ * The queue of one output channel and its senders' waits: `ready()` while it is under its bound,
+ * `flushed()` once it is empty (every frame handed over to the transport or the receiver).
+ */
+export abstract class QueuedOutput<T> {
+  protected readonly queue: T[] = [];
+  protected readonly waiters: SendWaiters;
+
+  constructor(bound: number) {
+    this.waiters = new SendWaiters(() => this.queue.length, bound);
+  }
+
+  /** Frames queued and not yet handed over. */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  ready(): Promise<void> {
+    return this.waiters.wait(false);
+  }
+
+  flushed(): Promise<void> {
+    return this.waiters.wait(true);
+  }
+}
