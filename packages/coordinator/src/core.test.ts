@@ -12,6 +12,7 @@ import { Coordinator } from './coordinator.js';
 import { canTransition, transition } from './job-status.js';
 import { createRestServer } from './rest/server.js';
 import { schedule } from './scheduler.js';
+import { reportedBytes } from './job-checkpoints.js';
 
 const desc = (p: number) => buildJob(defineJob({ name: 'j' }, (env) => env.source(generator({ count: 1 }), { uid: 's' }).rebalance().map((x) => x, { uid: 'm', parallelism: 1 }).sink(discard(), { uid: 'o', parallelism: 1 })), { parallelism: p }).description;
 
@@ -94,4 +95,11 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
     await coordinator.stop();
     await system.shutdown();
   }
+});
+
+test('reportedBytes: a detached savepoint\'s bytes per operator, summed over subtasks; none if any ack lacks them', () => {
+  const ack = (ops: Record<string, number | undefined>) => ({ operators: Object.fromEntries(Object.entries(ops).map(([uid, b]) => [uid, { keyGroups: {}, ...(b === undefined ? {} : { savepointBytes: b }) }])) });
+  assert.deepEqual(reportedBytes([ack({ src: 18, count: 1000 }), ack({ src: 18, count: 2000 })]), { src: 36, count: 3000 });
+  assert.deepEqual(reportedBytes([]), {});
+  assert.equal(reportedBytes([ack({ src: 18 }), ack({ src: undefined })]), undefined);
 });

@@ -335,7 +335,7 @@ export class JobCheckpoints {
       finished: [],
     });
     const started = this.s.now();
-    const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason));
+    const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason), reportedBytes(c.acks.map((a) => a.handle)));
     this.log.info({ savepoint: meta.id, checkpoint: c.id, bytes: meta.sizeBytes, detached: true, completeMs: this.s.now() - started, ms: this.s.now() - c.timestamp }, 'savepoint completed');
     return meta;
   }
@@ -377,4 +377,19 @@ export class JobCheckpoints {
       ...(previous ? { previous } : {}),
     });
   }
+}
+
+/**
+ * Per operator, the savepoint bytes its subtasks reported; undefined if any ack lacks them (a
+ * worker of an older version), and then the store reads the sizes itself.
+ */
+export function reportedBytes(acks: readonly SubtaskSnapshot[]): Record<string, number> | undefined {
+  const bytes: Record<string, number> = {};
+  for (const ack of acks) {
+    for (const [uid, snap] of Object.entries(ack.operators)) {
+      if (snap.savepointBytes === undefined) return undefined;
+      bytes[uid] = (bytes[uid] ?? 0) + snap.savepointBytes;
+    }
+  }
+  return bytes;
 }

@@ -77,7 +77,7 @@ export class FileSavepointStore implements SavepointStore {
     });
   }
 
-  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata> {
     assertSameJob(taken, info);
     const paths = fileSavepointPaths(this.dir, id);
     const names = takenSavepointNames(taken);
@@ -95,6 +95,10 @@ export class FileSavepointStore implements SavepointStore {
           sizes.set(n, size);
         });
       });
+      // The files are measured anyway: the workers' figures are only checked against them.
+      const reported = operatorBytes && Object.values(operatorBytes).reduce((a, b) => a + b, 0);
+      const held = [...sizes.values()].reduce((a, b) => a + b, 0);
+      if (reported !== undefined && reported !== held) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `savepoint ${id}: its blobs hold ${held} bytes, but its workers reported ${reported} (${this.dir}); the savepoint cannot be completed`);
       const metadata = savepointMetadata(id, taken, info, sizes, Date.now());
       await this.io('store savepoint metadata', () => writeAtomic(paths.meta, JSON.stringify(metadata)));
       return metadata;

@@ -38,6 +38,26 @@ local sizes = {}
 for i = 2, #KEYS do sizes[i - 1] = redis.call('STRLEN', KEYS[i]) end
 return {closed, sizes}`;
 
+/**
+ * Close the fence, check the blobs and store the metadata, in one command: the record step of a
+ * detached savepoint whose workers reported their bytes. KEYS[1] the pending marker, KEYS[2] meta,
+ * KEYS[3] index, KEYS[4..] the blobs; ARGV json, score, id, the bytes the workers reported.
+ * {1} done, {0} not pending, {2, i} blob i (from 1) missing, {3} metadata exists, {4, bytes} the
+ * blobs hold other than the reported bytes. Nothing is stored unless every check passed.
+ */
+const SEAL_AND_COMMIT = `
+if redis.call('DEL', KEYS[1]) ~= 1 then return {0} end
+local total = 0
+for i = 4, #KEYS do
+  local size = redis.call('STRLEN', KEYS[i])
+  if size == 0 then return {2, i - 3} end
+  total = total + size
+end
+if total ~= tonumber(ARGV[4]) then return {4, total} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {3} end
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+return {1}`;
+
 /** Options of {@link RedisSavepointStore}. */
 export interface RedisSavepointStoreOptions {
   /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
@@ -93,11 +113,12 @@ export class RedisSavepointStore implements SavepointStore {
     await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt)));
   }
 
-  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata> {
+  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata> {
     assertSameJob(taken, info);
     const keys = this.keys(id);
     const names = takenSavepointNames(taken);
     try {
+      if (operatorBytes) return await this.sealAndCommit(id, names, savepointMetadata(id, taken, info, operatorBytes, Date.now()));
       // The fence goes in the same step as the size reads: no worker write can land after them.
       const [closed, lengths] = (await this.call('complete a savepoint', () => this.redis.eval(SEAL, 1 + names.length, keys.pending, ...names.map((n) => keys.blob(n))))) as [number, number[]];
       if (closed !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
@@ -113,6 +134,27 @@ export class RedisSavepointStore implements SavepointStore {
     } catch (err) {
       await this.unlinkBlobs(keys, names).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /** The one-command record step: the metadata's sizes are the workers' figures, checked here against the blobs. */
+  private async sealAndCommit(id: string, names: readonly string[], metadata: SavepointMetadata): Promise<SavepointMetadata> {
+    const keys = this.keys(id);
+    const index = redisSavepointIndex(this.options.cluster);
+    const [code, detail] = (await this.call('complete a savepoint', () =>
+      this.redis.eval(SEAL_AND_COMMIT, 3 + names.length, keys.pending, keys.meta, index, ...names.map((n) => keys.blob(n)), JSON.stringify(metadata), metadata.createdAt, id, metadata.sizeBytes),
+    )) as [number, number | undefined];
+    switch (code) {
+      case 1:
+        return metadata;
+      case 0:
+        throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
+      case 2:
+        throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[detail! - 1]}' of savepoint ${id} was not written (${redisAddress(this.redis)}); the savepoint cannot be completed`);
+      case 3:
+        throw savepointExists(id);
+      default:
+        throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `savepoint ${id}: its blobs hold ${detail} bytes, but its workers reported ${metadata.sizeBytes} (${redisAddress(this.redis)}); the savepoint cannot be completed`);
     }
   }
 

@@ -124,12 +124,13 @@ export function possibleSavepointNames(operators: readonly { readonly uid: strin
 }
 
 /**
- * Metadata of savepoint `id` made of `checkpoint`; `sizes` has the bytes of every canonical blob.
+ * Metadata of savepoint `id` made of `checkpoint`; `sizes` has the bytes of every canonical blob,
+ * or of every operator (uid -> bytes) where the workers reported them (a detached savepoint).
  * A key group's parts are its chain's length when the chain holds canonical part names (a detached
  * savepoint); otherwise (a checkpoint being copied out, chains merged) one.
  * An operator the job info does not describe is recorded as kind 'unknown', keyed if it has key groups.
  */
-export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, info: SavepointJobInfo, sizes: ReadonlyMap<string, number>, createdAt: number): SavepointMetadata {
+export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, info: SavepointJobInfo, sizes: ReadonlyMap<string, number> | Readonly<Record<string, number>>, createdAt: number): SavepointMetadata {
   const operators: Record<string, SavepointOperator> = {};
   for (const [uid, op] of Object.entries(checkpoint.operators)) {
     const described = info.operators[uid];
@@ -143,7 +144,7 @@ export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, i
       if (chain.length > 1 && chain.every((n, i) => n === savepointPartName(name, i))) keyGroupParts[Number(g)] = chain.length;
     }
     for (const s of Object.keys(op.operatorState)) operatorState[Number(s)] = savepointOperatorStateBlob(uid, Number(s));
-    const bytes = savepointOperatorBlobNames({ keyGroups, keyGroupParts, operatorState }).reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0);
+    const bytes = sizes instanceof Map ? savepointOperatorBlobNames({ keyGroups, keyGroupParts, operatorState }).reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0) : ((sizes as Readonly<Record<string, number>>)[uid] ?? 0);
     operators[uid] = {
       uid,
       kind: described?.kind ?? 'unknown',

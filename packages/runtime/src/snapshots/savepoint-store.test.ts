@@ -476,6 +476,41 @@ for (const backend of [redisBackend(), fileBackend()]) {
       assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
     });
 
+    test('detached: complete with the bytes the workers reported records them once they match the blobs; other bytes are WEIR_SNAPSHOT_CORRUPT and leave nothing', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const written = [{ name: 'ks/counter/0', bytes: statePackr.pack({ v: 1, base: true, flat: ['a', { count: 1 }] }) }, { name: 'os/src/0', bytes: statePackr.pack({ v: 1, value: 7 }) }];
+      const [kb, ob] = written.map((b) => b.bytes.byteLength) as [number, number];
+      const taken = (id: number): CompletedCheckpoint => ({
+        formatVersion: 1, id, jobId: 'live-job', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: {
+          counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'] }, operatorState: {} },
+          src: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/src/0' } },
+        },
+      });
+      const good = newSavepointId();
+      await savepoints.prepare(good, 1);
+      await snapshots.writeSavepointBlobs(good, 1, written);
+      const sp = await savepoints.complete(good, taken(3), INFO('live-job'), { counter: kb, src: ob });
+      assert.equal(sp.sizeBytes, kb + ob);
+      assert.deepEqual([sp.operators.counter!.bytes, sp.operators.src!.bytes], [kb, ob]);
+      assert.deepEqual(await savepoints.get(good), sp);
+      assert.deepEqual((await savepoints.list()).map((m) => m.id), [good]);
+      await rejectsWith(snapshots.writeSavepointBlobs(good, 1, written), 'WEIR_SNAPSHOT_FENCED');
+      const bad = newSavepointId();
+      await savepoints.prepare(bad, 1);
+      await snapshots.writeSavepointBlobs(bad, 1, written);
+      await rejectsWith(savepoints.complete(bad, taken(4), INFO('live-job'), { counter: kb + 1, src: ob }), 'WEIR_SNAPSHOT_CORRUPT', new RegExp(`hold ${kb + ob} bytes, but its workers reported ${kb + ob + 1}`));
+      assert.deepEqual((await savepoints.list()).map((m) => m.id), [good]);
+      assert.deepEqual((await stored()).filter((k) => k.includes(bad)), [], 'a refused complete leaves nothing');
+      const missing = newSavepointId();
+      await savepoints.prepare(missing, 1);
+      await snapshots.writeSavepointBlobs(missing, 1, written.slice(0, 1));
+      await rejectsWith(savepoints.complete(missing, taken(5), INFO('live-job'), { counter: kb, src: ob }), 'WEIR_SNAPSHOT_MISSING', /'os\/src\/0'/);
+      assert.deepEqual((await stored()).filter((k) => k.includes(missing)), []);
+      await rejectsWith(savepoints.complete(missing, taken(5), INFO('live-job'), { counter: kb, src: ob }), 'WEIR_SAVEPOINT_NOT_FOUND', /abandoned/);
+      await savepoints.dispose(good);
+    });
+
     test('detached: a blob the workers did not write fails complete; abandon deletes what was written and fences the rest', T, async () => {
       const { snapshots, savepoints, stored } = await backend.fresh();
       const id = newSavepointId();
@@ -526,6 +561,34 @@ describe('RedisSavepointStore specifics', () => {
     await savepoints.dispose(sp.id);
     assert.deepEqual(await scanAll(redis, `${p}*`), []);
     assert.equal(await redis.exists(`weir:{${cluster}}:savepoints`), 0);
+  });
+
+  test('a detached savepoint with reported bytes is recorded in one command', T, async () => {
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    try {
+      const snapshots = new RedisSnapshotStore(spied, { cluster });
+      const savepoints = new RedisSavepointStore(spied, { cluster }, snapshots);
+      const id = newSavepointId();
+      await savepoints.prepare(id, 1);
+      const bytes = statePackr.pack({ v: 1, value: 1 });
+      await snapshots.writeSavepointBlobs(id, 1, [{ name: 'os/src/0', bytes }]);
+      const sent: { name: string }[] = [];
+      const send = spied.sendCommand.bind(spied);
+      spied.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+        sent.push(command);
+        return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      }) as typeof spied.sendCommand;
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 1, jobId: 'one-step', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { src: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/src/0' } } },
+      };
+      const sp = await savepoints.complete(id, taken, INFO('one-step'), { src: bytes.byteLength });
+      assert.deepEqual(sent.map((c) => c.name), ['eval']);
+      assert.equal(sp.sizeBytes, bytes.byteLength);
+      await savepoints.dispose(id);
+    } finally {
+      await spied.quit();
+    }
   });
 
   test('create and materialize of one-blob chains copy on the server: no state bytes cross the network', T, async () => {

@@ -91,8 +91,10 @@ export interface SavepointStore {
    * Close a detached savepoint for writes and record it: `taken` names, per operator, exactly the
    * canonical blobs the workers wrote (one per key group and per subtask). WEIR_SNAPSHOT_MISSING if
    * one is absent, WEIR_SAVEPOINT_NOT_FOUND if the savepoint was abandoned meanwhile.
+   * `operatorBytes` (uid -> bytes, the workers' own figures): the store may record the savepoint
+   * with them instead of reading every blob's size, after checking that they add up to what it holds.
    */
-  complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo): Promise<SavepointMetadata>;
+  complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata>;
   /** Close a detached savepoint that failed for writes and delete whatever of `names` was written. */
   abandon(id: string, names: readonly string[]): Promise<void>;
   /** The metadata, or undefined if there is no such savepoint. */

@@ -37,6 +37,12 @@ export interface OperatorSubtaskSnapshot {
    * (undefined where an old subtask stored none), for the operator to redistribute.
    */
   readonly rescaledFrom?: { readonly parallelism: number; readonly operatorStates: readonly (string | undefined)[] };
+  /**
+   * Detached savepoints: the bytes this subtask stored for the operator in the savepoint (its blobs
+   * and key-group parts, as the store reported them), so the coordinator records the savepoint
+   * without reading every blob's size back.
+   */
+  readonly savepointBytes?: number;
 }
 
 /** A subtask's acknowledgement payload: operator uid -> its snapshot. */

@@ -80,33 +80,42 @@ export class Checkpointer {
    */
   private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
     const { store, attempt, jobId } = this.s;
-    const writes: Promise<number>[] = [];
-    const chained: ChainedBlobWrite[] = [];
-    const emit = (b: SavepointBlobWrite): void => {
-      if ('chain' in b) chained.push(b);
-      else writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
-    };
-    const operators: Record<string, OperatorSubtaskSnapshot> = {};
+    // Per operator: its blob writes, and its chained writes (sent below, after the earlier checkpoint writes).
+    const parts: { uid: string; snapshot: OperatorSubtaskSnapshot; writes: Promise<number>[]; chained: ChainedBlobWrite[] }[] = [];
     let stateBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
+      const part: (typeof parts)[number] = { uid: op.node.uid, snapshot: { keyGroups: {} }, writes: [], chained: [] };
+      const emit = (b: SavepointBlobWrite): void => {
+        if ('chain' in b) part.chained.push(b);
+        else part.writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
+      };
       const captured = op.snapshotState(attempt, barrier.id, 'savepoint', emit);
       for (const b of captured.blobs) emit(b);
-      operators[op.node.uid] = captured.snapshot;
+      part.snapshot = captured.snapshot;
+      parts.push(part);
       stateBytes += captured.stateBytes;
     }
     const syncMs = performance.now() - started;
     // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
     // Nor can one be deleted first: the job's latest completed checkpoint names them until a later
     // one completes, and every later checkpoint's writes go after these scripts on the same connection.
-    const chainWrite = chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chained)) : Promise.resolve(0);
+    /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and chained writes' tails. */
+    const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
+      const chained = p.chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, p.chained)) : 0;
+      const [packed, copied] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
+      return { held: packed + copied, sent: packed + p.chained.reduce((n, c) => n + (c.tail?.byteLength ?? 0), 0) };
+    };
     const decline = (e: unknown): void => {
       this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
       this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `savepoint write failed: ${(e as Error).message}` });
     };
-    Promise.all([Promise.all(writes), chainWrite]).then(([sizes]) => {
-      // Bytes this subtask sent: packed blobs and chained writes' tails (the chains are copied inside the store).
-      const writtenBytes = sizes.reduce((a, b) => a + b, 0) + chained.reduce((n, c) => n + (c.tail?.byteLength ?? 0), 0);
+    Promise.all(parts.map(stored)).then((bytes) => {
+      // Each operator's bytes as the store holds them (chains are copied inside the store): the
+      // coordinator records the savepoint with these figures, which the store checks.
+      const operators: Record<string, OperatorSubtaskSnapshot> = {};
+      parts.forEach((p, i) => (operators[p.uid] = { ...p.snapshot, savepointBytes: bytes[i]!.held }));
+      const writtenBytes = bytes.reduce((n, b) => n + b.sent, 0);
       const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes };
       this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
     }, decline);
