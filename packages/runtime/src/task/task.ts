@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
 import { jobArgs, type JobGraph } from '@weir/sdk';
 import type { Logger } from 'pino';
@@ -287,6 +288,11 @@ export class Task {
       await this.drainHeld();
       return this.onAligner(r.then);
     }
+    // The capture below blocks this worker's event loop. Let its I/O run once first, so that frames
+    // other tasks here have queued behind publish acknowledgements (their own barriers) go out,
+    // and subtasks on other workers do not wait for this capture to align.
+    await setImmediatePromise();
+    if (this.state !== 'RUNNING') return;
     this.perform(r.barrier, r.alignmentMs);
     await this.drainHeld();
   }
