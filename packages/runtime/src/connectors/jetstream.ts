@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WeirError } from '@weir/sdk';
 import { natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';

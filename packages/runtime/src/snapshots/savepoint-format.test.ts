@@ -1,6 +1,6 @@
 /**
  * The savepoint export file format and the merge of a key group's chain into one full base: pure,
- * no storage involved (the store contract tests are in savepoint-store.test.ts).
+ * no storage involved (the store contract tests are in savepoint-store.test.ts and savepoint-detached.test.ts).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

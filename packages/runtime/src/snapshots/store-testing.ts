@@ -1,5 +1,5 @@
 /**
- * Helpers of the store tests (store.test.ts, savepoint-store.test.ts, savepoint-format.test.ts). Not a test file
+ * Helpers of the store tests (store.test.ts, the savepoint store tests, savepoint-format.test.ts). Not a test file
  * itself: the name matches none of the patterns `node --test` looks for.
  */
 import type { SavepointStore } from './savepoint-types.js';
@@ -40,7 +40,7 @@ export async function exportFile(store: Pick<SavepointStore, 'exportStream'>, id
   return Buffer.concat(pieces);
 }
 
-/** Rows of the test checkpoint's key groups (savepoint-store.test.ts, savepoint-format.test.ts). */
+/** Rows of the test checkpoint's key groups (savepoint-store-fixtures.ts, savepoint-format.test.ts). */
 export const ROWS = {
   g0: [['a', { count: 1 }], ['b', { count: 2, seen: new Set([1, 2]) }]],
   g1Base: [['x', { n: 1 }], ['y', { n: 2 }], ['z', { n: 3 }]],

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { FINAL_TRANSACTION, isTransactional, RescaledPositions, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from '../connectors/types.js';
 import { crashPoint } from '../faults.js';
 import { keyGroupRange, keyId, type KeyGroupRange } from '../keygroups.js';
-import type { BlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
+import type { OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
 import { operatorStateBlob } from '../snapshots/names.js';
 import { savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import { stateAccessors } from '../state/accessors.js';

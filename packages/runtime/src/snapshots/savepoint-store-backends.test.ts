@@ -1,0 +1,130 @@
+/**
+ * What only one SavepointStore does: the Redis store's key layout and its server-side copies and
+ * one-command record step; the file store's layout and hard links.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { FileSavepointStore } from './file-savepoint-store.js';
+import { FileSnapshotStore } from './file-store.js';
+import { keyGroupBlob } from './names.js';
+import { RedisSavepointStore } from './redis-savepoint-store.js';
+import { RedisSnapshotStore } from './redis-store.js';
+import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
+import { INFO, REDIS_URL, RUN, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
+import { scanAll } from './store-testing.js';
+import type { CompletedCheckpoint } from './types.js';
+
+describe('RedisSavepointStore specifics', () => {
+  let redis: Redis;
+  const cluster = `${RUN}-specific`;
+  before(() => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+  });
+  after(async () => {
+    for (const pattern of [`weir:{${cluster}:*`, `weir:{${cluster}}:*`]) {
+      const keys = await scanAll(redis, pattern);
+      if (keys.length > 0) await redis.unlink(keys);
+    }
+    await redis.quit();
+  });
+
+  test('keys follow the layout; the index scores savepoints by createdAt', T, async () => {
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const savepoints = new RedisSavepointStore(redis, { cluster }, snapshots);
+    const { checkpoint } = await writeCheckpoint(snapshots, 'layout');
+    const sp = await savepoints.create(checkpoint, INFO('layout'));
+    const p = `weir:{${cluster}:${sp.id}}:`;
+    assert.deepEqual((await scanAll(redis, `${p}*`)).sort(), [`${p}meta`, ...savepointBlobNames(sp).map((n) => `${p}blob:${n}`)].sort());
+    assert.deepEqual(JSON.parse((await redis.get(`${p}meta`))!), sp);
+    assert.deepEqual(await redis.zrange(`weir:{${cluster}}:savepoints`, 0, -1, 'WITHSCORES'), [sp.id, String(sp.createdAt)]);
+    assert.equal(savepoints.location(sp.id), `redis://127.0.0.1:6379/0 ${p}`);
+    await savepoints.dispose(sp.id);
+    assert.deepEqual(await scanAll(redis, `${p}*`), []);
+    assert.equal(await redis.exists(`weir:{${cluster}}:savepoints`), 0);
+  });
+
+  test('a detached savepoint with reported bytes is recorded in one command', T, async () => {
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    try {
+      const snapshots = new RedisSnapshotStore(spied, { cluster });
+      const savepoints = new RedisSavepointStore(spied, { cluster }, snapshots);
+      const id = newSavepointId();
+      await savepoints.prepare(id, 1);
+      const bytes = statePackr.pack({ v: 1, value: 1 });
+      await snapshots.writeSavepointBlobs(id, 1, [{ name: 'os/src/0', bytes }]);
+      const sent: { name: string }[] = [];
+      const send = spied.sendCommand.bind(spied);
+      spied.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+        sent.push(command);
+        return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      }) as typeof spied.sendCommand;
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 1, jobId: 'one-step', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { src: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/src/0' } } },
+      };
+      const sp = await savepoints.complete(id, taken, INFO('one-step'), { src: bytes.byteLength });
+      assert.deepEqual(sent.map((c) => c.name), ['eval']);
+      assert.equal(sp.sizeBytes, bytes.byteLength);
+      await savepoints.dispose(id);
+    } finally {
+      await spied.quit();
+    }
+  });
+
+  test('create and materialize of one-blob chains copy on the server: no state bytes cross the network', T, async () => {
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    try {
+      const snapshots = new RedisSnapshotStore(spied, { cluster });
+      const savepoints = new RedisSavepointStore(spied, { cluster }, snapshots);
+      const { checkpoint } = await writeCheckpoint(snapshots, 'copy', false);
+      const sent: { name: string; args: unknown[] }[] = [];
+      const send = spied.sendCommand.bind(spied);
+      // ioredis sends every command (pipelined ones too) through sendCommand.
+      spied.sendCommand = ((command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+        sent.push(command);
+        return (send as (...a: unknown[]) => unknown)(command, ...rest);
+      }) as typeof spied.sendCommand;
+      const sp = await savepoints.create(checkpoint, INFO('copy'));
+      await snapshots.fence('copy-restored', 1);
+      await savepoints.materialize(sp.id, { jobId: 'copy-restored', attempt: 1, uids: ['counter', 'src', 'sink'], withoutOperatorState: [] });
+      assert.equal(sent.filter((c) => c.name === 'copy').length, 2 * savepointBlobNames(sp).length);
+      // Blob keys are only ever copied (and measured), never read or written by the client.
+      const touching = sent.filter((c) => c.args.some((a) => String(a).includes(':blob:')));
+      assert.deepEqual([...new Set(touching.map((c) => c.name))].sort(), ['copy', 'strlen']);
+    } finally {
+      await spied.quit();
+    }
+  });
+});
+
+describe('FileSavepointStore specifics', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('files follow the layout, blobs are hard links of the job files, no temporary file is left', T, async () => {
+    const snapshots = new FileSnapshotStore(dir);
+    const savepoints = new FileSavepointStore(dir, snapshots);
+    const { checkpoint } = await writeCheckpoint(snapshots, 'layout');
+    const sp = await savepoints.create(checkpoint, INFO('layout'));
+    const spDir = join(dir, 'savepoints', sp.id);
+    assert.equal(savepoints.location(sp.id), spDir);
+    assert.deepEqual((await readdir(spDir)).sort(), ['blobs', 'meta.json']);
+    assert.deepEqual((await readdir(join(spDir, 'blobs'))).sort(), savepointBlobNames(sp).map(encodeURIComponent).sort());
+    const ino = async (path: string): Promise<number> => (await stat(path)).ino;
+    const jobBlob = join(dir, 'layout', 'blobs', encodeURIComponent(keyGroupBlob('counter', 0, 1, 5, 'base')));
+    assert.equal(await ino(join(spDir, 'blobs', encodeURIComponent('ks/counter/0'))), await ino(jobBlob));
+    await snapshots.fence('layout-restored', 1);
+    await savepoints.materialize(sp.id, { jobId: 'layout-restored', attempt: 1, uids: ['counter'], withoutOperatorState: [] });
+    const restoredBlob = join(dir, 'layout-restored', 'blobs', encodeURIComponent(keyGroupBlob('counter', 0, 0, 5, 'base')));
+    assert.equal(await ino(restoredBlob), await ino(jobBlob));
+    // Merged chains are new files.
+    assert.notEqual(await ino(join(spDir, 'blobs', encodeURIComponent('ks/counter/1'))), await ino(join(dir, 'layout', 'blobs', encodeURIComponent(keyGroupBlob('counter', 1, 1, 3, 'base')))));
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Fixtures of the savepoint store tests (savepoint-store.test.ts, savepoint-detached.test.ts,
+ * savepoint-store-backends.test.ts): every SavepointStore paired with its snapshot store, on Redis
+ * (redis://127.0.0.1:6379, databases 0 and 1, a cluster id unique to each test, its keys deleted
+ * afterwards; never flushed) and on fresh temp directories, and a checkpoint to take savepoints of.
+ * Not a test file itself: the name matches none of the patterns `node --test` looks for.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
+import { FileSavepointStore } from './file-savepoint-store.js';
+import { FileSnapshotStore } from './file-store.js';
+import { keyGroupBlob, operatorStateBlob } from './names.js';
+import { RedisSavepointStore } from './redis-savepoint-store.js';
+import { RedisSnapshotStore } from './redis-store.js';
+import { savepointBlobNames } from './savepoint-names.js';
+import type { SavepointJobInfo, SavepointStore } from './savepoint-types.js';
+import { ROWS, scanAll } from './store-testing.js';
+import type { CompletedCheckpoint, SnapshotStore } from './types.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+/** A second database: "another Redis" for export and import. */
+export const REDIS_URL_OTHER = 'redis://127.0.0.1:6379/1';
+export const RUN = `sptest-${process.pid}-${Date.now()}`;
+/** Every test is bounded: a hung store fails the test instead of the run. */
+export const T = { timeout: 30_000 };
+/** The state blob settings of snapshot-strategy.ts. */
+export const statePackr = new Packr({ moreTypes: true });
+
+/** A savepoint store with its snapshot store, on storage no other test uses. */
+export interface Side {
+  readonly snapshots: SnapshotStore;
+  readonly savepoints: SavepointStore;
+  /** Every savepoint key or file in the backing storage (the index included). */
+  stored(): Promise<string[]>;
+}
+
+export interface Backend {
+  readonly name: string;
+  before(): Promise<void>;
+  /** Fresh, empty stores; `other`: in another database or directory (for import). */
+  fresh(other?: boolean): Promise<Side>;
+  /** Delete everything `fresh` made. */
+  after(): Promise<void>;
+}
+
+export function redisBackend(): Backend {
+  let main: Redis;
+  let other: Redis;
+  const made: { redis: Redis; cluster: string }[] = [];
+  return {
+    name: 'RedisSavepointStore',
+    async before() {
+      main = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+      other = new Redis(REDIS_URL_OTHER, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    },
+    async fresh(useOther = false) {
+      const redis = useOther ? other : main;
+      const cluster = `${RUN}-${made.length}`;
+      made.push({ redis, cluster });
+      const snapshots = new RedisSnapshotStore(redis, { cluster });
+      return {
+        snapshots,
+        savepoints: new RedisSavepointStore(redis, { cluster }, snapshots),
+        stored: async () => [...(await scanAll(redis, `weir:{${cluster}:sp-*`)), ...((await redis.exists(`weir:{${cluster}}:savepoints`)) ? ['index'] : [])],
+      };
+    },
+    async after() {
+      for (const { redis, cluster } of made) {
+        for (const pattern of [`weir:{${cluster}:*`, `weir:{${cluster}}:*`]) {
+          const keys = await scanAll(redis, pattern);
+          if (keys.length > 0) await redis.unlink(keys);
+        }
+      }
+      await main.quit();
+      await other.quit();
+    },
+  };
+}
+
+export function fileBackend(): Backend {
+  const dirs: string[] = [];
+  return {
+    name: 'FileSavepointStore',
+    async before() {},
+    async fresh() {
+      const dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
+      dirs.push(dir);
+      const snapshots = new FileSnapshotStore(dir);
+      return {
+        snapshots,
+        savepoints: new FileSavepointStore(dir, snapshots),
+        stored: async () => {
+          const ids = await readdir(join(dir, 'savepoints')).catch(() => []);
+          return (await Promise.all(ids.map(async (id) => [id, ...(await readdir(join(dir, 'savepoints', id), { recursive: true })).map((f) => `${id}/${f}`)]))).flat();
+        },
+      };
+    },
+    async after() {
+      for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const INFO = (jobId: string, jobName = 'wordcount'): SavepointJobInfo => ({
+  jobId,
+  jobName,
+  jobVersion: '1.2.0',
+  reason: 'manual',
+  operators: {
+    counter: { kind: 'actor', keyed: true, state: { count: 'value', seen: 'set' } },
+    src: { kind: 'source', keyed: false },
+    sink: { kind: 'sink', keyed: false },
+  },
+});
+
+/**
+ * Writes checkpoint 5 of `jobId` (attempt 1) through the snapshot store: a keyed actor with one-blob
+ * chains, a base + 2 deltas chain (`withChain`) and an empty base; a source and a sink with
+ * operator state. Returns it with its blobs by name.
+ */
+export async function writeCheckpoint(snapshots: SnapshotStore, jobId: string, withChain = true): Promise<{ checkpoint: CompletedCheckpoint; blobs: Map<string, Uint8Array> }> {
+  const blobs = new Map<string, Uint8Array>([
+    [keyGroupBlob('counter', 0, 1, 5, 'base'), statePackr.pack({ v: 1, base: true, entries: ROWS.g0 })],
+    [keyGroupBlob('counter', 2, 1, 5, 'base'), statePackr.pack({ v: 1, base: true, entries: [] })],
+    [operatorStateBlob('src', 0, 1, 5), statePackr.pack({ v: 1, value: { seq: 42 } })],
+    [operatorStateBlob('src', 1, 1, 5), statePackr.pack({ v: 1, value: { seq: 7 } })],
+    [operatorStateBlob('sink', 0, 1, 5), statePackr.pack({ v: 1, row: { pending: ['t1'] } })],
+  ]);
+  const g1: string[] = [keyGroupBlob('counter', 1, 1, 3, 'base'), keyGroupBlob('counter', 1, 1, 4, 'delta'), keyGroupBlob('counter', 1, 1, 5, 'delta')];
+  if (withChain) {
+    blobs.set(g1[0], statePackr.pack({ v: 1, base: true, entries: ROWS.g1Base }));
+    blobs.set(g1[1], statePackr.pack({ v: 1, base: false, entries: ROWS.g1Delta1 }));
+    blobs.set(g1[2], statePackr.pack({ v: 1, base: false, entries: ROWS.g1Delta2 }));
+  }
+  await snapshots.fence(jobId, 1);
+  await snapshots.writeBlobs(jobId, 1, [...blobs].map(([name, bytes]) => ({ name, bytes })));
+  const checkpoint: CompletedCheckpoint = {
+    formatVersion: 1,
+    id: 5,
+    jobId,
+    attempt: 1,
+    timestamp: 1_700_000_000_000,
+    completedAt: 1_700_000_000_100,
+    operators: {
+      counter: {
+        maxParallelism: 8,
+        parallelism: 2,
+        keyGroups: withChain ? { 0: [keyGroupBlob('counter', 0, 1, 5, 'base')], 1: g1, 2: [keyGroupBlob('counter', 2, 1, 5, 'base')] } : { 0: [keyGroupBlob('counter', 0, 1, 5, 'base')], 2: [keyGroupBlob('counter', 2, 1, 5, 'base')] },
+        operatorState: {},
+      },
+      src: { maxParallelism: 2, parallelism: 2, keyGroups: {}, operatorState: { 0: operatorStateBlob('src', 0, 1, 5), 1: operatorStateBlob('src', 1, 1, 5) } },
+      sink: { maxParallelism: 1, parallelism: 1, keyGroups: {}, operatorState: { 0: operatorStateBlob('sink', 0, 1, 5) } },
+    },
+    finished: [],
+    stateBytes: 0,
+    writtenBytes: 0,
+  };
+  await snapshots.commitCheckpoint(jobId, 1, checkpoint);
+  return { checkpoint, blobs };
+}
+
+/** Canonical name -> bytes of every blob of savepoint `id`. */
+export async function savepointBlobs(store: SavepointStore, id: string): Promise<Map<string, Buffer>> {
+  const metadata = (await store.get(id))!;
+  const names = savepointBlobNames(metadata);
+  const bytes = await store.readBlobs(id, names);
+  return new Map(names.map((n, i) => [n, Buffer.from(bytes[i])]));
+}
+
+export function canonical(name: string): string {
+  const [kind, uid, n] = name.split('/');
+  return `${kind}/${uid}/${n}`;
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
