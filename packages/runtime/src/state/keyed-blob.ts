@@ -33,10 +33,18 @@ export function flatRows(rows: ReadonlyMap<string, unknown> | undefined): unknow
   return flat;
 }
 
-/** The flat form of changed keys' rows (a delta): a key without a row is a removal (`null`). */
+/**
+ * The flat form of changed keys' rows (a delta): a key without a row is a removal (`null`). Sized
+ * up front and filled by `forEach`, as `flatRows`: a `for…of` with `push` took 3-10× as long for
+ * the ~700 rows of a key group's delta (an entry array per key, and the array regrown as it fills).
+ */
 export function flatDelta(changed: ReadonlyMap<string, unknown>): unknown[] {
-  const flat: unknown[] = [];
-  for (const [id, row] of changed) flat.push(id, row ?? null);
+  const flat = new Array<unknown>(changed.size * 2);
+  let i = 0;
+  changed.forEach((row, id) => {
+    flat[i++] = id;
+    flat[i++] = row ?? null;
+  });
   return flat;
 }
 
