@@ -8,7 +8,7 @@ import { flag, port, positiveInt, readEnv, schemas } from './config.js';
 import { ConfigError, formatError } from './errors.js';
 import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
-// roles.js loads the coordinator and runtime: only the commands that start one import it.
+// The role modules load the coordinator or the runtime: only the commands that start one import theirs.
 import type { Running } from './roles.js';
 import { run } from './run.js';
 import { registerSavepointCommands } from './savepoint-commands.js';
@@ -44,7 +44,7 @@ program
     const restPort = flag('rest-port', port, opts.restPort);
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
-    await serve(async () => (await import('./roles.js')).startCoordinator({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs }));
+    await serve(async () => (await import('./coordinator-role.js')).startCoordinator({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs }));
   });
 
 program
@@ -57,7 +57,7 @@ program
     const slots = flag('slots', positiveInt(1024), opts.slots);
     const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
-    await serve(async () => (await import('./roles.js')).startWorker({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+    await serve(async () => (await import('./worker-role.js')).startWorker({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
   });
 
 program

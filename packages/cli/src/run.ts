@@ -1,6 +1,5 @@
 import { buildJob, parseArgPairs, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { bundleJob } from './bundle.js';
 import { JOB_CACHE_DIR } from './cache-dir.js';
 import { RestClient } from './rest-client.js';
 import type { Coordinator } from '@weir/coordinator';
@@ -44,6 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Bundle, validate locally (so a bad job fails before it reaches a cluster), then run. */
 export async function run(o: RunOptions): Promise<number> {
   const args = parseArgPairs(o.args);
+  const { bundleJob } = await import('./bundle.js'); // esbuild: only `weir run` needs it
   const bundle = await bundleJob(o.file);
   const { importJobBundle } = await import('@weir/runtime');
   const def = await importJobBundle(bundle, JOB_CACHE_DIR);
@@ -59,7 +59,7 @@ async function dryRun(o: RunOptions, description: JobGraphDescription): Promise<
   if (o.restUrl) {
     m = await new RestClient(o.restUrl).request('POST', `/savepoints/${o.fromSavepoint}/check`, body);
   } else {
-    const { startEmbedded } = await import('./roles.js');
+    const { startEmbedded } = await import('./embedded.js');
     const cluster = await startEmbedded(o.log, 1, o.natsUrl, o.checkpointDir);
     try {
       m = await cluster.coordinator.savepoints.check(o.fromSavepoint!, description, body.allowNonRestoredState);
@@ -115,7 +115,7 @@ async function runOnCluster(o: RunOptions, bundle: Uint8Array, description: JobG
 
 async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGraphDescription, args: Record<string, string>): Promise<number> {
   say(`no cluster configured (WEIR_REST_URL unset): running '${description.name}' on the embedded default, in this process`);
-  const [{ planExecution }, { startEmbedded }] = await Promise.all([import('@weir/runtime'), import('./roles.js')]);
+  const [{ planExecution }, { startEmbedded }] = await Promise.all([import('@weir/runtime'), import('./embedded.js')]);
   const slots = Math.max(...planExecution(description).tasks.map((t) => t.parallelism));
   const cluster = await startEmbedded(o.log, slots, o.natsUrl, o.checkpointDir);
   let interrupts = 0;
