@@ -15,7 +15,7 @@ import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
 import { INFO, REDIS_URL, RUN, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
-import { scanAll } from './store-testing.js';
+import { onCommand, scanAll, type SentCommand } from './store-testing.js';
 import type { CompletedCheckpoint } from './types.js';
 
 describe('RedisSavepointStore specifics', () => {
@@ -56,12 +56,8 @@ describe('RedisSavepointStore specifics', () => {
       await savepoints.prepare(id, 1);
       const bytes = statePackr.pack({ v: 1, value: 1 });
       await snapshots.writeSavepointBlobs(id, 1, [{ name: 'os/src/0', bytes }]);
-      const sent: { name: string }[] = [];
-      const send = spied.sendCommand.bind(spied);
-      spied.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
-        sent.push(command);
-        return (send as (...a: unknown[]) => unknown)(command, ...rest);
-      }) as typeof spied.sendCommand;
+      const sent: SentCommand[] = [];
+      onCommand(spied, (c) => sent.push(c));
       const taken: CompletedCheckpoint = {
         formatVersion: 1, id: 1, jobId: 'one-step', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
         operators: { src: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/src/0' } } },
@@ -81,13 +77,8 @@ describe('RedisSavepointStore specifics', () => {
       const snapshots = new RedisSnapshotStore(spied, { cluster });
       const savepoints = new RedisSavepointStore(spied, { cluster }, snapshots);
       const { checkpoint } = await writeCheckpoint(snapshots, 'copy', false);
-      const sent: { name: string; args: unknown[] }[] = [];
-      const send = spied.sendCommand.bind(spied);
-      // ioredis sends every command (pipelined ones too) through sendCommand.
-      spied.sendCommand = ((command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
-        sent.push(command);
-        return (send as (...a: unknown[]) => unknown)(command, ...rest);
-      }) as typeof spied.sendCommand;
+      const sent: SentCommand[] = [];
+      onCommand(spied, (c) => sent.push(c));
       const sp = await savepoints.create(checkpoint, INFO('copy'));
       await snapshots.fence('copy-restored', 1);
       await savepoints.materialize(sp.id, { jobId: 'copy-restored', attempt: 1, uids: ['counter', 'src', 'sink'], withoutOperatorState: [] });

@@ -20,6 +20,25 @@ export async function rejectsWith(p: Promise<unknown>, code: string, message?: R
   await assert.rejects(p, codeIs(code, message));
 }
 
+/** A command as ioredis hands it to `sendCommand`. */
+export interface SentCommand {
+  readonly name: string;
+  readonly args: unknown[];
+  readonly promise: Promise<unknown>;
+}
+
+/**
+ * Calls `seen` with every command `redis` sends from now on: ioredis sends every command, pipelined
+ * ones too, through `sendCommand`.
+ */
+export function onCommand(redis: Redis, seen: (command: SentCommand) => void): void {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: SentCommand, ...rest: unknown[]) => {
+    seen(command);
+    return (send as (...a: unknown[]) => unknown)(command, ...rest);
+  }) as typeof redis.sendCommand;
+}
+
 /** Every key matching `pattern`, with a bounded SCAN loop. */
 export async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];

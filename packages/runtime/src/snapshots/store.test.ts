@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { FileSnapshotStore } from './file-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { redisJobKeys } from './redis-keys.js';
-import { rejectsWith, scanAll } from './store-testing.js';
+import { onCommand, rejectsWith, scanAll } from './store-testing.js';
 import type { BlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -270,17 +270,14 @@ describe('RedisSnapshotStore specifics', () => {
       await spyStore.fence('chunks', 1);
       const calls: { bytes: number; sentBefore: number }[] = [];
       let replied = 0;
-      const send = spied.sendCommand.bind(spied);
-      // ioredis sends every command through sendCommand; count the script calls and what they carry.
-      spied.sendCommand = ((command: { name: string; args: unknown[]; promise: Promise<unknown> }, ...rest: unknown[]) => {
-        if (command.name === 'evalsha' || command.name === 'eval') {
-          const bytes = command.args.reduce<number>((n, a) => n + (Buffer.isBuffer(a) ? a.byteLength : 0), 0);
-          assert.ok(command.args.slice(3).some((a) => Buffer.isBuffer(a)), 'blob values must be sent as Buffers');
-          calls.push({ bytes, sentBefore: replied });
-          command.promise.then(() => replied++, () => replied++);
-        }
-        return (send as (...a: unknown[]) => unknown)(command, ...rest);
-      }) as typeof spied.sendCommand;
+      // Count the script calls and what they carry.
+      onCommand(spied, (command) => {
+        if (command.name !== 'evalsha' && command.name !== 'eval') return;
+        const bytes = command.args.reduce<number>((n, a) => n + (Buffer.isBuffer(a) ? a.byteLength : 0), 0);
+        assert.ok(command.args.slice(3).some((a) => Buffer.isBuffer(a)), 'blob values must be sent as Buffers');
+        calls.push({ bytes, sentBefore: replied });
+        command.promise.then(() => replied++, () => replied++);
+      });
       // 20 x 1 MiB: at least 3 calls of at most 8 MiB.
       const blobs = Array.from({ length: 20 }, (_, i) => ({ name: `b${i}`, bytes: patterned(MiB, i) }));
       assert.equal(await spyStore.writeBlobs('chunks', 1, blobs), 20 * MiB);
