@@ -1,4 +1,4 @@
-import { NatsTransport, ActorSystem } from '@weir/actors';
+import { ActorSystem, NatsTransport } from '@weir/actors';
 import { Coordinator, createRestServer } from '@weir/coordinator';
 import { JetStreamDataPlane, ObjectStoreArtifacts, RedisSavepointStore, RedisSnapshotStore, subjects } from '@weir/runtime';
 import { connectNats } from './nats.js';
