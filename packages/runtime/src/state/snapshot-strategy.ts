@@ -4,7 +4,7 @@ import type { BlobWrite, ChainedBlobWrite, OperatorSubtaskSnapshot, SavepointBlo
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import { chainedWriteParts, MAX_SAVEPOINT_PARTS, savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { applyKeyedBlob, flatDelta, flatRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
+import { applyKeyedBlob, flatRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
 
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
@@ -179,10 +179,9 @@ function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
   return packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
 }
 
-/** The rows of some keys of a key group (removed keys as `null`). */
-/** A delta of the changed keys, from their dirty entries (which hold the rows). */
+/** A delta of the changed keys, from their dirty entries (which hold the rows; removed keys as `null`). */
 function packDelta(changed: ReadonlyMap<string, StateRow | undefined>): Uint8Array {
-  return packr.pack({ v: FORMAT, base: false, flat: flatDelta(changed) });
+  return packr.pack({ v: FORMAT, base: false, flat: flatRows(changed) });
 }
 
 function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {
