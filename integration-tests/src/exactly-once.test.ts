@@ -89,6 +89,7 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     const r = await weir(['run', EO_COUNT, '-p', '2', '--detach', '--arg', `stream=${input}`, '--arg', `subject=iteo.${id}.out`, '--arg', `list=${list}`, '--arg', `dir=${dir}`, '--arg', `delivery=${delivery}`, ...extra], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
+    lists.push(`weir:sink:{${jobId}}:to-redis`); // the Redis sink's commit progress for this job, deleted with the lists
     await cluster.killWorkersAfterCheckpoints(jobId, kills, 400);
     if (fault) {
       // The crash point kills a worker once; restart it like a supervisor, without the fault.

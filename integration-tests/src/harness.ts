@@ -121,6 +121,9 @@ export class LocalCluster {
       }
     }
     await cleanupNats(this.clusterId);
+    // Each job's attempt fence (and any checkpoint) lives under the cluster id.
+    await cleanupRedis(`weir:{${this.clusterId}:*`);
+    await cleanupRedis(`weir:{${this.clusterId}}:*`);
   }
 }
 
