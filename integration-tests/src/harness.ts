@@ -120,11 +120,18 @@ export class LocalCluster {
         }
       }
     }
-    await cleanupNats(this.clusterId);
-    // Each job's attempt fence (and any checkpoint) lives under the cluster id.
-    await cleanupRedis(`weir:{${this.clusterId}:*`);
-    await cleanupRedis(`weir:{${this.clusterId}}:*`);
+    await cleanupCluster(this.clusterId);
   }
+}
+
+/**
+ * Delete what a cluster id left behind: its streams, and its Redis keys (each job's attempt fence
+ * and checkpoints, savepoints, the savepoint index).
+ */
+export async function cleanupCluster(clusterId: string, redisUrl = REDIS_URL): Promise<void> {
+  await cleanupNats(clusterId);
+  await cleanupRedis(`weir:{${clusterId}:*`, redisUrl);
+  await cleanupRedis(`weir:{${clusterId}}:*`, redisUrl); // the savepoint index
 }
 
 /** Delete every stream this cluster id created (attempt streams, the artifact bucket). */
@@ -269,9 +276,7 @@ export class ProcessCluster {
     await waitFor('processes exit', () => all.every((c) => c.exitCode !== null || c.signalCode !== null) || undefined, 10_000, 50).catch(() => {
       for (const c of all) c.kill('SIGKILL');
     });
-    await cleanupNats(this.clusterId);
-    await cleanupRedis(`weir:{${this.clusterId}:*`, this.redisUrl);
-    await cleanupRedis(`weir:{${this.clusterId}}:*`, this.redisUrl); // the savepoint index
+    await cleanupCluster(this.clusterId, this.redisUrl);
   }
 }
 
