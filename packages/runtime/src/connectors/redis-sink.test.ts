@@ -159,6 +159,30 @@ describe('exactly-once', () => {
     assert.deepEqual(await r.lrange(`${p}:l`, 0, -1), ['v0', 'v1', 'v2', 'v3']);
   });
 
+  test('each applied commit restarts the marker expiry (7 days by default, markerExpiryMs otherwise)', T, async () => {
+    const week = 7 * 24 * 60 * 60 * 1000;
+    const p = prefix();
+    const w = await exactlyOnce(allTypes(p), ctx(p));
+    await w.write(recs(0, 1));
+    await w.commit(1, w.preCommit(1).txn, 0);
+    const ttl = await r.pttl(redisSinkMarkerKey(p, UID));
+    assert.ok(ttl > week - 60_000 && ttl <= week, `default expiry: PTTL ${ttl}`);
+
+    const q = prefix();
+    const short = (await open(allTypes(q), 'exactly-once', ctx(q))) as TransactionalSinkWriter<RedisSinkTxn>;
+    const shortLived = await redisSink({ write: allTypes(q) as (v: unknown) => RedisWrite[], delivery: 'exactly-once', markerExpiryMs: 5_000 }, ctx(q, { subtask: 1 }));
+    writers.push(shortLived);
+    await short.write(recs(0, 1));
+    await short.commit(1, short.preCommit(1).txn, 0);
+    await r.pexpire(redisSinkMarkerKey(q, UID), 2_000); // as if time had passed since that commit
+    const tx = shortLived as TransactionalSinkWriter<RedisSinkTxn>;
+    await tx.write(recs(1, 2));
+    await tx.commit(1, tx.preCommit(1).txn, 1);
+    const restarted = await r.pttl(redisSinkMarkerKey(q, UID));
+    assert.ok(restarted > 2_000 && restarted <= 5_000, `a commit of subtask 1 restarts the hash's expiry: PTTL ${restarted}`);
+    assert.deepEqual(await r.hgetall(redisSinkMarkerKey(q, UID)), { '0': '1:0', '1': '1:0' });
+  });
+
   test('a repeated commit, or an older one after a newer, changes nothing (all four types)', T, async () => {
     const p = prefix();
     const w = await exactlyOnce(allTypes(p), ctx(p));
@@ -330,9 +354,12 @@ describe('records and options', () => {
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
-  test('the runtime rejects options without write or with an unknown delivery', T, async () => {
+  test('the runtime rejects options without write, with an unknown delivery or a bad marker expiry', T, async () => {
     await assert.rejects(redisSink({} as never, ctx('x')), expectCode('WEIR_SINK_OPTIONS_INVALID', /'out' has no write function/));
     await assert.rejects(redisSink({ write: () => [], delivery: 'exactly_once' as never }, ctx('x')), expectCode('WEIR_SINK_OPTIONS_INVALID', /exactly_once/));
+    for (const bad of [0, 999, 1.5e3 + 0.5, -5, '60000', NaN]) {
+      await assert.rejects(redisSink({ write: () => [], delivery: 'exactly-once', markerExpiryMs: bad as number }, ctx('x')), expectCode('WEIR_SINK_OPTIONS_INVALID', /'out' markerExpiryMs .*at least 1000/));
+    }
   });
 
   test('SDK: redisSink is type redis, at-least-once by default, and checks its options', () => {
@@ -341,6 +368,7 @@ describe('records and options', () => {
     assert.equal((sdkRedisSink({ write, delivery: 'exactly-once' }).options as { delivery: string }).delivery, 'exactly-once');
     assert.throws(() => sdkRedisSink({} as never), expectCode('WEIR_SINK_OPTIONS_INVALID'));
     assert.throws(() => sdkRedisSink({ write, delivery: 'once' as never }), expectCode('WEIR_SINK_OPTIONS_INVALID', /'once'/));
+    assert.throws(() => sdkRedisSink({ write, markerExpiryMs: 10 }), expectCode('WEIR_SINK_OPTIONS_INVALID', /markerExpiryMs is 10/));
   });
 
   test("SDK redisHashSink maps to the redis sink with an hset write; type 'redis-hash' still works", T, async () => {

@@ -12,7 +12,8 @@
  * restore, or of an older checkpoint after a newer one) therefore changes nothing, and a commit
  * cut short by a crash resumes at the first chunk not applied. Checkpoint ids only grow over a
  * job's attempts; FINAL_TRANSACTION (Number.MAX_SAFE_INTEGER, exact in Lua's doubles) is the
- * largest.
+ * largest. Every applied chunk also restarts the marker hash's expiry (`markerExpiryMs`, default
+ * 7 days): an ended job's markers go away by themselves, and no restore comes that late.
  *
  * Redis does not roll back a script that fails halfway, so the script checks the type of every
  * key of the chunk before it writes anything: a key of another type refuses the whole chunk.
@@ -23,7 +24,7 @@
  * standalone Redis is what is supported and tested.
  */
 import { WeirError } from '@weir/sdk';
-import type { RedisWrite } from '@weir/sdk/connectors';
+import { checkMarkerExpiry, type RedisWrite } from '@weir/sdk/connectors';
 import { Redis, ReplyError } from 'ioredis';
 import type { ConnectorContext, PreCommitted, SinkWriter, TransactionalSinkWriter } from './types.js';
 
@@ -38,6 +39,7 @@ export interface RedisSinkRuntimeOptions {
   write: (value: unknown) => RedisWrite | readonly RedisWrite[];
   delivery?: Delivery;
   url?: string;
+  markerExpiryMs?: number;
 }
 
 /** Codes of the write types in staged writes and script arguments. */
@@ -59,7 +61,7 @@ export function redisSinkMarkerKey(jobId: string, operatorUid: string): string {
 
 /**
  * KEYS[1] marker hash. ARGV[1] field (subtask), ARGV[2] checkpoint id, ARGV[3] chunk index,
- * then per write: code, key, n, v1..vn. Returns 1 applied, 0 skipped (already applied), or
+ * ARGV[4] the marker's expiry in ms, then per write: code, key, n, v1..vn. Returns 1 applied, 0 skipped (already applied), or
  * {key, actual type, code} when a key holds another type (nothing written).
  */
 const COMMIT_LUA = `
@@ -75,7 +77,7 @@ if marker then
 end
 local want = { h = 'hash', z = 'zset', r = 'list', x = 'stream' }
 local seen = {}
-local i = 4
+local i = 5
 while i <= #ARGV do
   local code, key = ARGV[i], ARGV[i + 1]
   local t = seen[key]
@@ -84,7 +86,7 @@ while i <= #ARGV do
   seen[key] = want[code]
   i = i + 3 + tonumber(ARGV[i + 2])
 end
-i = 4
+i = 5
 while i <= #ARGV do
   local code, key, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   if code == 'h' then
@@ -101,6 +103,7 @@ while i <= #ARGV do
   i = i + 3 + n
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 `;
 
@@ -214,13 +217,14 @@ export async function redisSink(o: RedisSinkRuntimeOptions, ctx: ConnectorContex
   if (delivery !== 'exactly-once' && delivery !== 'at-least-once') {
     throw new WeirError('WEIR_SINK_OPTIONS_INVALID', `Redis sink '${uid}' has delivery '${String(delivery)}'; use 'exactly-once' or 'at-least-once'`);
   }
+  const expiryMs = checkMarkerExpiry(o.markerExpiryMs, uid);
   const url = o.url ?? ctx.redisUrl;
   const redis = await connect(url, ctx);
   const stage = (records: unknown[], out: StagedWrite[]): void => {
     for (const r of records) stageWrites(o.write(r), uid, out);
   };
   if (delivery === 'at-least-once') return atLeastOnce(redis, stage, uid, url);
-  return exactlyOnce(redis, stage, ctx, url);
+  return exactlyOnce(redis, stage, ctx, url, expiryMs);
 }
 
 function atLeastOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[]) => void, uid: string, url: string): SinkWriter {
@@ -252,7 +256,7 @@ function atLeastOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[
   };
 }
 
-function exactlyOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[]) => void, ctx: ConnectorContext, url: string): TransactionalSinkWriter<RedisSinkTxn> {
+function exactlyOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[]) => void, ctx: ConnectorContext, url: string, expiryMs: number): TransactionalSinkWriter<RedisSinkTxn> {
   const uid = ctx.operatorUid;
   redis.defineCommand('weirRedisSinkCommit', { numberOfKeys: 1, lua: COMMIT_LUA });
   const script = redis as unknown as CommitScript;
@@ -275,7 +279,7 @@ function exactlyOnce(redis: Redis, stage: (records: unknown[], out: StagedWrite[
       if (!Array.isArray(writes)) throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `Redis sink '${uid}': the transaction of checkpoint ${checkpointId} has no writes list`);
       // Chunks go one after the other: a refused chunk must stop the later ones (the marker would pass it).
       for (let chunk = 0; chunk * COMMIT_CHUNK < writes.length; chunk++) {
-        const args: string[] = [field, String(checkpointId), String(chunk)];
+        const args: string[] = [field, String(checkpointId), String(chunk), String(expiryMs)];
         for (const w of writes.slice(chunk * COMMIT_CHUNK, (chunk + 1) * COMMIT_CHUNK)) args.push(w[0], w[1], String(w.length - 2), ...w.slice(2));
         let reply: Awaited<ReturnType<CommitScript['weirRedisSinkCommit']>>;
         try {

@@ -208,12 +208,35 @@ export interface RedisSinkOptions<T> {
   readonly delivery?: 'exactly-once' | 'at-least-once';
   /** Redis URL; default: the cluster's WEIR_REDIS_URL. */
   readonly url?: string;
+  /**
+   * Exactly-once: how long the sink's commit markers live after its last commit, in ms (default
+   * 7 days, as Kafka's `transactional.id.expiration.ms`). Each commit starts the time again; after
+   * it the markers of an ended job are gone without anyone deleting them. A restore within it
+   * commits nothing twice. An integer of at least 1,000.
+   */
+  readonly markerExpiryMs?: number;
+}
+
+/** Default of {@link RedisSinkOptions.markerExpiryMs}: 7 days. */
+export const DEFAULT_MARKER_EXPIRY_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Checks a {@link RedisSinkOptions.markerExpiryMs}; the worker checks again, as options may not come from {@link redisSink}.
+ * @throws WeirError `WEIR_SINK_OPTIONS_INVALID` unless it is an integer of at least 1,000.
+ */
+export function checkMarkerExpiry(ms: unknown, uid?: string): number {
+  if (ms === undefined) return DEFAULT_MARKER_EXPIRY_MS;
+  if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1000) {
+    const who = uid === undefined ? 'redisSink' : `Redis sink '${uid}'`;
+    throw new WeirError('WEIR_SINK_OPTIONS_INVALID', `${who} markerExpiryMs is ${String(ms)}; use a whole number of milliseconds of at least 1000 (default ${DEFAULT_MARKER_EXPIRY_MS}, 7 days)`);
+  }
+  return ms;
 }
 
 /**
  * Writes records to Redis as HSET, ZADD, RPUSH or XADD commands, with at-least-once (default) or
  * exactly-once delivery; see {@link RedisSinkOptions.delivery}.
- * @throws WeirError `WEIR_SINK_OPTIONS_INVALID` without a `write` function or with an unknown `delivery`.
+ * @throws WeirError `WEIR_SINK_OPTIONS_INVALID` without a `write` function, with an unknown `delivery` or a bad `markerExpiryMs`.
  */
 export function redisSink<T>(options: RedisSinkOptions<T>): SinkSpec<T> {
   if (typeof options?.write !== 'function') {
@@ -223,5 +246,6 @@ export function redisSink<T>(options: RedisSinkOptions<T>): SinkSpec<T> {
   if (delivery !== 'exactly-once' && delivery !== 'at-least-once') {
     throw new WeirError('WEIR_SINK_OPTIONS_INVALID', `redisSink delivery is '${String(delivery)}'; use 'exactly-once' or 'at-least-once'`);
   }
+  checkMarkerExpiry(options.markerExpiryMs);
   return { role: 'sink', type: 'redis', options: { ...options, delivery } };
 }
