@@ -28,6 +28,29 @@ export interface JetStreamDataPlaneOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const DEFAULT_WINDOW = 8;
+const DEFAULT_MAX_FRAMES_PER_CHANNEL = 64;
+
+/**
+ * Checks the options that must agree. A receiver holds the frames that overtook a refused publish
+ * until the retry lands, unacknowledged, so they keep their places in the channel: up to a
+ * window's worth less one. A window of more frames than the channel may hold could fill it with
+ * them and refuse the retry for ever.
+ * @throws WeirError `WEIR_CONFIG_INVALID`
+ */
+export function checkDataPlaneOptions(o: JetStreamDataPlaneOptions): void {
+  const window = o.window ?? DEFAULT_WINDOW;
+  const perChannel = o.maxFramesPerChannel ?? DEFAULT_MAX_FRAMES_PER_CHANNEL;
+  const positive = (v: number | undefined): boolean => v === undefined || (Number.isSafeInteger(v) && v >= 1);
+  for (const name of ['window', 'fetchAhead', 'queueBound', 'maxFrames', 'maxBytes'] as const) {
+    if (!positive(o[name])) throw new WeirError('WEIR_CONFIG_INVALID', `data plane option ${name} is ${String(o[name])}; use a whole number of at least 1`);
+  }
+  if (!Number.isSafeInteger(perChannel) || perChannel < 0) throw new WeirError('WEIR_CONFIG_INVALID', `data plane option maxFramesPerChannel is ${String(perChannel)}; use a whole number (0: no per-channel limit)`);
+  if (perChannel !== 0 && window > perChannel) {
+    throw new WeirError('WEIR_CONFIG_INVALID', `data plane option window (${window} publishes in flight) exceeds maxFramesPerChannel (${perChannel}): frames held back behind a refused publish could fill the channel and block its retry for ever; use a window of at most ${perChannel}`);
+  }
+}
+
 /** Largest frame we publish; NATS refuses payloads over max_payload (1 MiB by default). */
 const MAX_FRAME_BYTES = 900 * 1024;
 
@@ -49,6 +72,7 @@ export class JetStreamDataPlane implements DataPlane {
     private readonly log: Logger,
     private readonly options: JetStreamDataPlaneOptions = {},
   ) {
+    checkDataPlaneOptions(options);
     this.js = jetstream(nc);
   }
 
@@ -68,7 +92,7 @@ export class JetStreamDataPlane implements DataPlane {
       discard: DiscardPolicy.New,
       max_msgs: this.options.maxFrames ?? 20_000,
       // One subject per channel: a per-subject limit with discard-new bounds each channel's backlog.
-      ...(this.options.maxFramesPerChannel === 0 ? {} : { max_msgs_per_subject: this.options.maxFramesPerChannel ?? 64, discard_new_per_subject: true }),
+      ...(this.options.maxFramesPerChannel === 0 ? {} : { max_msgs_per_subject: this.options.maxFramesPerChannel ?? DEFAULT_MAX_FRAMES_PER_CHANNEL, discard_new_per_subject: true }),
       max_bytes: this.options.maxBytes ?? 512 * 1024 * 1024,
       num_replicas: 1,
     });
@@ -101,7 +125,7 @@ export class JetStreamDataPlane implements DataPlane {
     const stream = subjects.dataStream(this.cluster, jobId, attempt);
     return {
       output: (edge, from, to) =>
-        new JetStreamOutput((this.publisher ??= new PubAckPublisher(this.nc)), subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? 8, this.log),
+        new JetStreamOutput((this.publisher ??= new PubAckPublisher(this.nc)), subjects.data(this.cluster, jobId, attempt, edge.id, from, to), this.options.queueBound ?? 16, this.options.window ?? DEFAULT_WINDOW, this.log),
       input: async (edge, to, deliver, onError) => {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const fetchAhead = this.options.fetchAhead ?? 32;
@@ -187,7 +211,7 @@ interface Reorder {
  * while the stream is full. A retry can land after later frames: the receiver puts frames back in
  * sequence order and drops duplicates (a publish that timed out may have been stored).
  */
-class JetStreamOutput extends QueuedOutput<Uint8Array> implements OutputChannel {
+export class JetStreamOutput extends QueuedOutput<Uint8Array> implements OutputChannel {
   /** The next frame's sequence number on this channel (the receiver's order and duplicate check). */
   private seq = 0;
   private pumping = false;
@@ -231,13 +255,19 @@ class JetStreamOutput extends QueuedOutput<Uint8Array> implements OutputChannel 
 
   private async pump(): Promise<void> {
     let backoff = 1;
+    /** Refused frames at the head of the queue: they are retried alone, see below. */
+    let refused = 0;
     while (this.queue.length > 0 && !this.closed) {
-      const batch = this.queue.slice(0, this.window);
+      // While a frame is refused, the receiver holds the later frames that were stored, unacked,
+      // in the channel's places. Publishing new frames beside the retry could let them take the
+      // last places, round after round, until the retry never fits: so retries go alone.
+      const batch = this.queue.slice(0, refused > 0 ? refused : this.window);
       const outcomes = await this.publisher.publishAll(this.subject, batch, 10_000);
       if (this.closed) break;
       // Keep the refused frames, in order, at the head of the queue; drop the stored ones.
       const failed = batch.filter((_, i) => outcomes[i] !== 'stored');
       this.queue.splice(0, batch.length, ...failed);
+      refused = failed.length;
       this.waiters.notify();
       const fatal = outcomes.find((o): o is Error => o instanceof Error);
       if (fatal) {
