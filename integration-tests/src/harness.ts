@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { decode } from '@weir/actors';
+import { subjects } from '@weir/runtime';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
@@ -155,6 +157,35 @@ export async function withNats<T>(fn: (nc: NatsConnection) => Promise<T>): Promi
   } finally {
     await nc.close();
   }
+}
+
+/** Task states as the workers report them to the coordinator, per job and subtask (`task/subtask`), in order. */
+export interface TaskStateWatch {
+  states(jobId: string): Map<string, string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens beside the coordinator to the workers' `task-state` messages (the coordinator's actor
+ * subject; a plain NATS subscription gets a copy of each), so a test sees transient states that
+ * polling REST would miss.
+ */
+export async function watchTaskStates(clusterId: string): Promise<TaskStateWatch> {
+  const nc = await connect({ servers: NATS_URL });
+  const seen = new Map<string, Map<string, string[]>>();
+  nc.subscribe(`${subjects.actorPrefix(clusterId)}.${subjects.coordinator}`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const m = decode(msg.data) as { type?: string; jobId?: string; task?: number; subtask?: number; state?: string };
+      if (m?.type !== 'task-state' || !m.jobId) return;
+      const job = seen.get(m.jobId) ?? new Map<string, string[]>();
+      seen.set(m.jobId, job);
+      const key = `${m.task}/${m.subtask}`;
+      job.set(key, [...(job.get(key) ?? []), String(m.state)]);
+    },
+  });
+  await nc.flush(); // subscribed before the caller goes on
+  return { states: (jobId) => seen.get(jobId) ?? new Map(), stop: () => nc.close() };
 }
 
 /** The id `weir run` printed for the job it submitted. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, weir } from './harness.js';
+import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, watchTaskStates, weir } from './harness.js';
 import { assertExact, deleteStream, publishKeys, publishMore, readHash } from './keys.js';
 
 const V1 = join(FIXTURES, 'sp-count.ts');
@@ -103,11 +103,18 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const done1 = [...(await readHash(hash)).values()].reduce((a, b) => a + b, 0);
     assert.ok(done1 < 300_000, `the stop came while the job was still reading (${done1} of 300000 counted)`);
 
+    const watch = await watchTaskStates(cluster.clusterId);
     const job2 = await run(cluster, V1, 3, args, ['--from-savepoint', sp1]);
     const v2 = await cluster.job(job2);
     assert.equal(v2.fromSavepoint, sp1);
     assert.ok(v2.vertices.every((x: { parallelism: number }) => x.parallelism === 3));
     await waitForCheckpoint(cluster, job2);
+    // Each subtask reports INITIALIZING (connectors opened, state restored) before it runs.
+    const states = watch.states(job2);
+    await watch.stop();
+    assert.ok(states.size >= 3, `task states of every subtask: ${JSON.stringify([...states])}`);
+    for (const [subtask, seq] of states) assert.deepEqual(seq.slice(0, 2), ['INITIALIZING', 'RUNNING'], `subtask ${subtask}: ${seq.join(' -> ')}`);
+    assert.equal((await cluster.job(job2)).vertices.find((x: { uid: string }) => x.uid === 'count')?.status, 'RUNNING');
     const sp2 = await stopWithSavepoint(cluster, job2);
 
     const job3 = await run(cluster, V1, 1, args, ['--from-savepoint', sp2]);

@@ -13,6 +13,7 @@ import { canTransition, transition } from './job-status.js';
 import { createRestServer } from './rest/server.js';
 import { schedule } from './scheduler.js';
 import { reportedBytes } from './job-checkpoints.js';
+import { vertexStatus } from './job.js';
 
 const desc = (p: number) => buildJob(defineJob({ name: 'j' }, (env) => env.source(generator({ count: 1 }), { uid: 's' }).rebalance().map((x) => x, { uid: 'm', parallelism: 1 }).sink(discard(), { uid: 'o', parallelism: 1 })), { parallelism: p }).description;
 
@@ -26,6 +27,16 @@ test('scheduler: slot sharing needs max parallelism slots, spread over workers',
   assert.deepEqual(r.assignments[0]!.subtasks, [{ task: 0, subtask: 0 }, { task: 1, subtask: 0 }]);
   assert.deepEqual(r.assignments[2]!.subtasks, [{ task: 0, subtask: 2 }]);
   assert.deepEqual(schedule(plan, free.slice(0, 2)), { kind: 'not-enough-slots', needed: 3, available: 2 });
+});
+
+test('a vertex is RUNNING only once no subtask is deploying or initializing (restoring its state)', () => {
+  assert.equal(vertexStatus(['RUNNING', 'INITIALIZING']), 'INITIALIZING');
+  assert.equal(vertexStatus(['DEPLOYING', 'INITIALIZING', 'RUNNING']), 'DEPLOYING');
+  assert.equal(vertexStatus(['RUNNING', 'FINISHED']), 'RUNNING');
+  assert.equal(vertexStatus(['RUNNING', 'FAILED', 'INITIALIZING']), 'FAILED');
+  assert.equal(vertexStatus(['CANCELING', 'INITIALIZING']), 'CANCELING');
+  assert.equal(vertexStatus(['FINISHED', 'FINISHED']), 'FINISHED');
+  assert.equal(vertexStatus(['FINISHED', 'CANCELED']), 'CANCELED');
 });
 
 test('job status transitions follow the table', () => {

@@ -83,7 +83,7 @@ export function jobView(job: Job, now: number) {
       taskName: task.name,
       parallelism: n.parallelism,
       maxParallelism: n.maxParallelism,
-      status: aggregate(states),
+      status: vertexStatus(states),
       recordsIn,
       recordsOut,
       inputs: n.inputs,
@@ -114,11 +114,16 @@ export function jobView(job: Job, now: number) {
   };
 }
 
-function aggregate(states: TaskState[]): TaskState | 'CREATED' {
+/** A vertex's status from its subtasks' states. */
+export function vertexStatus(states: readonly TaskState[]): TaskState {
   if (states.some((s) => s === 'FAILED')) return 'FAILED';
   if (states.every((s) => s === 'FINISHED')) return 'FINISHED';
   if (states.every((s) => s === 'CANCELED')) return 'CANCELED';
   if (states.some((s) => s === 'CANCELING')) return 'CANCELING';
+  // RUNNING once no subtask is still restoring or deploying (some may have finished already).
+  if (states.some((s) => s === 'DEPLOYING')) return 'DEPLOYING';
+  if (states.some((s) => s === 'INITIALIZING')) return 'INITIALIZING';
   if (states.some((s) => s === 'RUNNING')) return 'RUNNING';
-  return states.some((s) => s === 'DEPLOYING') ? 'DEPLOYING' : 'CREATED';
+  // Only finished and canceled subtasks are left.
+  return 'CANCELED';
 }

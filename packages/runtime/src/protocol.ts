@@ -6,7 +6,11 @@ import type { SubtaskCheckpointStats, SubtaskSnapshot } from './snapshots/types.
  * request/reply, or in-process). Data never travels here.
  */
 
-export type TaskState = 'DEPLOYING' | 'RUNNING' | 'FINISHED' | 'CANCELING' | 'CANCELED' | 'FAILED';
+/**
+ * A subtask's state, as Flink's: DEPLOYING (sent to a worker), INITIALIZING (opening its connectors
+ * and restoring its state: no record flows yet), RUNNING, then one of the terminal states.
+ */
+export type TaskState = 'DEPLOYING' | 'INITIALIZING' | 'RUNNING' | 'FINISHED' | 'CANCELING' | 'CANCELED' | 'FAILED';
 export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set(['FINISHED', 'CANCELED', 'FAILED']);
 
 export interface SerializedError {

@@ -123,6 +123,8 @@ export class Task {
       wakeAt: (t: number) => this.scheduleTimerWake(t),
       fail: (e: unknown) => void this.fail(e),
     };
+    // Restoring a large state takes a while: the coordinator (and whoever watches) sees it.
+    this.setState('INITIALIZING');
     try {
       for (const id of task.nodes) {
         const node = graph.nodes[id]!;
@@ -188,6 +190,8 @@ export class Task {
         this.flushPending = true;
         this.ref?.tell({ t: 'flush' });
       }, this.s.options.bufferTimeoutMs);
+      // Canceled (or failed) while it was initializing: close what was opened since, and never run.
+      if (this.state !== 'INITIALIZING') return await this.closeAll();
       // RUNNING before the inputs: the actor drops messages in any other state, and a local
       // channel delivers its queued frames the moment it is subscribed.
       this.setState('RUNNING');
@@ -425,9 +429,7 @@ export class Task {
   async cancel(): Promise<void> {
     if (this.state === 'FINISHED' || this.state === 'CANCELED' || this.state === 'FAILED') return;
     this.setState('CANCELING');
-    for (const w of this.writers) await w.close();
-    await this.release();
-    for (const op of this.operators) await op.close().catch(() => undefined);
+    await this.closeAll();
     this.setState('CANCELED');
   }
 
@@ -435,10 +437,15 @@ export class Task {
     if (this.state === 'FAILED' || this.state === 'CANCELED') return;
     this.log.error({ err: e }, 'task failed');
     this.state = 'FAILED';
+    await this.closeAll();
+    this.s.onState(this, 'FAILED', serializeError(e));
+  }
+
+  /** Output channels, inputs, source and operators (sinks' connections); again after more were opened. */
+  private async closeAll(): Promise<void> {
     for (const w of this.writers) await w.close().catch(() => undefined);
     await this.release();
     for (const op of this.operators) await op.close().catch(() => undefined);
-    this.s.onState(this, 'FAILED', serializeError(e));
   }
 
   private setState(state: TaskState): void {
