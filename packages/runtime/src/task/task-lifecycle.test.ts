@@ -83,7 +83,7 @@ function makeTask(jobId: string, opened: Promise<void>, states: TaskState[]): { 
 }
 
 const until = async (what: string, ok: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 10)); // at most 10 s
   assert.ok(ok(), `timed out waiting for ${what}`);
 };
 
