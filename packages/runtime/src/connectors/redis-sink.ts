@@ -13,7 +13,8 @@
  * cut short by a crash resumes at the first chunk not applied. Checkpoint ids only grow over a
  * job's attempts; FINAL_TRANSACTION (Number.MAX_SAFE_INTEGER, exact in Lua's doubles) is the
  * largest. Every applied chunk also restarts the marker hash's expiry (`markerExpiryMs`, default
- * 7 days): an ended job's markers go away by themselves, and no restore comes that late.
+ * 7 days): an ended job's markers go away by themselves. A restore later than that after the last
+ * commit (a job stuck that long) would apply its restored transactions again.
  *
  * Redis does not roll back a script that fails halfway, so the script checks the type of every
  * key of the chunk before it writes anything: a key of another type refuses the whole chunk.
