@@ -179,6 +179,15 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.match(inspected.stdout, new RegExp(`count: ${before.size} keys`));
     const history = (await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { isSavepoint: boolean; status: string }[];
     assert.ok(history.some((h) => h.isSavepoint && h.status === 'COMPLETED'), 'the savepoint shows in the checkpoint history');
+    // Taken while the job ran, its key groups are the job's chains plus a tail; the coordinator folds
+    // them into one full base each in the background. Both jobs below resume from the folded savepoint.
+    assert.ok(meta.operators.count.keyGroupParts, 'key groups of several parts');
+    const compacted = await waitFor('the savepoint compacted', async () => {
+      const m = (await cluster.rest('GET', `/savepoints/${manualId}`)).body;
+      return m.compactedAt ? m : undefined;
+    });
+    assert.equal(compacted.operators.count.keyGroupParts, undefined);
+    assert.ok(compacted.sizeBytes < meta.sizeBytes, `${compacted.sizeBytes} < ${meta.sizeBytes}`);
     const sp = await stopWithSavepoint(cluster, job, true);
 
     const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));

@@ -17,7 +17,7 @@ import {
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
 import { JobCheckpoints } from './job-checkpoints.js';
-import { checkSavepointCompatibility, Operations, SavepointCatalog, type OperationView } from './savepoints/index.js';
+import { checkSavepointCompatibility, Operations, SavepointCatalog, SavepointCompactor, type OperationView } from './savepoints/index.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -39,6 +39,8 @@ export interface CoordinatorOptions {
   readonly slotWaitTimeoutMs?: number;
   /** Time to wait for subtasks to acknowledge a cancel (default 10 s). */
   readonly cancelTimeoutMs?: number;
+  /** Quiet time after the last savepoint before savepoints are compacted (default 2 s; savepoints/compactor.ts). */
+  readonly savepointCompactionDelayMs?: number;
   readonly now?: () => number;
 }
 
@@ -82,8 +84,8 @@ export class Coordinator {
   constructor(private readonly o: CoordinatorOptions) {
     this.now = o.now ?? Date.now;
     this.operations = new Operations(this.now);
-    this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now);
     this.log = o.log.child({ component: 'coordinator' });
+    this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now, new SavepointCompactor(o.savepoints, this.log, o.savepointCompactionDelayMs));
   }
 
   async start(): Promise<void> {
@@ -92,10 +94,12 @@ export class Coordinator {
       mailboxCapacity: 10_000,
     });
     this.timer = setInterval(() => void this.tick(), 500);
+    void this.savepoints.compactor.sweep();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.savepoints.compactor.stop();
     if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
   }
 
@@ -423,6 +427,7 @@ export class Coordinator {
     const job = this.runningJob(jobId);
     return this.operations.start('savepoint', jobId, async () => {
       const meta = await job.checkpoints.savepoint({ reason: 'manual', stopSources: false });
+      this.savepoints.compactor.offer(meta!);
       return { savepoint: this.savepoints.summary(meta!) };
     });
   }

@@ -22,6 +22,7 @@ export { RedisSnapshotStore, type RedisSnapshotStoreOptions } from './snapshots/
 export { FileSnapshotStore } from './snapshots/file-store.js';
 export { isTransactional, FINAL_TRANSACTION, type TransactionalSinkWriter, type PreCommitted, type SourceFactory, type SinkFactory } from './connectors/types.js';
 export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator, type SavepointReason, type SavepointJobInfo, type SavepointStore } from './snapshots/savepoint-types.js';
+export { compactionPlan, type SavepointCompaction } from './snapshots/savepoint-compaction.js';
 export { RedisSavepointStore, type RedisSavepointStoreOptions } from './snapshots/redis-savepoint-store.js';
 export { FileSavepointStore } from './snapshots/file-savepoint-store.js';
 export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from './snapshots/export-format.js';

@@ -5,6 +5,7 @@
 import { blobsToInspect, inspectSavepoint, type InspectOptions, type SavepointInspection, type SavepointMetadata, type SavepointStore } from '@weir/runtime';
 import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
 import { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
+import type { SavepointCompactor } from './compactor.js';
 import type { OperationView, Operations } from './operations.js';
 
 /** A savepoint as lists and operations report it. */
@@ -17,6 +18,8 @@ export class SavepointCatalog {
     readonly store: SavepointStore,
     private readonly operations: Operations,
     private readonly now: () => number,
+    /** Folds the parts of savepoints taken of running jobs, in the background. */
+    readonly compactor: SavepointCompactor,
   ) {}
 
   /** The metadata; WEIR_SAVEPOINT_NOT_FOUND if there is no such savepoint. */
@@ -51,7 +54,7 @@ export class SavepointCatalog {
   /** Savepoints, newest first, with their age. */
   async list(jobName?: string) {
     const now = this.now();
-    return (await this.store.list(jobName === undefined ? {} : { jobName })).map((m) => ({ ...this.summary(m), ageMs: now - m.createdAt, importedAt: m.importedAt ?? null }));
+    return (await this.store.list(jobName === undefined ? {} : { jobName })).map((m) => ({ ...this.summary(m), ageMs: now - m.createdAt, importedAt: m.importedAt ?? null, compactedAt: m.compactedAt ?? null }));
   }
 
   dispose(id: string): OperationView {
@@ -68,6 +71,8 @@ export class SavepointCatalog {
   }
 
   async importFile(bytes: Uint8Array) {
-    return this.summary(await this.store.importFile(bytes));
+    const meta = await this.store.importFile(bytes);
+    this.compactor.offer(meta); // exported before it was compacted
+    return this.summary(meta);
   }
 }

@@ -11,8 +11,10 @@ import { decodeExport } from './export-format.js';
 import type { FileSnapshotStore } from './file-store.js';
 import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
+import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources, takenSavepointNames } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import { SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { CompletedCheckpoint } from './types.js';
 
@@ -25,6 +27,8 @@ import type { CompletedCheckpoint } from './types.js';
  */
 export class FileSavepointStore implements SavepointStore {
   private readonly root: string;
+  /** Readers and compactions in this process (the store's only writer of savepoints once taken). */
+  private readonly users = new SavepointUsers();
 
   constructor(
     private readonly dir: string,
@@ -133,6 +137,10 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
+    return this.users.read(id, () => this.readRaw(id, names));
+  }
+
+  private async readRaw(id: string, names: readonly string[]): Promise<Uint8Array[]> {
     assertSavepointId(id);
     const values = await this.io('read savepoint blobs', () => mapLimited(names, (n) => readOptional(this.blobPath(id, n))));
     const missing = values.findIndex((v) => v === undefined);
@@ -144,16 +152,42 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   async dispose(id: string): Promise<void> {
-    await this.metadata(id);
-    // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
-    await this.io('dispose a savepoint', async () => {
-      await rm(this.blobDir(id), { recursive: true, force: true });
-      await rm(this.spDir(id), { recursive: true, force: true });
+    await this.users.alone(id, async () => {
+      await this.metadata(id);
+      // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+      await this.io('dispose a savepoint', async () => {
+        await rm(this.blobDir(id), { recursive: true, force: true });
+        await rm(this.spDir(id), { recursive: true, force: true });
+      });
     });
   }
 
   async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {
-    return exportSavepointStream(await this.metadata(id), (names) => this.readBlobs(id, names));
+    await this.metadata(id);
+    // The metadata is read again as a reader: a compaction between the two would have replaced it.
+    return this.users.readStream(id, () => this.exportPieces(id));
+  }
+
+  private async *exportPieces(id: string): AsyncGenerator<Uint8Array> {
+    yield* exportSavepointStream(await this.metadata(id), (names) => this.readRaw(id, names));
+  }
+
+  async compact(id: string): Promise<SavepointCompaction | undefined> {
+    const paths = fileSavepointPaths(this.dir, id);
+    const readMeta = async () => (await this.io('read a savepoint', () => readOptional(paths.meta)))?.toString('utf8');
+    const storage: CompactionStorage = {
+      readMeta,
+      readBlobs: (names) => this.readRaw(id, names),
+      writeBlobs: (blobs) => this.io('compact a savepoint', () => forEachLimited(blobs, (b) => writeAtomic(paths.blob(b.name), b.bytes))),
+      // Compare and write are two steps: safe because compaction and disposal run one at a time here (users.alone).
+      replaceMeta: async (expected, next) => {
+        if ((await readMeta()) !== expected) return false;
+        await this.io('compact a savepoint', () => writeAtomic(paths.meta, next));
+        return true;
+      },
+      deleteBlobs: (names) => this.io('compact a savepoint', () => forEachLimited(names, (n) => rm(paths.blob(n), { force: true }))),
+    };
+    return compactSavepoint(id, storage, this.users);
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
@@ -176,6 +210,10 @@ export class FileSavepointStore implements SavepointStore {
   }
 
   async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
+    return this.users.read(id, () => this.materializeAsReader(id, target));
+  }
+
+  private async materializeAsReader(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
     const jobBlobs = join(this.dir, assertToken('job id', target.jobId), 'blobs');
     const metadata = await this.metadata(id);
     const { checkpoint, copies } = materializePlan(metadata, target, Date.now());

@@ -10,9 +10,11 @@ import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
 import { checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
-import { materializePlan, newSavepointId, savepointBlobNames, savepointMetadata, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
+import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
+import { materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import { SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint } from './types.js';
 
@@ -58,6 +60,12 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {3} end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 return {1}`;
 
+/** KEYS[1] meta; ARGV expected, next: the metadata is replaced only if it still is what the caller read. */
+const REPLACE_METADATA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`;
+
 /** Options of {@link RedisSavepointStore}. */
 export interface RedisSavepointStoreOptions {
   /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
@@ -75,6 +83,9 @@ export interface RedisSavepointStoreOptions {
  * Redis address. The caller owns the client: `close()` leaves it open.
  */
 export class RedisSavepointStore implements SavepointStore {
+  /** Readers and compactions in this process (the store's only writer of savepoints once taken). */
+  private readonly users = new SavepointUsers();
+
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisSavepointStoreOptions,
@@ -181,6 +192,10 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
+    return this.users.read(id, () => this.readRaw(id, names));
+  }
+
+  private async readRaw(id: string, names: readonly string[]): Promise<Uint8Array[]> {
     const keys = this.keys(id);
     if (names.length === 0) return [];
     const values = await this.call('read savepoint blobs', () => mgetBuffers(this.redis, names.map((n) => keys.blob(n))));
@@ -194,14 +209,38 @@ export class RedisSavepointStore implements SavepointStore {
 
   async dispose(id: string): Promise<void> {
     const keys = this.keys(id);
-    const metadata = await this.metadata(id);
-    // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
-    await this.unlinkBlobs(keys, savepointBlobNames(metadata));
-    await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
+    await this.users.alone(id, async () => {
+      const metadata = await this.metadata(id);
+      // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+      // Every part name of its key groups too: a compaction whose readers outlasted it left its old parts.
+      const leftovers = Object.entries(metadata.operators).flatMap(([uid, op]) =>
+        Object.keys(op.keyGroups).flatMap((g) => Array.from({ length: MAX_SAVEPOINT_PARTS - 1 }, (_, i) => savepointPartName(savepointKeyGroupBlob(uid, Number(g)), i + 1))),
+      );
+      await this.unlinkBlobs(keys, [...new Set([...savepointBlobNames(metadata), ...leftovers])]);
+      await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
+    });
   }
 
   async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {
-    return exportSavepointStream(await this.metadata(id), (names) => this.readBlobs(id, names));
+    await this.metadata(id);
+    // The metadata is read again as a reader: a compaction between the two would have replaced it.
+    return this.users.readStream(id, () => this.exportPieces(id));
+  }
+
+  private async *exportPieces(id: string): AsyncGenerator<Uint8Array> {
+    yield* exportSavepointStream(await this.metadata(id), (names) => this.readRaw(id, names));
+  }
+
+  async compact(id: string): Promise<SavepointCompaction | undefined> {
+    const keys = this.keys(id);
+    const storage: CompactionStorage = {
+      readMeta: async () => (await this.call('read a savepoint', () => this.redis.get(keys.meta))) ?? undefined,
+      readBlobs: (names) => this.readRaw(id, names),
+      writeBlobs: (blobs) => this.call('compact a savepoint', () => this.writeBlobs(keys, blobs)),
+      replaceMeta: async (expected, next) => (await this.call('compact a savepoint', () => this.redis.eval(REPLACE_METADATA, 1, keys.meta, expected, next))) === 1,
+      deleteBlobs: (names) => this.unlinkBlobs(keys, names),
+    };
+    return compactSavepoint(id, storage, this.users);
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
@@ -222,6 +261,10 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
+    return this.users.read(id, () => this.materializeAsReader(id, target));
+  }
+
+  private async materializeAsReader(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
     const from = this.keys(id);
     const to = redisJobKeys(this.options.cluster, target.jobId);
     const metadata = await this.metadata(id);

@@ -5,6 +5,7 @@
  * since). A stop or rescale makes it from a completed checkpoint taken with full captures, whose
  * blobs the store copies under canonical names. Either way no checkpoint cleanup can touch it.
  */
+import type { SavepointCompaction } from './savepoint-compaction.js';
 import type { CompletedCheckpoint } from './types.js';
 
 /**
@@ -59,6 +60,8 @@ export interface SavepointMetadata {
   readonly operators: Readonly<Record<string, SavepointOperator>>;
   /** Set when imported from an export file: when (ms since epoch). An import keeps the id it had where it was exported. */
   readonly importedAt?: number;
+  /** Set once its key groups of several parts were folded into one full base each (savepoint-compaction.ts): when. */
+  readonly compactedAt?: number;
 }
 
 /** What the coordinator knows of the job when a savepoint completes (the checkpoint lacks it). */
@@ -126,6 +129,13 @@ export interface SavepointStore {
    * restore at another parallelism sees the change. `finished` is empty.
    */
   materialize(id: string, target: { readonly jobId: string; readonly attempt: number; readonly uids: readonly string[]; readonly withoutOperatorState: readonly string[] }): Promise<CompletedCheckpoint>;
+  /**
+   * Fold every key group of several parts (a detached savepoint's chain and tail) into one full
+   * base, in the background: the savepoint restores to the same state at every step, also for
+   * restores and exports already running (savepoint-compaction.ts). Undefined if it is gone or
+   * has nothing to fold.
+   */
+  compact(id: string): Promise<SavepointCompaction | undefined>;
   /** Where a savepoint lives, for people (e.g. `redis://host:6379/0 weir:{c:sp-…}:` or a directory). */
   location(id: string): string;
   close(): Promise<void>;
