@@ -6,8 +6,10 @@
  *     COMPLETED; size, the coordinator's record step (log 'savepoint completed'), the checkpoint's
  *     per-subtask sync/async/alignment. Between two savepoints a periodic checkpoint completes, then
  *     savepoint n of S waits (n-1)/S of the checkpoint interval (phases spread over the interval).
- *  2. Export of the last savepoint: GET /savepoints/:id/export, timed to the last byte; the file is
- *     decoded and checked (checksum, blob bytes = sizeBytes).
+ *     The coordinator then compacts the last one in the background (one full base per key group);
+ *     the bench waits for that (GET /savepoints/:id shows compactedAt) and reports it.
+ *  2. Export of the last savepoint, compacted: GET /savepoints/:id/export, timed to the last byte;
+ *     the file is decoded and checked (checksum, blob bytes = sizeBytes).
  *  3. Restore: the job is canceled and submitted again (POST /jobs with fromSavepoint), polled every
  *     20 ms until it is RUNNING with every subtask RUNNING and every subtask logged 'state restored'.
  *  4. The limit: the savepoint's blobs (same names, sizes, bytes, from the export file) written to
@@ -137,7 +139,8 @@ interface RestoreFigures {
   submitted: number;
   running: number | undefined;
   allRunning: number | undefined;
-  restores: { task: string; subtask: number; worker: string; ms: number; blobs: number; bytes: number; at: number }[];
+  /** readMs/applyMs: the worker's read from Redis and its decoding into the working state. */
+  restores: { task: string; subtask: number; worker: string; ms: number; readMs: number; applyMs: number; blobs: number; bytes: number; at: number }[];
   lastRestoreLog: number | undefined;
   /** The result: max(every subtask RUNNING in REST, last 'state restored' log line). */
   done: number;
@@ -153,8 +156,19 @@ interface DisposeFigures {
   getStatus: number;
 }
 
+/** The background compaction of the last savepoint (coordinator log 'savepoint compacted'). */
+interface CompactionFigures {
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The compaction itself (log `ms`). */
+  ms?: number;
+  /** From COMPLETED of the savepoint to compactedAt (includes the compactor's quiet delay). */
+  afterCompletedMs: number;
+}
+
 interface Results {
   savepoints: SavepointFigures[];
+  compaction?: CompactionFigures;
   export?: ExportFigures;
   restore?: RestoreFigures;
   limit?: LimitResult;
@@ -172,7 +186,7 @@ async function main(): Promise<boolean> {
   // Log lines of the savepoint, its checkpoint and the restore, besides the default ones.
   const cluster = new RoleProcesses(NATS_URL, REDIS_URL, [], {
     idPrefix: 'benchsp',
-    extraEvents: ['job submitted', 'checkpoint completed', 'checkpoint aborted', 'savepoint completed'],
+    extraEvents: ['job submitted', 'checkpoint completed', 'checkpoint aborted', 'savepoint completed', 'savepoint compacted'],
     tailLines: 300,
   });
   const rest = () => new RestClient(cluster.restUrl);
@@ -303,7 +317,10 @@ async function main(): Promise<boolean> {
       results.savepoints.push(sp);
       log(`  savepoint ${n} ${sp.id}: ${ms(sp.totalMs)} POST -> COMPLETED, ${bytes(sp.sizeBytes)} (${sp.location})`);
     }
-    const sp = results.savepoints[results.savepoints.length - 1]!;
+    const taken = results.savepoints[results.savepoints.length - 1]!;
+    const compaction = (results.compaction = await awaitCompaction(taken));
+    log(`  compacted ${taken.id} in the background: ${bytes(compaction.bytesBefore)} -> ${bytes(compaction.bytesAfter)}, ${compaction.ms === undefined ? '?' : ms(compaction.ms)} of work, compactedAt ${ms(compaction.afterCompletedMs)} after COMPLETED`);
+    const sp = { ...taken, sizeBytes: compaction.bytesAfter };
 
     // ---- 2. export
     const ex = (results.export = await exportSavepoint(sp));
@@ -387,6 +404,16 @@ async function main(): Promise<boolean> {
     };
   }
 
+  /** Waits until the coordinator compacted savepoint `s` (it has key groups of parts: it was taken of a running job). */
+  async function awaitCompaction(s: SavepointFigures): Promise<CompactionFigures> {
+    const meta = await waitFor(`savepoint ${s.id} compacted`, async () => {
+      const m = await restGet<SavepointMeta & { compactedAt?: number; sizeBytes: number }>(cluster.restUrl, `/savepoints/${s.id}`);
+      return m.compactedAt !== undefined ? m : undefined;
+    }, 120_000, 50);
+    const line = await waitFor('the log line "savepoint compacted"', () => cluster.eventsSince(s.window.from, 'savepoint compacted', (e) => e.fields.savepoint === s.id)[0], 5000, 50).catch(() => undefined);
+    return { bytesBefore: s.sizeBytes, bytesAfter: meta.sizeBytes, ms: typeof line?.fields.ms === 'number' ? line.fields.ms : undefined, afterCompletedMs: meta.compactedAt! - s.window.to };
+  }
+
   async function exportSavepoint(s: SavepointFigures): Promise<ExportFigures> {
     const url = new URL(`/savepoints/${s.id}/export`, cluster.restUrl);
     const from = Date.now();
@@ -440,6 +467,8 @@ async function main(): Promise<boolean> {
       subtask: Number(e.fields.subtask),
       worker: e.role,
       ms: Number(e.fields.ms),
+      readMs: Number(e.fields.readMs),
+      applyMs: Number(e.fields.applyMs),
       blobs: Number(e.fields.blobs),
       bytes: Number(e.fields.bytes),
       at: e.time - t0,
@@ -559,6 +588,8 @@ function report(r: Results): void {
   }
   const last = r.savepoints[r.savepoints.length - 1];
   if (last) rows.push(['savepoint size (sizeBytes)', bytes(last.sizeBytes), `${int(last.sizeBytes)} B; ${last.operators.filter((o) => o.blobs > 0).map((o) => `${o.uid} ${o.blobs} blobs ${bytes(o.bytes)}`).join(', ')}`]);
+  const c = r.compaction;
+  if (c) rows.push(['compacted in the background', bytes(c.bytesAfter), `from ${bytes(c.bytesBefore)}: one full base per key group; ${c.ms === undefined ? '?' : ms(c.ms)} of work in the coordinator, compactedAt ${ms(c.afterCompletedMs)} after COMPLETED (a 5 s quiet delay first); the export and the restore below read it`]);
   if (r.savepoints.length > 1) rows.push([`savepoint, median of ${r.savepoints.length}`, ms(median(r.savepoints.map((s) => s.totalMs))), `runs ${r.savepoints.map((s) => ms(s.totalMs)).join(' / ')}; sizes ${[...new Set(r.savepoints.map((s) => s.sizeBytes))].map((n) => int(n)).join(', ')} B`]);
   const ex = r.export;
   if (ex) {
@@ -577,7 +608,7 @@ function report(r: Results): void {
     rows.push(['  job RUNNING', at(rs.running), 'polled every 20 ms']);
     rows.push(["  last 'state restored' log line", at(rs.lastRestoreLog), 'pino time of the line']);
     rows.push(['  every subtask RUNNING', at(rs.allRunning), 'polled every 20 ms (a task reports RUNNING after its restore)']);
-    rows.push(["  'state restored' ms, max over subtasks", ms(maxMs), keyed.map((x) => `${x.task}#${x.subtask} on ${x.worker}: ${ms(x.ms)} for ${x.blobs} blobs ${bytes(x.bytes)} (done ${at(x.at)})`).join('; ')]);
+    rows.push(["  'state restored' ms, max over subtasks", ms(maxMs), keyed.map((x) => `${x.task}#${x.subtask} on ${x.worker}: ${ms(x.ms)} (read ${ms(x.readMs)}, decode ${ms(x.applyMs)}) for ${x.blobs} blobs ${bytes(x.bytes)} (done ${at(x.at)})`).join('; ')]);
     rows.push(['  restored job counts records', at(rs.processing), 'count recordsIn > 0 in REST (metrics about once a second); not part of the figure']);
     rows.push(['  CPU', '', r.cpu.restore ?? '']);
   }

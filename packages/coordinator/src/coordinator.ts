@@ -39,7 +39,7 @@ export interface CoordinatorOptions {
   readonly slotWaitTimeoutMs?: number;
   /** Time to wait for subtasks to acknowledge a cancel (default 10 s). */
   readonly cancelTimeoutMs?: number;
-  /** Quiet time after the last savepoint before savepoints are compacted (default 2 s; savepoints/compactor.ts). */
+  /** Quiet time after the last savepoint before savepoints are compacted (default 5 s; savepoints/compactor.ts). */
   readonly savepointCompactionDelayMs?: number;
   readonly now?: () => number;
 }

@@ -10,7 +10,7 @@ import { compactionPlan, type SavepointMetadata, type SavepointStore } from '@we
 import type { Logger } from 'pino';
 
 /** Default quiet delay: after the last savepoint completed, before compactions start. */
-export const DEFAULT_COMPACTION_DELAY_MS = 2_000;
+export const DEFAULT_COMPACTION_DELAY_MS = 5_000;
 
 export class SavepointCompactor {
   private readonly queue = new Set<string>();
