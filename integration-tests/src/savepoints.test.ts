@@ -158,8 +158,14 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const hashA = `${hash}:a`;
     const hashB = `${hash}:b`;
     hashes.push({ url: REDIS_URL, key: hashA }, { url: REDIS_URL, key: hashB });
-    const before = await publishKeys(stream, subject, 30_000);
+    const first = await publishKeys(stream, subject, 30_000);
     const job = await run(cluster, V1, 2, { stream, hash });
+    await waitForHash(hash, first);
+    // Every key again, once the first batch is in a checkpoint: each key group's chain is then a
+    // base and a delta, so the savepoint below has key groups of several parts (compacted later).
+    const second = everyKey();
+    await publishMore(stream, subject, second, 30_000 + second.length);
+    const before = addAll(first, second);
     await waitForHash(hash, before);
     // A savepoint of the running job: it keeps running.
     const manual = await weir(['savepoint', job], cluster.env);
@@ -191,7 +197,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const sp = await stopWithSavepoint(cluster, job, true);
 
     const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));
-    await publishMore(stream, subject, more, 30_000 + more.length);
+    await publishMore(stream, subject, more, 30_000 + second.length + more.length);
     // Checked before anything starts: how version 2's operators take version 1's state.
     const dry = await weir(['run', V2, '-p', '2', '--arg', `stream=${stream}`, '--arg', `hash=${hashB}`, '--from-savepoint', sp, '--dry-run'], cluster.env);
     assert.equal(dry.code, 0, dry.stderr);

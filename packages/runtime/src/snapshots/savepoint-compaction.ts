@@ -22,8 +22,8 @@ import type { SavepointMetadata, SavepointOperator } from './savepoint-types.js'
 import type { SavepointUsers } from './savepoint-users.js';
 import type { BlobWrite } from './types.js';
 
-/** Key groups read and merged at once: bounds the memory a compaction holds. */
-const COMPACT_CHUNK = 16;
+/** Key groups read and merged at once: bounds the memory a compaction holds (about 3× this many key groups of the state). */
+const COMPACT_CHUNK = 4;
 /** How long step 4 waits for readers (a slow export) before it leaves the old parts to the disposal. */
 const READERS_TIMEOUT_MS = 5 * 60_000;
 
