@@ -41,10 +41,18 @@ export class SavepointCatalog {
 
   /** Operators, key groups, sizes and sample keys/values, reading only the blobs of the operator asked for. */
   async inspect(id: string, opts: InspectOptions): Promise<SavepointInspection> {
-    const meta = await this.get(id);
-    const names = blobsToInspect(meta, opts);
-    const bytes = names.length > 0 ? await this.store.readBlobs(id, names) : [];
-    return inspectSavepoint(meta, new Map(names.map((n, i) => [n, bytes[i]!])), opts);
+    for (let attempt = 1; ; attempt++) {
+      const meta = await this.get(id);
+      const names = blobsToInspect(meta, opts);
+      try {
+        const bytes = names.length > 0 ? await this.store.readBlobs(id, names) : [];
+        return inspectSavepoint(meta, new Map(names.map((n, i) => [n, bytes[i]!])), opts);
+      } catch (err) {
+        // Compacted between the metadata and the read (its old parts are gone): once more, with the new metadata.
+        const compactedMeanwhile = (err as { code?: unknown }).code === 'WEIR_SNAPSHOT_MISSING' && (await this.store.get(id))?.compactedAt !== meta.compactedAt;
+        if (attempt >= 2 || !compactedMeanwhile) throw err;
+      }
+    }
   }
 
   summary(meta: SavepointMetadata) {

@@ -18,6 +18,8 @@ export class SavepointCompactor {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Stops a compaction in progress at its next key groups (the savepoint stays whole). */
+  private readonly abort = new AbortController();
   private readonly waiters: (() => void)[] = [];
 
   constructor(
@@ -51,6 +53,7 @@ export class SavepointCompactor {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     clearTimeout(this.timer);
     await this.running;
     this.wake();
@@ -78,7 +81,7 @@ export class SavepointCompactor {
       this.queue.delete(id);
       const started = Date.now();
       try {
-        const done = await this.store.compact(id);
+        const done = await this.store.compact(id, this.abort.signal);
         if (done) {
           const fields = { savepoint: id, keyGroups: done.keyGroups, bytesBefore: done.bytesBefore, bytesAfter: done.bytesAfter, ms: Date.now() - started };
           if (done.partsDeleted) this.log.info(fields, 'savepoint compacted');

@@ -172,7 +172,7 @@ export class FileSavepointStore implements SavepointStore {
     yield* exportSavepointStream(await this.metadata(id), (names) => this.readRaw(id, names));
   }
 
-  async compact(id: string): Promise<SavepointCompaction | undefined> {
+  async compact(id: string, signal?: AbortSignal): Promise<SavepointCompaction | undefined> {
     const paths = fileSavepointPaths(this.dir, id);
     const readMeta = async () => (await this.io('read a savepoint', () => readOptional(paths.meta)))?.toString('utf8');
     const storage: CompactionStorage = {
@@ -187,7 +187,7 @@ export class FileSavepointStore implements SavepointStore {
       },
       deleteBlobs: (names) => this.io('compact a savepoint', () => forEachLimited(names, (n) => rm(paths.blob(n), { force: true }))),
     };
-    return compactSavepoint(id, storage, this.users);
+    return compactSavepoint(id, storage, this.users, signal);
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {

@@ -231,7 +231,7 @@ export class RedisSavepointStore implements SavepointStore {
     yield* exportSavepointStream(await this.metadata(id), (names) => this.readRaw(id, names));
   }
 
-  async compact(id: string): Promise<SavepointCompaction | undefined> {
+  async compact(id: string, signal?: AbortSignal): Promise<SavepointCompaction | undefined> {
     const keys = this.keys(id);
     const storage: CompactionStorage = {
       readMeta: async () => (await this.call('read a savepoint', () => this.redis.get(keys.meta))) ?? undefined,
@@ -240,7 +240,7 @@ export class RedisSavepointStore implements SavepointStore {
       replaceMeta: async (expected, next) => (await this.call('compact a savepoint', () => this.redis.eval(REPLACE_METADATA, 1, keys.meta, expected, next))) === 1,
       deleteBlobs: (names) => this.unlinkBlobs(keys, names),
     };
-    return compactSavepoint(id, storage, this.users);
+    return compactSavepoint(id, storage, this.users, signal);
   }
 
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {

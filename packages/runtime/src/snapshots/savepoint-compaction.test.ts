@@ -119,6 +119,17 @@ for (const backend of [redisBackend(), fileBackend()]) {
       assert.deepEqual((await stored()).filter((k) => k.includes(sp.id)), []);
     });
 
+    test('a compaction stopped by its signal leaves the savepoint as it was', T, async () => {
+      const side = await backend.fresh();
+      const sp = await partedSavepoint(side, 'job-aborted');
+      const blobs = await savepointBlobs(side.savepoints, sp.id);
+      assert.equal(await side.savepoints.compact(sp.id, AbortSignal.abort()), undefined);
+      assert.deepEqual(await side.savepoints.get(sp.id), sp);
+      assert.deepEqual(await savepointBlobs(side.savepoints, sp.id), blobs);
+      assert.equal((await side.savepoints.compact(sp.id))?.keyGroups, 1, 'a later one does it');
+      await side.savepoints.dispose(sp.id);
+    });
+
     test('a disposal during a compaction waits for it, and leaves nothing behind', T, async () => {
       const side = await backend.fresh();
       const sp = await partedSavepoint(side, 'job-dispose-during');

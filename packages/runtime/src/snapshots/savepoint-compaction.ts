@@ -89,9 +89,10 @@ export function compactedMetadata(metadata: SavepointMetadata, groups: readonly 
 
 /**
  * Compacts savepoint `id` (the steps above), alone with respect to other exclusive uses of it in
- * this process (disposal). Undefined if it is gone or has no key group of several parts.
+ * this process (disposal). Undefined if it is gone, has no key group of several parts, or `signal`
+ * aborted it before the metadata step (it is then whole, and a later compaction finishes).
  */
-export function compactSavepoint(id: string, storage: CompactionStorage, users: SavepointUsers): Promise<SavepointCompaction | undefined> {
+export function compactSavepoint(id: string, storage: CompactionStorage, users: SavepointUsers, signal?: AbortSignal): Promise<SavepointCompaction | undefined> {
   return users.alone(id, async () => {
     const json = await storage.readMeta();
     if (json === undefined) return undefined;
@@ -102,6 +103,7 @@ export function compactSavepoint(id: string, storage: CompactionStorage, users: 
     const added = new Map<string, number>();
     const count = (m: Map<string, number>, uid: string, n: number) => m.set(uid, (m.get(uid) ?? 0) + n);
     for (let i = 0; i < groups.length; i += COMPACT_CHUNK) {
+      if (signal?.aborted) return undefined;
       const chunk = groups.slice(i, i + COMPACT_CHUNK);
       const read = await storage.readBlobs(chunk.flatMap((g) => g.parts));
       const merged: Uint8Array[] = [];

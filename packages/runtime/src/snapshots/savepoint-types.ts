@@ -132,10 +132,10 @@ export interface SavepointStore {
   /**
    * Fold every key group of several parts (a detached savepoint's chain and tail) into one full
    * base, in the background: the savepoint restores to the same state at every step, also for
-   * restores and exports already running (savepoint-compaction.ts). Undefined if it is gone or
-   * has nothing to fold.
+   * restores and exports already running (savepoint-compaction.ts). Undefined if it is gone, has
+   * nothing to fold, or `signal` stopped it early (the savepoint is then whole, unfolded).
    */
-  compact(id: string): Promise<SavepointCompaction | undefined>;
+  compact(id: string, signal?: AbortSignal): Promise<SavepointCompaction | undefined>;
   /** Where a savepoint lives, for people (e.g. `redis://host:6379/0 weir:{c:sp-…}:` or a directory). */
   location(id: string): string;
   close(): Promise<void>;
