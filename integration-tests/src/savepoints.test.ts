@@ -161,9 +161,15 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const first = await publishKeys(stream, subject, 30_000);
     const job = await run(cluster, V1, 2, { stream, hash });
     await waitForHash(hash, first);
-    // Every key again, once the first batch is in a checkpoint: each key group's chain is then a
-    // base and a delta, so the savepoint below has key groups of several parts (compacted later).
-    const second = everyKey();
+    // The sink upserts as records come: wait for a checkpoint that holds the first batch.
+    const firstIn = Date.now();
+    await waitFor('a checkpoint after the first batch', async () =>
+      ((await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { status: string; triggerTimestamp: number }[]).some((h) => h.status === 'COMPLETED' && h.triggerTimestamp > firstIn) ? true : undefined,
+    );
+    // A few keys again (spread over the key groups), once the first batch is in a checkpoint: a key
+    // group's chain is then a base and a small delta, so the savepoint below has key groups of
+    // several parts, compacted later.
+    const second = Array.from({ length: 200 }, (_, i) => `k${i * 25}`);
     await publishMore(stream, subject, second, 30_000 + second.length);
     const before = addAll(first, second);
     await waitForHash(hash, before);

@@ -26,12 +26,19 @@ export const TIMERS = '\u0000timers';
  * anyway), remembers for a few thousand keys their row and whether they are already in their dirty
  * set. A key switch that hits it costs no Map lookup and no Set insert. The maps and sets stay the
  * truth: the cache is dropped whenever they change other than through this class's own writes.
+ *
+ * Undecoded groups: a restore may hand over a key group as a function that decodes it
+ * (`putGroupLazy`). It is decoded when one of its keys is first used, by `decodeSome` (the task
+ * calls it between batches once it runs) or all at once by `decodeAll` (full captures, timers): a
+ * restored task runs as soon as its state is read, not once every row is rebuilt.
  */
 export class HeapKeyedState {
   /** keyGroup -> keyId -> row */
   readonly groups = new Map<number, Map<string, StateRow>>();
   /** keyGroup -> keyId -> row (undefined: removed) of the keys changed since the last snapshot */
   readonly dirty = new Map<number, Map<string, StateRow | undefined>>();
+  /** keyGroup -> its rows, not decoded yet (restored lazily); never also in `groups`. */
+  private readonly undecoded = new Map<number, () => Map<string, StateRow>>();
   private currentRow: StateRow | undefined;
   private currentKeyId = '';
   private currentGroup = -1;
@@ -70,7 +77,7 @@ export class HeapKeyedState {
       this.currentMarked = this.cacheMarked[slot] === 1;
       return;
     }
-    const row = this.groups.get(this.currentGroup)?.get(id);
+    const row = (this.undecoded.size === 0 ? this.groups.get(this.currentGroup) : this.decoded(this.currentGroup))?.get(id);
     this.cacheIds[slot] = id;
     this.cacheRows[slot] = row;
     this.cacheMarked[slot] = 0; // unknown: the next write adds it to its dirty set (idempotent)
@@ -97,7 +104,7 @@ export class HeapKeyedState {
     this.assertKey(name);
     let row = this.currentRow;
     if (row === undefined) {
-      let group = this.groups.get(this.currentGroup);
+      let group = this.undecoded.size === 0 ? this.groups.get(this.currentGroup) : this.decoded(this.currentGroup);
       if (group === undefined) this.groups.set(this.currentGroup, (group = new Map()));
       row = {};
       group.set(this.currentKeyId, row);
@@ -143,6 +150,7 @@ export class HeapKeyedState {
 
   /** Replace a key group's rows (restore). */
   putGroup(group: number, rows: Map<string, StateRow>): void {
+    this.undecoded.delete(group);
     if (rows.size === 0) this.groups.delete(group);
     else this.groups.set(group, rows);
     if (group === this.currentGroup) this.currentRow = rows.get(this.currentKeyId);
@@ -152,9 +160,52 @@ export class HeapKeyedState {
     this.dropCache();
   }
 
+  /**
+   * Replace a key group's rows with the ones `decode` returns once they are needed (restore):
+   * only before the task processes anything (no dirty marks, no current key in the group).
+   */
+  putGroupLazy(group: number, decode: () => Map<string, StateRow>): void {
+    if (this.dirty.has(group) || group === this.currentGroup) throw new Error(`key group ${group} is in use: it cannot be restored lazily`);
+    this.groups.delete(group);
+    this.undecoded.set(group, decode);
+    this.dropCache();
+  }
+
+  /** Key groups restored but not decoded yet. */
+  get undecodedGroups(): number {
+    return this.undecoded.size;
+  }
+
+  /** Decode up to `max` undecoded key groups; returns how many are left. */
+  decodeSome(max: number): number {
+    for (const g of this.undecoded.keys()) {
+      if (max-- <= 0) break;
+      this.decoded(g);
+    }
+    return this.undecoded.size;
+  }
+
+  /** Decode every undecoded key group (before anything reads `groups` as a whole). */
+  decodeAll(): void {
+    this.decodeSome(Infinity);
+  }
+
+  /** The rows of `group`, decoded first if they were restored lazily. */
+  private decoded(group: number): Map<string, StateRow> | undefined {
+    const decode = this.undecoded.get(group);
+    if (decode === undefined) return this.groups.get(group);
+    // Removed first: a decode that throws (a corrupt blob) fails the task, it is not retried.
+    this.undecoded.delete(group);
+    const rows = decode();
+    if (rows.size === 0) return undefined;
+    this.groups.set(group, rows);
+    return rows;
+  }
+
   /** Drop key groups outside a range (after restoring from a snapshot of other parallelism). */
   retainGroups(range: KeyGroupRange): void {
     for (const g of [...this.groups.keys()]) if (g >= 0 && (g < range.start || g > range.end)) this.groups.delete(g);
+    for (const g of [...this.undecoded.keys()]) if (g < range.start || g > range.end) this.undecoded.delete(g);
     this.dropCache();
   }
 
@@ -166,8 +217,9 @@ export class HeapKeyedState {
     this.currentSlot = -1;
   }
 
-  /** Number of keys with state. */
+  /** Number of keys with state (decodes every key group). */
   get size(): number {
+    this.decodeAll();
     let n = 0;
     for (const g of this.groups.values()) n += g.size;
     return n;

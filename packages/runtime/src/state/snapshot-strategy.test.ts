@@ -170,3 +170,70 @@ test('a detached savepoint of non-keyed state keeps its dirty mark for the next 
   const cp = strategy.capture(2, 8);
   assert.deepEqual(cp.blobs.map((b) => b.name), ['os/sum/3/2-8']);
 });
+
+test('a lazy restore decodes each key group on first use or by decodeSome, and reads, writes and captures as an eager one does', () => {
+  // Random writes, removals and checkpoints on one state, then the same chains restored eagerly
+  // and lazily: every read, every capture and the final rows agree, whatever is decoded when.
+  let seed = 7;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const { state, write } = keyedState(32);
+  const strategy = new SnapshotStrategy(state, 'count', 0, 3);
+  const stored = new Map<string, Uint8Array>();
+  let snapshot = strategy.capture(1, 1).snapshot;
+  for (let cp = 2; cp <= 6; cp++) {
+    for (let i = 0; i < 300; i++) {
+      const key = `k${Math.floor(random() * 400)}`;
+      if (random() < 0.15) {
+        state.setCurrentKey(key);
+        state.remove('n');
+      } else write(key, Math.floor(random() * 1000));
+    }
+    const c = strategy.capture(1, cp);
+    for (const b of c.blobs) stored.set(b.name, b.bytes);
+    snapshot = c.snapshot;
+  }
+  const eager = keyedState(32);
+  const lazy = keyedState(32);
+  const eagerStrategy = new SnapshotStrategy(eager.state, 'count', 0, 3);
+  const lazyStrategy = new SnapshotStrategy(lazy.state, 'count', 0, 3);
+  eagerStrategy.restore(snapshot, () => true, stored);
+  lazyStrategy.restore(snapshot, () => true, stored, true);
+  const groups = Object.keys(snapshot.keyGroups).length;
+  assert.ok(groups > 20);
+  assert.equal(lazy.state.undecodedGroups, groups, 'nothing decoded by the restore');
+  assert.equal(lazy.state.groups.size, 0);
+  for (let i = 0; i < 500; i++) {
+    const key = `k${Math.floor(random() * 25) * 17}`; // a few keys: some key groups stay unused
+    for (const side of [eager, lazy]) side.state.setCurrentKey(key);
+    assert.deepEqual(lazy.state.read('n'), eager.state.read('n'), key);
+    if (random() < 0.3) for (const side of [eager, lazy]) side.write(key, i);
+    if (i === 100) assert.equal(lazy.state.decodeSome(3), lazy.state.undecodedGroups);
+    if (i % 150 === 149) {
+      // An incremental capture writes the same deltas: undecoded key groups have none.
+      const e = eagerStrategy.capture(2, 100 + i);
+      const l = lazyStrategy.capture(2, 100 + i);
+      assert.deepEqual(l.snapshot, e.snapshot);
+      assert.deepEqual(l.blobs.map((b) => [b.name, Buffer.from(b.bytes)]), e.blobs.map((b) => [b.name, Buffer.from(b.bytes)]));
+    }
+  }
+  assert.ok(lazy.state.undecodedGroups > 0, 'some key groups were never used');
+  // A full capture decodes the rest first: the same bases.
+  const e = eagerStrategy.capture(2, 900, 'full');
+  const l = lazyStrategy.capture(2, 900, 'full');
+  assert.equal(lazy.state.undecodedGroups, 0);
+  assert.deepEqual(l.blobs.map((b) => [b.name, Buffer.from(b.bytes)]), e.blobs.map((b) => [b.name, Buffer.from(b.bytes)]));
+  assert.equal(lazy.state.size, eager.state.size);
+});
+
+test('a lazy restore of a corrupt blob fails when its key group is first used, with WEIR_SNAPSHOT_CORRUPT', () => {
+  const { state, write } = keyedState(4);
+  const strategy = new SnapshotStrategy(state, 'count', 0, 3);
+  for (let i = 0; i < 20; i++) write(`k${i}`, i);
+  const c = strategy.capture(1, 1);
+  const blobs = new Map(c.blobs.map((b) => [b.name, b.bytes]));
+  const [name] = [...blobs.keys()];
+  blobs.set(name!, Uint8Array.from([0xc1]));
+  const lazy = keyedState(4);
+  new SnapshotStrategy(lazy.state, 'count', 0, 3).restore(c.snapshot, () => true, blobs, true);
+  assert.throws(() => lazy.state.decodeAll(), (e: { code?: string }) => e.code === 'WEIR_SNAPSHOT_CORRUPT');
+});

@@ -68,9 +68,13 @@ export class SnapshotStrategy {
       if (!detached) this.state.clearDirty();
       return { blobs, snapshot: { keyGroups: {}, operatorState: name }, stateBytes: bytes.length, writtenBytes: bytes.length };
     }
-    if (detached) return this.captureDetached(emit, blobs);
+    if (detached) {
+      this.state.decodeAll(); // every key group with rows is in the savepoint: it must know which have rows
+      return this.captureDetached(emit, blobs);
+    }
     let written = 0;
     const full = kind === 'full';
+    if (full) this.state.decodeAll(); // a new base of every key group
     const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : this.state.dirty.keys();
     for (const group of changed) {
       const ids = this.state.dirty.get(group);
@@ -147,8 +151,12 @@ export class SnapshotStrategy {
     return names;
   }
 
-  /** Rebuild the working state from base + deltas per key group; continue the same chains. */
-  restore(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean, blobs: ReadonlyMap<string, Uint8Array>): void {
+  /**
+   * Rebuild the working state from base + deltas per key group; continue the same chains. `lazy`:
+   * each key group is decoded only when first needed (HeapKeyedState.putGroupLazy); its blobs are
+   * checked then, so a corrupt one fails the task once it runs instead of its restore.
+   */
+  restore(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean, blobs: ReadonlyMap<string, Uint8Array>, lazy = false): void {
     if (!this.state.keyed) {
       if (!snapshot.operatorState) return;
       const { row } = decode(snapshot.operatorState, blobs) as { row: StateRow };
@@ -159,16 +167,21 @@ export class SnapshotStrategy {
     for (const [g, names] of Object.entries(snapshot.keyGroups)) {
       const group = Number(g);
       if (!owns(group)) continue;
-      const rows = new Map<string, unknown>();
       const chain: Chain = { names: [...names], baseBytes: 0, deltaBytes: 0 };
-      names.forEach((name, i) => {
+      const parts = names.map((name, i) => {
         const bytes = blobs.get(name);
         if (!bytes) throw new WeirError('WEIR_SNAPSHOT_MISSING', `state blob '${name}' was not read`);
-        applyKeyedBlob(readKeyedBlob(bytes, `key group ${group} of '${this.uid}' (${name})`, i === 0), rows);
         if (i === 0) chain.baseBytes = bytes.length;
         else chain.deltaBytes += bytes.length;
+        return bytes;
       });
-      this.state.putGroup(group, rows as Map<string, StateRow>);
+      const decode = (): Map<string, StateRow> => {
+        const rows = new Map<string, unknown>();
+        parts.forEach((bytes, i) => applyKeyedBlob(readKeyedBlob(bytes, `key group ${group} of '${this.uid}' (${names[i]})`, i === 0), rows));
+        return rows as Map<string, StateRow>;
+      };
+      if (lazy) this.state.putGroupLazy(group, decode);
+      else this.state.putGroup(group, decode());
       this.chains.set(group, chain);
     }
   }

@@ -38,6 +38,8 @@ export interface OperatorInstance {
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
   /** After every operator restored: async follow-ups (sinks commit the restored transactions). */
   afterRestore?(): Promise<void>;
+  /** Decode up to `max` key groups restored lazily; returns how many are left (the task calls it while it runs). */
+  decodeSome?(max: number): number;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   /** A sink that commits by checkpoints (two-phase commit). */
   readonly transactional?: boolean;
@@ -380,7 +382,9 @@ class ActorOp extends Base implements OperatorInstance {
       const row = redistributeRow(rows, this.def.state, this.def.redistribution ?? 'split', this.rt.subtask, this.rt.parallelism);
       Object.assign(this.state.groups.get(-1)!.get('')!, row);
     }
-    this.snapshots.restore(snapshot, this.owns, blobs);
+    // Timers live in the rows and are indexed from them now: only an actor without timers can
+    // leave its key groups to be decoded as they are used.
+    this.snapshots.restore(snapshot, this.owns, blobs, this.node.keyed && this.def.onTimer === undefined);
     for (const [g, rows] of this.state.groups) {
       if (g < 0) continue;
       for (const [id, row] of rows) {
@@ -397,6 +401,10 @@ class ActorOp extends Base implements OperatorInstance {
     const scratch = new HeapKeyedState(this.def.state, this.node.maxParallelism, false);
     new SnapshotStrategy(scratch, this.node.uid, this.rt.subtask, this.rt.maxDeltaChain).restore({ keyGroups: {}, operatorState: name }, () => false, blobs);
     return scratch.groups.get(-1)!.get('')!;
+  }
+
+  decodeSome(max: number): number {
+    return this.state.decodeSome(max);
   }
 
   private handle(result: unknown): void {
