@@ -214,7 +214,8 @@ export class Task {
       }
       if (this.reader) this.ref.tell({ t: 'poll' });
       // Restored key groups left undecoded are decoded between messages; a record that needs one first decodes it at once.
-      if (this.operators.some((op) => (op.decodeSome?.(0) ?? 0) > 0)) this.ref.tell({ t: 'decode' });
+      // (Records may decode them all first: the message still comes, and logs that all are decoded.)
+      if (this.s.restore && this.operators.some((op) => op.decodeSome)) this.ref.tell({ t: 'decode' });
     } catch (e) {
       await this.fail(e);
     }
