@@ -212,10 +212,14 @@ export class RedisSavepointStore implements SavepointStore {
     await this.users.alone(id, async () => {
       const metadata = await this.metadata(id);
       // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
-      // Every part name of its key groups too: a compaction whose readers outlasted it left its old parts.
-      const leftovers = Object.entries(metadata.operators).flatMap(([uid, op]) =>
-        Object.keys(op.keyGroups).flatMap((g) => Array.from({ length: MAX_SAVEPOINT_PARTS - 1 }, (_, i) => savepointPartName(savepointKeyGroupBlob(uid, Number(g)), i + 1))),
-      );
+      // A compacted one: every part name of its key groups too, since a compaction whose readers
+      // outlasted it (or that stopped after its metadata step) left the old parts.
+      const leftovers =
+        metadata.compactedAt === undefined
+          ? []
+          : Object.entries(metadata.operators).flatMap(([uid, op]) =>
+              Object.keys(op.keyGroups).flatMap((g) => Array.from({ length: MAX_SAVEPOINT_PARTS - 1 }, (_, i) => savepointPartName(savepointKeyGroupBlob(uid, Number(g)), i + 1))),
+            );
       await this.unlinkBlobs(keys, [...new Set([...savepointBlobNames(metadata), ...leftovers])]);
       await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
     });

@@ -175,6 +175,26 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
       assert.deepEqual(rowsOf(done.metadata, await savepointBlobs(side.savepoints, sp.id), 1), G1);
       await side.savepoints.dispose(sp.id);
       assert.deepEqual((await side.stored()).filter((k) => k.includes(sp.id)), []);
+
+      // Stopped after the metadata step, before the old parts were deleted: the disposal deletes them.
+      const sp2 = await partedSavepoint(side, 'job-interrupted-late');
+      const late: CompactionStorage = {
+        ...storage,
+        readMeta: async () => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) ?? undefined,
+        readBlobs: async (names) => (await redis.mgetBuffer(names.map((n) => redisSavepointKeys(cluster, sp2.id).blob(n)))) as Buffer[],
+        writeBlobs: async (blobs) => void (await Promise.all(blobs.map((b) => redis.set(redisSavepointKeys(cluster, sp2.id).blob(b.name), Buffer.from(b.bytes))))),
+        replaceMeta: async (expected, next) => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) === expected && (await redis.set(redisSavepointKeys(cluster, sp2.id).meta, next)) === 'OK',
+        deleteBlobs: async () => {
+          throw new Error('the coordinator died here');
+        },
+      };
+      await assert.rejects(compactSavepoint(sp2.id, late, new SavepointUsers()), /died here/);
+      const compacted = (await side.savepoints.get(sp2.id))!;
+      assert.equal(typeof compacted.compactedAt, 'number');
+      assert.deepEqual(rowsOf(compacted, await savepointBlobs(side.savepoints, sp2.id), 1), G1);
+      assert.ok((await side.stored()).some((k) => k.endsWith(`${sp2.id}}:blob:ks/counter/1/3`)), 'the old parts are still there');
+      await side.savepoints.dispose(sp2.id);
+      assert.deepEqual((await side.stored()).filter((k) => k.includes(sp2.id)), []);
     } finally {
       await redis.quit();
     }
