@@ -15,8 +15,7 @@
  * A crash before step 3 leaves the old metadata, whose parts hold the same state; the next
  * compaction finishes the work.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { mergeChain } from './chain-merge.js';
+import { ChainMergeThread } from './chain-merge-thread.js';
 import { savepointKeyGroupParts } from './savepoint-names.js';
 import type { SavepointMetadata, SavepointOperator } from './savepoint-types.js';
 import type { SavepointUsers } from './savepoint-users.js';
@@ -26,6 +25,8 @@ import type { BlobWrite } from './types.js';
 const COMPACT_CHUNK = 4;
 /** How long step 4 waits for readers (a slow export) before it leaves the old parts to the disposal. */
 const READERS_TIMEOUT_MS = 5 * 60_000;
+/** Folds chains off the event loop; one thread for every compaction of this process. */
+const merger = new ChainMergeThread();
 
 /** One key group of several parts. */
 export interface CompactionGroup {
@@ -106,16 +107,14 @@ export function compactSavepoint(id: string, storage: CompactionStorage, users: 
       if (signal?.aborted) return undefined;
       const chunk = groups.slice(i, i + COMPACT_CHUNK);
       const read = await storage.readBlobs(chunk.flatMap((g) => g.parts));
-      const merged: Uint8Array[] = [];
       let at = 0;
-      for (const g of chunk) {
-        const chain = read.slice(at, (at += g.parts.length));
-        const bytes = mergeChain(chain);
-        count(removed, g.uid, chain.reduce((n, b) => n + b.byteLength, 0));
-        count(added, g.uid, bytes.byteLength);
-        merged.push(bytes);
-        await yieldToEventLoop(); // a merge is milliseconds of CPU: let the coordinator's other work in between
-      }
+      const chains = chunk.map((g) => read.slice(at, (at += g.parts.length)));
+      // On a thread: a large key group is seconds of CPU the coordinator must not be blocked for.
+      const merged = await Promise.all(chains.map((chain) => merger.merge(chain)));
+      chunk.forEach((g, j) => {
+        count(removed, g.uid, chains[j]!.reduce((n, b) => n + b.byteLength, 0));
+        count(added, g.uid, merged[j]!.byteLength);
+      });
       await storage.writeBlobs(chunk.map((g, j) => ({ name: g.parts[g.parts.length - 1]!, bytes: merged[j]! }))); // step 1
       await storage.writeBlobs(chunk.map((g, j) => ({ name: g.parts[0]!, bytes: merged[j]! }))); // step 2
     }
