@@ -51,7 +51,7 @@ export interface CompactionStorage {
   /** The metadata exactly as stored (compared in `replaceMeta`), or undefined. */
   readMeta(): Promise<string | undefined>;
   readBlobs(names: readonly string[]): Promise<Uint8Array[]>;
-  /** Each blob replaced atomically, in the order given. */
+  /** Each blob replaced atomically (a reader sees the old bytes or the new); resolves once all are stored. */
   writeBlobs(blobs: readonly BlobWrite[]): Promise<void>;
   /** Store `next` if the metadata still is `expected`; false if it is not. */
   replaceMeta(expected: string, next: string): Promise<boolean>;
