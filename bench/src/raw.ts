@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { PubAckPublisher } from '@weir/runtime';
 import { sleep, withTimeout } from './util.js';
 
 export interface RawOptions {
@@ -18,7 +19,16 @@ export interface RawOptions {
   /** Messages each pull consumer asks for ahead (Weir's fetchAhead default is 32). */
   readonly fetchAhead: number;
   readonly timeoutMs: number;
+  /**
+   * `js`: one `js.publish` per frame (the client's request path). `light`: Weir's own publish path
+   * (PubAckPublisher: plain publishes with a reply inbox, PubAcks matched by id), in batches of 32
+   * frames with `inFlight` frames outstanding per channel.
+   */
+  readonly publisher?: 'js' | 'light';
 }
+
+/** Frames per PubAckPublisher batch in the `light` raw test. */
+const LIGHT_BATCH = 32;
 
 export interface RawResult {
   readonly elapsedMs: number;
@@ -112,7 +122,34 @@ export async function rawPublishConsume(o: RawOptions): Promise<RawResult> {
       }
     });
     const publishing: Promise<void>[] = [];
-    perChannel.forEach((frames, c) => {
+    if (o.publisher === 'light') {
+      const light = new PubAckPublisher(pub);
+      perChannel.forEach((frames, c) => {
+        const subj = subject(Math.floor(c / o.receivers), c % o.receivers);
+        let next = 0;
+        const batch = Math.min(LIGHT_BATCH, o.inFlight);
+        for (let lane = 0; lane < Math.max(1, Math.floor(o.inFlight / batch)); lane++) {
+          publishing.push(
+            (async () => {
+              let backoff = 1;
+              let retry: Uint8Array[] = [];
+              while (retry.length > 0 || next < frames.length) {
+                const sending = retry.length > 0 ? retry : frames.slice(next, (next += batch));
+                const outcomes = await light.publishAll(subj, sending, 10_000);
+                const fatal = outcomes.find((x): x is Error => x instanceof Error);
+                if (fatal) throw fatal;
+                retry = sending.filter((_, i) => outcomes[i] !== 'stored');
+                if (retry.length > 0) {
+                  if (Date.now() > deadline) throw new Error(`raw light publish: ${retry.length} frames still refused`);
+                  await sleep(backoff);
+                  backoff = Math.min(backoff * 2, 100);
+                } else backoff = 1;
+              }
+            })(),
+          );
+        }
+      });
+    } else perChannel.forEach((frames, c) => {
       const subj = subject(Math.floor(c / o.receivers), c % o.receivers);
       let next = 0;
       for (let lane = 0; lane < Math.min(o.inFlight, frames.length); lane++) {
