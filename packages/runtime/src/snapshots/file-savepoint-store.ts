@@ -179,6 +179,8 @@ export class FileSavepointStore implements SavepointStore {
       readMeta,
       readBlobs: (names) => this.readRaw(id, names),
       writeBlobs: (blobs) => this.io('compact a savepoint', () => forEachLimited(blobs, (b) => writeAtomic(paths.blob(b.name), b.bytes))),
+      // Blob files are immutable (always replaced by a rename): two names may share one.
+      copyBlobs: (copies) => this.io('compact a savepoint', () => forEachLimited(copies, (c) => linkAtomic(paths.blob(c.from), paths.blob(c.to)))),
       // Compare and write are two steps: safe because compaction and disposal run one at a time here (users.alone).
       replaceMeta: async (expected, next) => {
         if ((await readMeta()) !== expected) return false;

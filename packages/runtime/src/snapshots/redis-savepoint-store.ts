@@ -241,6 +241,14 @@ export class RedisSavepointStore implements SavepointStore {
       readMeta: async () => (await this.call('read a savepoint', () => this.redis.get(keys.meta))) ?? undefined,
       readBlobs: (names) => this.readRaw(id, names),
       writeBlobs: (blobs) => this.call('compact a savepoint', () => this.writeBlobs(keys, blobs)),
+      copyBlobs: (copies) =>
+        this.call('compact a savepoint', async () => {
+          const pipeline = this.redis.pipeline();
+          for (const c of copies) pipeline.copy(keys.blob(c.from), keys.blob(c.to), 'REPLACE');
+          const replies = checkExec(await pipeline.exec());
+          const missing = replies.findIndex((copied) => copied !== 1);
+          if (missing >= 0) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${copies[missing]!.from}' of savepoint ${id} is missing (${redisAddress(this.redis)}); it cannot be compacted`);
+        }),
       replaceMeta: async (expected, next) => (await this.call('compact a savepoint', () => this.redis.eval(REPLACE_METADATA, 1, keys.meta, expected, next))) === 1,
       deleteBlobs: (names) => this.unlinkBlobs(keys, names),
     };

@@ -159,6 +159,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
         readMeta: async () => (await redis.get(keys.meta)) ?? undefined,
         readBlobs: async (names) => (await redis.mgetBuffer(names.map((n) => keys.blob(n)))) as Buffer[],
         writeBlobs: async (blobs) => void (await Promise.all(blobs.map((b) => redis.set(keys.blob(b.name), Buffer.from(b.bytes))))),
+        copyBlobs: async (copies) => void (await Promise.all(copies.map((c) => redis.copy(keys.blob(c.from), keys.blob(c.to), 'REPLACE')))),
         replaceMeta: async () => {
           throw new Error('the coordinator died here');
         },
@@ -183,6 +184,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
         readMeta: async () => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) ?? undefined,
         readBlobs: async (names) => (await redis.mgetBuffer(names.map((n) => redisSavepointKeys(cluster, sp2.id).blob(n)))) as Buffer[],
         writeBlobs: async (blobs) => void (await Promise.all(blobs.map((b) => redis.set(redisSavepointKeys(cluster, sp2.id).blob(b.name), Buffer.from(b.bytes))))),
+        copyBlobs: async (copies) => void (await Promise.all(copies.map((c) => redis.copy(redisSavepointKeys(cluster, sp2.id).blob(c.from), redisSavepointKeys(cluster, sp2.id).blob(c.to), 'REPLACE')))),
         replaceMeta: async (expected, next) => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) === expected && (await redis.set(redisSavepointKeys(cluster, sp2.id).meta, next)) === 'OK',
         deleteBlobs: async () => {
           throw new Error('the coordinator died here');

@@ -53,6 +53,8 @@ export interface CompactionStorage {
   readBlobs(names: readonly string[]): Promise<Uint8Array[]>;
   /** Each blob replaced atomically (a reader sees the old bytes or the new); resolves once all are stored. */
   writeBlobs(blobs: readonly BlobWrite[]): Promise<void>;
+  /** Each `to` replaced atomically by a copy of `from` inside the store (no bytes through this process). */
+  copyBlobs(copies: readonly { readonly from: string; readonly to: string }[]): Promise<void>;
   /** Store `next` if the metadata still is `expected`; false if it is not. */
   replaceMeta(expected: string, next: string): Promise<boolean>;
   deleteBlobs(names: readonly string[]): Promise<void>;
@@ -116,7 +118,7 @@ export function compactSavepoint(id: string, storage: CompactionStorage, users: 
         count(added, g.uid, merged[j]!.byteLength);
       });
       await storage.writeBlobs(chunk.map((g, j) => ({ name: g.parts[g.parts.length - 1]!, bytes: merged[j]! }))); // step 1
-      await storage.writeBlobs(chunk.map((g, j) => ({ name: g.parts[0]!, bytes: merged[j]! }))); // step 2
+      await storage.copyBlobs(chunk.map((g) => ({ from: g.parts[g.parts.length - 1]!, to: g.parts[0]! }))); // step 2
     }
     const next = compactedMetadata(metadata, groups, removed, added, Date.now());
     if (!(await storage.replaceMeta(json, JSON.stringify(next)))) return undefined; // step 3 (changed meanwhile: left as it is, still whole)
