@@ -200,6 +200,10 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     });
     assert.equal(compacted.operators.count.keyGroupParts, undefined);
     assert.ok(compacted.sizeBytes < meta.sizeBytes, `${compacted.sizeBytes} < ${meta.sizeBytes}`);
+    const reinspected = await weir(['inspect', manualId, '--operator', 'count', '--limit', '1'], cluster.env);
+    assert.equal(reinspected.code, 0, reinspected.stderr);
+    assert.match(reinspected.stdout, /, compacted \d{4}-\d\d-\d\dT/);
+    assert.match(reinspected.stdout, new RegExp(`count: ${before.size} keys`), 'the same keys once compacted');
     const sp = await stopWithSavepoint(cluster, job, true);
 
     const more = everyKey(Array.from({ length: 100 }, () => 'drop-me'));

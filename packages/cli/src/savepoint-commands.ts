@@ -207,7 +207,7 @@ async function readFileOrFail(file: string): Promise<Uint8Array> {
 
 function printInspection(r: SavepointInspection): void {
   const s = r.savepoint;
-  out(`savepoint ${s.id}: job ${s.jobName}@${s.jobVersion} (job id ${s.jobId}), checkpoint ${s.checkpointId}, ${s.reason}, ${new Date(s.createdAt).toISOString()}, ${formatBytes(s.sizeBytes)}, format ${s.formatVersion}`);
+  out(`savepoint ${s.id}: job ${s.jobName}@${s.jobVersion} (job id ${s.jobId}), checkpoint ${s.checkpointId}, ${s.reason}, ${new Date(s.createdAt).toISOString()}, ${formatBytes(s.sizeBytes)}, format ${s.formatVersion}${s.compactedAt ? `, compacted ${new Date(s.compactedAt).toISOString()}` : ''}`);
   table([
     ['OPERATOR', 'KIND', 'PARALLELISM', 'MAX', 'KEY GROUPS', 'OP STATES', 'SIZE', 'STATE'],
     ...r.operators.map((o) => [o.uid, `${o.keyed ? 'keyed ' : ''}${o.kind}`, String(o.parallelism), String(o.maxParallelism), String(o.keyGroups), String(o.operatorStates), formatBytes(o.bytes), Object.entries(o.state).map(([k, v]) => `${k}:${v}`).join(',') || '-']),
