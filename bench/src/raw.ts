@@ -59,6 +59,38 @@ async function publishWithRetry(js: JetStreamClient, subject: string, frame: Uin
   }
 }
 
+/** `inFlight` concurrent `js.publish` loops over one channel's frames, in order of taking. */
+function jsLanes(js: JetStreamClient, subject: string, frames: readonly Uint8Array[], inFlight: number, deadline: number): Promise<void>[] {
+  let next = 0;
+  return Array.from({ length: Math.min(inFlight, frames.length) }, async () => {
+    while (next < frames.length) await publishWithRetry(js, subject, frames[next++]!, deadline);
+  });
+}
+
+/** Weir's publish path: `inFlight / LIGHT_BATCH` concurrent loops, each publishing a batch and awaiting its PubAcks; refused frames go again. */
+function lightLanes(light: PubAckPublisher, subject: string, frames: readonly Uint8Array[], inFlight: number, deadline: number): Promise<void>[] {
+  let next = 0;
+  const batch = Math.min(LIGHT_BATCH, inFlight);
+  return Array.from({ length: Math.max(1, Math.floor(inFlight / batch)) }, async () => {
+    let backoff = 1;
+    let retry: Uint8Array[] = [];
+    while (retry.length > 0 || next < frames.length) {
+      const sending = retry.length > 0 ? retry : frames.slice(next, (next += batch));
+      const outcomes = await light.publishAll(subject, sending, 10_000);
+      const fatal = outcomes.find((x): x is Error => x instanceof Error);
+      if (fatal) throw fatal;
+      retry = sending.filter((_, i) => outcomes[i] !== 'stored');
+      if (retry.length === 0) {
+        backoff = 1;
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`raw light publish: ${retry.length} frames still refused`);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 100);
+    }
+  });
+}
+
 /**
  * Publishes every frame from one connection while a second connection consumes and acks them
  * with pull consumers (`consume()`), concurrently. Elapsed time runs from the first publish (and
@@ -121,44 +153,10 @@ export async function rawPublishConsume(o: RawOptions): Promise<RawResult> {
         if (++consumed === total) allConsumed();
       }
     });
-    const publishing: Promise<void>[] = [];
-    if (o.publisher === 'light') {
-      const light = new PubAckPublisher(pub);
-      perChannel.forEach((frames, c) => {
-        const subj = subject(Math.floor(c / o.receivers), c % o.receivers);
-        let next = 0;
-        const batch = Math.min(LIGHT_BATCH, o.inFlight);
-        for (let lane = 0; lane < Math.max(1, Math.floor(o.inFlight / batch)); lane++) {
-          publishing.push(
-            (async () => {
-              let backoff = 1;
-              let retry: Uint8Array[] = [];
-              while (retry.length > 0 || next < frames.length) {
-                const sending = retry.length > 0 ? retry : frames.slice(next, (next += batch));
-                const outcomes = await light.publishAll(subj, sending, 10_000);
-                const fatal = outcomes.find((x): x is Error => x instanceof Error);
-                if (fatal) throw fatal;
-                retry = sending.filter((_, i) => outcomes[i] !== 'stored');
-                if (retry.length > 0) {
-                  if (Date.now() > deadline) throw new Error(`raw light publish: ${retry.length} frames still refused`);
-                  await sleep(backoff);
-                  backoff = Math.min(backoff * 2, 100);
-                } else backoff = 1;
-              }
-            })(),
-          );
-        }
-      });
-    } else perChannel.forEach((frames, c) => {
+    const light = o.publisher === 'light' ? new PubAckPublisher(pub) : undefined;
+    const publishing = perChannel.flatMap((frames, c) => {
       const subj = subject(Math.floor(c / o.receivers), c % o.receivers);
-      let next = 0;
-      for (let lane = 0; lane < Math.min(o.inFlight, frames.length); lane++) {
-        publishing.push(
-          (async () => {
-            while (next < frames.length) await publishWithRetry(js, subj, frames[next++]!, deadline);
-          })(),
-        );
-      }
+      return light ? lightLanes(light, subj, frames, o.inFlight, deadline) : jsLanes(js, subj, frames, o.inFlight, deadline);
     });
     await withTimeout(Promise.all([Promise.all(publishing), done]), o.timeoutMs, `raw publish+consume of ${total} frames`);
     const elapsedMs = performance.now() - t0;
