@@ -88,7 +88,7 @@ export class SavepointCompactor {
           else this.log.warn(fields, 'savepoint compacted; its old parts were still being read and stay until it is disposed');
         }
       } catch (err) {
-        this.log.warn({ err, savepoint: id }, 'savepoint compaction failed; the savepoint is unchanged and is compacted again at the next coordinator start');
+        this.log.warn({ err, savepoint: id }, 'savepoint compaction failed; the savepoint still reads the same state: a fold left unfinished is done at the next coordinator start, and parts left behind go when it is disposed');
       }
     }
   }

@@ -181,6 +181,7 @@ export class FileSavepointStore implements SavepointStore {
       writeBlobs: (blobs) => this.io('compact a savepoint', () => forEachLimited(blobs, (b) => writeAtomic(paths.blob(b.name), b.bytes))),
       // Blob files are immutable (always replaced by a rename): two names may share one.
       copyBlobs: (copies) => this.io('compact a savepoint', () => forEachLimited(copies, (c) => linkAtomic(paths.blob(c.from), paths.blob(c.to)))),
+      blobSizes: (names) => this.io('compact a savepoint', () => mapLimited(names, async (n) => (await stat(paths.blob(n)).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e))))?.size ?? 0)),
       // Compare and write are two steps: safe because compaction and disposal run one at a time here (users.alone).
       replaceMeta: async (expected, next) => {
         if ((await readMeta()) !== expected) return false;

@@ -160,6 +160,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
         readBlobs: async (names) => (await redis.mgetBuffer(names.map((n) => keys.blob(n)))) as Buffer[],
         writeBlobs: async (blobs) => void (await Promise.all(blobs.map((b) => redis.set(keys.blob(b.name), Buffer.from(b.bytes))))),
         copyBlobs: async (copies) => void (await Promise.all(copies.map((c) => redis.copy(keys.blob(c.from), keys.blob(c.to), 'REPLACE')))),
+        blobSizes: (names) => Promise.all(names.map((n) => redis.strlen(keys.blob(n)))),
         replaceMeta: async () => {
           throw new Error('the coordinator died here');
         },
@@ -173,7 +174,11 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
       assert.deepEqual(rowsOf(meta, blobs, 1), G1, 'the old metadata still reads the same state');
       const done = await side.savepoints.compact(sp.id);
       assert.equal(done?.keyGroups, 1);
-      assert.deepEqual(rowsOf(done.metadata, await savepointBlobs(side.savepoints, sp.id), 1), G1);
+      const after = await savepointBlobs(side.savepoints, sp.id);
+      assert.deepEqual(rowsOf(done.metadata, after, 1), G1);
+      // Its last and first parts were already the folded base: the sizes are recounted, not adjusted.
+      assert.equal(done.metadata.sizeBytes, [...after.values()].reduce((n, b) => n + b.byteLength, 0), 'sizeBytes is what the store holds');
+      assert.equal((await side.savepoints.get(sp.id))!.sizeBytes, done.metadata.sizeBytes);
       await side.savepoints.dispose(sp.id);
       assert.deepEqual((await side.stored()).filter((k) => k.includes(sp.id)), []);
 
@@ -185,6 +190,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
         readBlobs: async (names) => (await redis.mgetBuffer(names.map((n) => redisSavepointKeys(cluster, sp2.id).blob(n)))) as Buffer[],
         writeBlobs: async (blobs) => void (await Promise.all(blobs.map((b) => redis.set(redisSavepointKeys(cluster, sp2.id).blob(b.name), Buffer.from(b.bytes))))),
         copyBlobs: async (copies) => void (await Promise.all(copies.map((c) => redis.copy(redisSavepointKeys(cluster, sp2.id).blob(c.from), redisSavepointKeys(cluster, sp2.id).blob(c.to), 'REPLACE')))),
+        blobSizes: (names) => Promise.all(names.map((n) => redis.strlen(redisSavepointKeys(cluster, sp2.id).blob(n)))),
         replaceMeta: async (expected, next) => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) === expected && (await redis.set(redisSavepointKeys(cluster, sp2.id).meta, next)) === 'OK',
         deleteBlobs: async () => {
           throw new Error('the coordinator died here');
@@ -201,4 +207,17 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
       await redis.quit();
     }
   });
+});
+
+test('waiting for readers ends when the compaction is stopped: the parts are left to the disposal', T, async () => {
+  const users = new SavepointUsers();
+  let release!: () => void;
+  const reading = users.read('sp-0000000000000001', () => new Promise<void>((r) => (release = r)));
+  const stop = new AbortController();
+  const waited = users.idle('sp-0000000000000001', 60_000, stop.signal);
+  setTimeout(() => stop.abort(), 20);
+  assert.equal(await waited, false, 'a reader is left');
+  release();
+  await reading;
+  assert.equal(await users.idle('sp-0000000000000001', 1_000), true);
 });

@@ -16,7 +16,7 @@
  * compaction finishes the work.
  */
 import { ChainMergeThread } from './chain-merge-thread.js';
-import { savepointKeyGroupParts } from './savepoint-names.js';
+import { savepointKeyGroupParts, savepointOperatorBlobNames } from './savepoint-names.js';
 import type { SavepointMetadata, SavepointOperator } from './savepoint-types.js';
 import type { SavepointUsers } from './savepoint-users.js';
 import type { BlobWrite } from './types.js';
@@ -42,7 +42,7 @@ export interface SavepointCompaction {
   readonly keyGroups: number;
   readonly bytesBefore: number;
   readonly bytesAfter: number;
-  /** False if readers kept the replaced parts in use too long: they stay until the savepoint is disposed. */
+  /** False if readers kept the replaced parts in use too long, or the compaction was stopped while they did: they stay until the savepoint is disposed. */
   readonly partsDeleted: boolean;
 }
 
@@ -55,6 +55,8 @@ export interface CompactionStorage {
   writeBlobs(blobs: readonly BlobWrite[]): Promise<void>;
   /** Each `to` replaced atomically by a copy of `from` inside the store (no bytes through this process). */
   copyBlobs(copies: readonly { readonly from: string; readonly to: string }[]): Promise<void>;
+  /** The size in bytes of each named blob (0 for a missing one). */
+  blobSizes(names: readonly string[]): Promise<number[]>;
   /** Store `next` if the metadata still is `expected`; false if it is not. */
   replaceMeta(expected: string, next: string): Promise<boolean>;
   deleteBlobs(names: readonly string[]): Promise<void>;
@@ -70,11 +72,11 @@ export function compactionPlan(metadata: SavepointMetadata): CompactionGroup[] {
 }
 
 /**
- * `metadata` after `groups` were folded: one part each, operator bytes less `removed` plus `added`
- * (bytes by uid), `compactedAt` set. An operator's bytes are the stored figure adjusted, not a
- * recount: after an interrupted compaction (its last parts already replaced) they are approximate.
+ * `metadata` after `groups` were folded: one part each, `compactedAt` set, and each operator's
+ * bytes as `bytes` (uid -> the bytes of its blobs as kept, recounted: after an interrupted
+ * compaction some last parts were already replaced, so adjusting the stored figure would be wrong).
  */
-export function compactedMetadata(metadata: SavepointMetadata, groups: readonly CompactionGroup[], removed: ReadonlyMap<string, number>, added: ReadonlyMap<string, number>, at: number): SavepointMetadata {
+export function compactedMetadata(metadata: SavepointMetadata, groups: readonly CompactionGroup[], bytes: ReadonlyMap<string, number>, at: number): SavepointMetadata {
   const operators: Record<string, SavepointOperator> = {};
   for (const [uid, op] of Object.entries(metadata.operators)) {
     const folded = new Set(groups.filter((g) => g.uid === uid).map((g) => String(g.group)));
@@ -84,10 +86,19 @@ export function compactedMetadata(metadata: SavepointMetadata, groups: readonly 
       ...rest,
       // Left out when every key group is one blob, as savepointMetadata does.
       ...(Object.keys(parts).length > 0 ? { keyGroupParts: parts } : {}),
-      bytes: op.bytes - (removed.get(uid) ?? 0) + (added.get(uid) ?? 0),
+      bytes: bytes.get(uid) ?? op.bytes,
     };
   }
   return { ...metadata, operators, sizeBytes: Object.values(operators).reduce((n, op) => n + op.bytes, 0), compactedAt: at };
+}
+
+/** uid -> the bytes of the operator's blobs that a compaction of `groups` keeps. */
+async function keptBytes(metadata: SavepointMetadata, groups: readonly CompactionGroup[], storage: CompactionStorage): Promise<Map<string, number>> {
+  const replaced = new Set(groups.flatMap((g) => g.parts.slice(1)));
+  const kept = Object.entries(metadata.operators).map(([uid, op]) => ({ uid, names: savepointOperatorBlobNames(op).filter((n) => !replaced.has(n)) }));
+  const sizes = await storage.blobSizes(kept.flatMap((k) => k.names));
+  let at = 0;
+  return new Map(kept.map((k) => [k.uid, sizes.slice(at, (at += k.names.length)).reduce((a, b) => a + b, 0)]));
 }
 
 /**
@@ -102,9 +113,6 @@ export function compactSavepoint(id: string, storage: CompactionStorage, users: 
     const metadata = JSON.parse(json) as SavepointMetadata;
     const groups = compactionPlan(metadata);
     if (groups.length === 0) return undefined;
-    const removed = new Map<string, number>();
-    const added = new Map<string, number>();
-    const count = (m: Map<string, number>, uid: string, n: number) => m.set(uid, (m.get(uid) ?? 0) + n);
     for (let i = 0; i < groups.length; i += COMPACT_CHUNK) {
       if (signal?.aborted) return undefined;
       const chunk = groups.slice(i, i + COMPACT_CHUNK);
@@ -113,16 +121,13 @@ export function compactSavepoint(id: string, storage: CompactionStorage, users: 
       const chains = chunk.map((g) => read.slice(at, (at += g.parts.length)));
       // On a thread: a large key group is seconds of CPU the coordinator must not be blocked for.
       const merged = await Promise.all(chains.map((chain) => merger.merge(chain)));
-      chunk.forEach((g, j) => {
-        count(removed, g.uid, chains[j]!.reduce((n, b) => n + b.byteLength, 0));
-        count(added, g.uid, merged[j]!.byteLength);
-      });
       await storage.writeBlobs(chunk.map((g, j) => ({ name: g.parts[g.parts.length - 1]!, bytes: merged[j]! }))); // step 1
       await storage.copyBlobs(chunk.map((g) => ({ from: g.parts[g.parts.length - 1]!, to: g.parts[0]! }))); // step 2
     }
-    const next = compactedMetadata(metadata, groups, removed, added, Date.now());
+    const next = compactedMetadata(metadata, groups, await keptBytes(metadata, groups, storage), Date.now());
     if (!(await storage.replaceMeta(json, JSON.stringify(next)))) return undefined; // step 3 (changed meanwhile: left as it is, still whole)
-    const partsDeleted = await users.idle(id, READERS_TIMEOUT_MS);
+    // Stopped while readers are left: the replaced parts stay, and the disposal sweeps them (compactedAt is set).
+    const partsDeleted = await users.idle(id, READERS_TIMEOUT_MS, signal);
     if (partsDeleted) await storage.deleteBlobs(groups.flatMap((g) => g.parts.slice(1))); // step 4
     return { metadata: next, keyGroups: groups.length, bytesBefore: metadata.sizeBytes, bytesAfter: next.sizeBytes, partsDeleted };
   });

@@ -45,11 +45,11 @@ export class SavepointUsers {
     return run;
   }
 
-  /** True once no reader of `id` is left; false if some still are after `timeoutMs`. */
-  async idle(id: string, timeoutMs: number): Promise<boolean> {
+  /** True once no reader of `id` is left; false if some still are after `timeoutMs` or when `signal` aborts. */
+  async idle(id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while ((this.readers.get(id) ?? 0) > 0) {
-      if (Date.now() >= deadline) return false;
+      if (Date.now() >= deadline || signal?.aborted) return false;
       await sleep(IDLE_POLL_MS);
     }
     return true;
