@@ -84,3 +84,46 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     assert.ok(cps.counts.restored >= 1 && cps.latest.restored, `restored from a checkpoint: ${JSON.stringify(cps.counts)}`);
   });
 });
+
+describe('a worker killed and not replaced (real processes, kill -9, no supervisor)', { timeout: 300_000 }, () => {
+  // Heartbeats would notice only after 10 minutes: within this test's waits, only the NATS probe can.
+  const cluster = new ProcessCluster(['--heartbeat-timeout', '600000']);
+  const hashes: string[] = [];
+  const streams: string[] = [];
+
+  before(async () => cluster.start(['w1', 'w2', 'w3']));
+  after(async () => {
+    await cluster.stop();
+    for (const s of streams) await deleteStream(s);
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    if (hashes.length > 0) await redis.del(...hashes);
+    redis.disconnect();
+  });
+
+  test('is found gone from NATS, and the job restarts on the spare worker with every count exact', { timeout: 240_000 }, async () => {
+    const id = uniqueId('');
+    const stream = `ITGONE_${id}`;
+    const hash = `it:gone:${id}`;
+    streams.push(stream);
+    hashes.push(hash);
+    const expected = await publishKeys(stream, `itgone.${id}`, 300_000);
+    const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const jobId = r.stdout.trim();
+    await waitFor('a completed checkpoint', async () => ((await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed > 0 ? true : undefined), 60_000, 50);
+    const workers = (await cluster.rest<{ workers: { id: string; freeSlots: number }[] }>('GET', '/workers')).body.workers;
+    const victim = workers.find((w) => w.freeSlots === 0)!.id;
+    assert.equal(workers.filter((w) => w.freeSlots === 1).length, 1, `one spare worker: ${JSON.stringify(workers)}`);
+    await cluster.killWorker(victim);
+
+    const final = await cluster.waitForFinished(jobId, 180_000);
+    assert.equal(final.restarts, 1);
+    assertExact(await readHash(hash), expected);
+    const ex = (await cluster.rest('GET', `/jobs/${jobId}/exceptions`)).body;
+    assert.equal(ex.history.length, 1);
+    assert.equal(ex.history[0].code, 'WEIR_WORKER_LOST');
+    assert.match(ex.history[0].message, new RegExp(`worker ${victim} .*is gone: NATS has had no subscriber for it`));
+    const left = (await cluster.rest<{ workers: { id: string }[] }>('GET', '/workers')).body.workers.map((w) => w.id);
+    assert.ok(!left.includes(victim), `the lost worker is no longer listed: ${left.join(', ')}`);
+  });
+});

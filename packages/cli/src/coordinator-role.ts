@@ -6,7 +6,7 @@ import { connectRedis } from './redis.js';
 import type { ClusterConfig, Running } from './roles.js';
 
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
-export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number }): Promise<Running & { url: string }> {
+export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number; workerGoneGraceMs?: number }): Promise<Running & { url: string }> {
   const nc = await connectNats(c.natsUrl, 'weir-coordinator');
   const redis = await connectRedis(c.redisUrl, 'weir-coordinator');
   // Savepoints get their own connection: an export's or a restore's megabytes of MGET and COPY must
@@ -26,6 +26,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
     log: c.log,
     ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
     ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
+    ...(c.workerGoneGraceMs ? { workerGoneGraceMs: c.workerGoneGraceMs } : {}),
   });
   await coordinator.start();
   const rest = createRestServer(coordinator, c.log);

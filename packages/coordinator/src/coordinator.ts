@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ActorRef, ActorSystem } from '@weir/actors';
+import { ActorNotFoundError, type ActorRef, type ActorSystem } from '@weir/actors';
 import {
   planExecution,
   subjects,
@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
 import { schedule } from './scheduler.js';
-import { WorkerRegistry } from './workers.js';
+import { WorkerRegistry, type WorkerInfo } from './workers.js';
 
 export interface CoordinatorOptions {
   readonly system: ActorSystem;
@@ -35,6 +35,11 @@ export interface CoordinatorOptions {
   readonly log: Logger;
   /** A worker with no heartbeat for this long is lost (default 10 s). */
   readonly heartbeatTimeoutMs?: number;
+  /**
+   * A worker that NATS has had no subscriber for this long is lost (default 1 s): its process
+   * exited or lost its connection. Probed every 500 ms; much sooner than a heartbeat timeout.
+   */
+  readonly workerGoneGraceMs?: number;
   /** How long a job waits for enough free slots before it fails (default 30 s). */
   readonly slotWaitTimeoutMs?: number;
   /** Time to wait for subtasks to acknowledge a cancel (default 10 s). */
@@ -75,6 +80,8 @@ export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
+  /** Workers with a liveness probe in flight (one at a time each). */
+  private readonly probing = new Set<WorkerInfo>();
   /** Savepoint, stop, rescale and disposal requests, polled by id. */
   readonly operations: Operations;
   /** The savepoints this cluster keeps. */
@@ -154,6 +161,7 @@ export class Coordinator {
     for (const w of this.workers.expire(now, this.o.heartbeatTimeoutMs ?? 10_000)) {
       await this.workerLost(w, `worker ${w.workerId} (pid ${w.pid} on ${w.host}) stopped sending heartbeats`, now);
     }
+    for (const w of this.workers.workers.values()) void this.probe(w);
     for (const job of this.jobs.values()) if (job.status === 'RUNNING') job.checkpoints.tick();
     for (const [jobId, { since }] of this.waiting) {
       const job = this.jobs.get(jobId);
@@ -167,6 +175,42 @@ export class Coordinator {
         await this.failJob(job, { code: 'WEIR_NOT_ENOUGH_SLOTS', message: `job needs ${needed} free slots and the cluster has ${this.workers.freeSlots().length}; start more workers (weir worker --slots N) or lower the parallelism`, time: now }, true);
       }
     }
+  }
+
+  /**
+   * Asks worker `w` for its status. NATS answers "no responders" at once when the worker's
+   * subscription is gone, i.e. its process exited (kill -9 included) or lost its connection; gone
+   * for `workerGoneGraceMs`, it is lost. A slow answer or a timeout proves nothing: heartbeats cover
+   * a worker that is connected but stuck.
+   */
+  private async probe(w: WorkerInfo): Promise<void> {
+    if (this.probing.has(w)) return;
+    this.probing.add(w);
+    let gone: boolean;
+    try {
+      await this.o.system.ref<WorkerMessage>(subjects.worker(w.workerId)).ask({ type: 'status' }, { timeoutMs: 2_000 });
+      gone = false;
+    } catch (e) {
+      if (!(e instanceof ActorNotFoundError)) return;
+      gone = true;
+    } finally {
+      this.probing.delete(w);
+    }
+    const now = this.now();
+    const graceMs = this.o.workerGoneGraceMs ?? 1_000;
+    if (this.workers.probed(w, gone, now, graceMs)) {
+      await this.workerLost(w, `worker ${w.workerId} (pid ${w.pid} on ${w.host}) is gone: NATS has had no subscriber for it for ${graceMs} ms (its process exited or lost its connection)`, now);
+    }
+  }
+
+  /** A worker that NATS has no subscriber for, found by a deployment: removed, as a probe would. */
+  private goneAtDeploy(workerId: string): WeirError {
+    const w = this.workers.workers.get(workerId);
+    if (w) {
+      this.workers.workers.delete(workerId);
+      this.log.warn({ worker: workerId, workerPid: w.pid }, 'worker lost');
+    }
+    return new WeirError('WEIR_WORKER_LOST', `worker ${workerId} is gone: NATS has no subscriber for it (its process exited or lost its connection); the next attempt is scheduled without it`);
   }
 
   private async workerLost(w: { workerId: string; pid: number; host: string }, message: string, now: number): Promise<void> {
@@ -285,7 +329,11 @@ export class Coordinator {
               ...(restore ? { restoreFrom: restore.id } : {}),
             },
             { timeoutMs: 30_000 },
-          ),
+          ).catch((e: unknown) => {
+            // Its process is gone: drop it, so that the next attempt is scheduled without it.
+            if (e instanceof ActorNotFoundError) throw this.goneAtDeploy(a.workerId);
+            throw e;
+          }),
         ),
       );
     } catch (e) {

@@ -5,7 +5,7 @@ import { ActorSystem } from '@weir/actors';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -113,4 +113,43 @@ test('reportedBytes: a detached savepoint\'s bytes per operator, summed over sub
   assert.deepEqual(reportedBytes([ack({ src: 18, count: 1000 }), ack({ src: 18, count: 2000 })]), { src: 36, count: 3000 });
   assert.deepEqual(reportedBytes([]), {});
   assert.equal(reportedBytes([ack({ src: 18 }), ack({ src: undefined })]), undefined);
+});
+
+test('a registered worker with no subscriber (its process is gone) is dropped: by the probe, and by a deployment that finds it', { timeout: 20_000 }, async () => {
+  const log = pino({ level: 'silent' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const register = (system: ActorSystem, id: string) => system.ref(subjects.coordinator).ask({ type: 'register', workerId: id, slots: 1, host: 'h', pid: 1, startedAt: Date.now() }, { timeoutMs: 1_000 });
+  const waitUntil = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(ok(), what);
+  };
+
+  // No actor 'worker-gone' exists: the in-process transport answers as NATS does for a dead process.
+  const probed = new ActorSystem({ name: 'c1' });
+  const c1 = new Coordinator({ system: probed, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints: new FileSavepointStore(dir, snapshots), log, workerGoneGraceMs: 100 });
+  await c1.start();
+  try {
+    await register(probed, 'gone');
+    assert.deepEqual(c1.listWorkers().map((w) => w.id), ['gone']);
+    await waitUntil('the probe dropped the worker', () => c1.listWorkers().length === 0);
+  } finally {
+    await c1.stop();
+  }
+
+  const deploying = new ActorSystem({ name: 'c2' });
+  const artifacts = new MemoryArtifactStore();
+  const c2 = new Coordinator({ system: deploying, dataPlane: new InProcessDataPlane(), artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log, workerGoneGraceMs: 3_600_000 });
+  await c2.start();
+  try {
+    await register(deploying, 'gone');
+    const job = await c2.submit({ artifact: await c2.putArtifact(new Uint8Array([1])), description: desc(1) });
+    await waitUntil('the deployment failed', () => c2.exceptions(job.id).history.length > 0);
+    const failure = c2.exceptions(job.id).history[0]!;
+    assert.equal(failure.code, 'WEIR_WORKER_LOST');
+    assert.match(failure.message, /worker gone is gone: NATS has no subscriber for it/);
+    assert.deepEqual(c2.listWorkers(), [], 'the next attempt is scheduled without it');
+  } finally {
+    await c2.stop();
+  }
 });

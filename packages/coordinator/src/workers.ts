@@ -7,6 +7,8 @@ export interface WorkerInfo {
   readonly slots: number;
   readonly registeredAt: number;
   lastHeartbeat: number;
+  /** Since when probes have found no subscriber for it on NATS (undefined: it answered last). */
+  goneSince?: number;
   /** slot -> job id using it */
   readonly used: Map<number, string>;
 }
@@ -38,6 +40,24 @@ export class WorkerRegistry {
       }
     }
     return lost;
+  }
+
+  /**
+   * A probe of `w` found it `gone` (no subscriber on NATS) or answered. True, and `w` is removed,
+   * once it has been gone for at least `graceMs`: one miss may be a reconnect, a second one a
+   * grace later is a process that exited. Ignored if `w` is no longer the registered worker (it
+   * registered again meanwhile).
+   */
+  probed(w: WorkerInfo, gone: boolean, now: number, graceMs: number): boolean {
+    if (this.workers.get(w.workerId) !== w) return false;
+    if (!gone) {
+      w.goneSince = undefined;
+      return false;
+    }
+    w.goneSince ??= now;
+    if (now - w.goneSince < graceMs) return false;
+    this.workers.delete(w.workerId);
+    return true;
   }
 
   freeSlots(): { workerId: string; slot: number }[] {
