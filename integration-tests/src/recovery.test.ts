@@ -10,21 +10,26 @@ import { assertExact, deleteStream, publishKeys, readHash } from './keys.js';
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
 
-describe('recovery from the latest checkpoint (real processes, kill -9, real NATS and Redis)', { timeout: 600_000 }, () => {
-  const cluster = new ProcessCluster(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000']);
-  const tmp = mkdtempSync(join(tmpdir(), 'weir-rec-'));
+/** A cluster started before a suite's tests, and stopped after them with the streams and hashes they list deleted. */
+function clusterForSuite(coordinatorArgs: string[], workers: string[]): { cluster: ProcessCluster; hashes: string[]; streams: string[] } {
+  const cluster = new ProcessCluster(coordinatorArgs);
   const hashes: string[] = [];
   const streams: string[] = [];
-
-  before(async () => cluster.start(['w1', 'w2']));
+  before(async () => cluster.start(workers));
   after(async () => {
     await cluster.stop();
     for (const s of streams) await deleteStream(s);
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     if (hashes.length > 0) await redis.del(...hashes);
     redis.disconnect();
-    rmSync(tmp, { recursive: true, force: true });
   });
+  return { cluster, hashes, streams };
+}
+
+describe('recovery from the latest checkpoint (real processes, kill -9, real NATS and Redis)', { timeout: 600_000 }, () => {
+  const { cluster, hashes, streams } = clusterForSuite(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000'], ['w1', 'w2']);
+  const tmp = mkdtempSync(join(tmpdir(), 'weir-rec-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
 
   test('a keyed count over 1,000,000 records survives three SIGKILLs of a worker with every count exact', { timeout: 300_000 }, async () => {
     const id = uniqueId('');
@@ -87,18 +92,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
 
 describe('a worker killed and not replaced (real processes, kill -9, no supervisor)', { timeout: 300_000 }, () => {
   // Heartbeats would notice only after 10 minutes: within this test's waits, only the NATS probe can.
-  const cluster = new ProcessCluster(['--heartbeat-timeout', '600000']);
-  const hashes: string[] = [];
-  const streams: string[] = [];
-
-  before(async () => cluster.start(['w1', 'w2', 'w3']));
-  after(async () => {
-    await cluster.stop();
-    for (const s of streams) await deleteStream(s);
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    if (hashes.length > 0) await redis.del(...hashes);
-    redis.disconnect();
-  });
+  const { cluster, hashes, streams } = clusterForSuite(['--heartbeat-timeout', '600000'], ['w1', 'w2', 'w3']);
 
   test('is found gone from NATS, and the job restarts on the spare worker with every count exact', { timeout: 240_000 }, async () => {
     const id = uniqueId('');
