@@ -177,7 +177,9 @@ function report(view: JobView): number {
   const records = view.vertices.map((v) => `${v.uid} ${v.recordsIn}/${v.recordsOut}`).join(', ');
   if (view.state === 'FINISHED') {
     const restarts = view.restarts > 0 ? ` after ${view.restarts} restart(s) from checkpoints` : '';
-    say(`job ${view.name} FINISHED in ${(view.duration / 1000).toFixed(2)} s${restarts} (records in/out: ${records})`);
+    // Short jobs in ms: "0.00 s" reads as if the clock had not run.
+    const took = view.duration < 1000 ? `${Math.round(view.duration)} ms` : `${(view.duration / 1000).toFixed(2)} s`;
+    say(`job ${view.name} FINISHED in ${took}${restarts} (records in/out: ${records})`);
     return 0;
   }
   if (view.state === 'FAILED' && view.failure) {
