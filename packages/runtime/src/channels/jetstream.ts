@@ -132,31 +132,44 @@ export class JetStreamDataPlane implements DataPlane {
         // Refill at half, not at the client's default of 3/4: half as many pull requests.
         const messages = await consumer.consume({ max_messages: fetchAhead, threshold_messages: Math.max(1, fetchAhead >> 1) });
         const order = new Map<number, Reorder>();
-        /** Frames held back over all senders: acks wait while any is. */
-        let heldFrames = 0;
+        // Held frames in delivery order. An ack (AckAll) may cover only what was delivered before
+        // the first of them. Waiting for none to be held instead let one sender's gap keep another
+        // sender's delivered frames unacked; they filled that sender's channel, and a refused frame
+        // of it could then never be stored (a stall for good).
+        const held: Held[] = [];
         const acks = new BatchedAck();
+        /** After each delivered message: ack what no held frame precedes. */
+        const ack = (latest: JsMsg) => {
+          while (held.length > 0 && held[0]!.released) held.shift();
+          const upTo = held.length === 0 ? latest : held[0]!.before;
+          if (upTo) acks.delivered(upTo);
+        };
+        let previous: JsMsg | undefined;
         const loop = (async () => {
           for await (const m of messages) {
+            const before = previous;
+            previous = m;
             const from = senderOf(m.subject);
             let r = order.get(from);
             if (!r) order.set(from, (r = { next: 0, held: new Map() }));
             const seq = frameSeq(m.data);
             if (seq < r.next || r.held.has(seq)) continue; // a duplicate from a retried publish
             if (seq > r.next) {
-              r.held.set(seq, m); // an earlier frame is being retried; hold this one
-              heldFrames++;
+              // An earlier frame of this sender is being retried: hold this one.
+              const h: Held = { m, before, released: false };
+              r.held.set(seq, h);
+              held.push(h);
               continue;
             }
             await deliver(from, decodeFrame(m.data));
             r.next++;
             for (let h = r.held.get(r.next); h !== undefined; h = r.held.get(r.next)) {
               r.held.delete(r.next);
-              heldFrames--;
-              await deliver(from, decodeFrame(h.data));
+              h.released = true;
+              await deliver(from, decodeFrame(h.m.data));
               r.next++;
             }
-            // Only once nothing is held back: acking m (AckAll) also acks every earlier frame.
-            if (heldFrames === 0) acks.delivered(m);
+            ack(m);
           }
         })();
         let stopped = false;
@@ -185,9 +198,13 @@ function senderOf(subject: string): number {
 /** Acks (AckAll) every 16th delivered frame, or the last one after 2 ms without more. */
 class BatchedAck {
   private last: JsMsg | undefined;
+  /** The stream sequence of the newest frame passed in: an older or the same one acks nothing new. */
+  private newest = 0;
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
   delivered(m: JsMsg): void {
+    if (m.seq <= this.newest) return;
+    this.newest = m.seq;
     this.last = m;
     if (++this.count % 16 === 0) return this.flush();
     this.timer ??= setTimeout(() => this.flush(), 2);
@@ -203,7 +220,15 @@ class BatchedAck {
 /** Per sender: the next frame sequence to deliver, and frames that arrived ahead of it. */
 interface Reorder {
   next: number;
-  held: Map<number, JsMsg>;
+  held: Map<number, Held>;
+}
+
+/** A frame that arrived ahead of its sender's next one, and the message delivered just before it. */
+interface Held {
+  readonly m: JsMsg;
+  readonly before: JsMsg | undefined;
+  /** Delivered since: no longer stops acks. */
+  released: boolean;
 }
 
 /**
