@@ -106,3 +106,23 @@ test('one sender\'s gap does not keep another sender\'s delivered frames unacked
     await nc.close();
   }
 });
+
+test('a stream that goes away under a receiver fails it through onError instead of leaving it waiting (real NATS)', { timeout: 60_000 }, async () => {
+  const nc = await connect({ servers: process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222' });
+  const cluster = `t${randomBytes(4).toString('hex')}`;
+  const plane = new JetStreamDataPlane(nc, cluster, pino({ level: 'silent' }));
+  const edge: EdgePlan = { id: 0, fromNode: 0, toNode: 1, inputIndex: 0, partitioning: 'forward', chained: false, fromTask: 0, toTask: 1, senders: 1, receivers: 1 };
+  try {
+    await plane.prepare('job', 1, [edge]);
+    let failed: Error | undefined;
+    const sub = await plane.channels('job', 1).input(edge, 0, async () => undefined, (e) => (failed = e));
+    await plane.dispose('job', 1); // as a nats-server restart does to a memory stream
+    const deadline = Date.now() + 30_000;
+    while (failed === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await sub.stop();
+    assert.ok(failed, 'the receiver failed');
+  } finally {
+    await plane.dispose('job', 1).catch(() => undefined);
+    await nc.close();
+  }
+});

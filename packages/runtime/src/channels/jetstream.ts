@@ -130,7 +130,9 @@ export class JetStreamDataPlane implements DataPlane {
         const consumer = await this.js.consumers.get(stream, subjects.dataConsumer(edge.id, to));
         const fetchAhead = this.options.fetchAhead ?? 32;
         // Refill at half, not at the client's default of 3/4: half as many pull requests.
-        const messages = await consumer.consume({ max_messages: fetchAhead, threshold_messages: Math.max(1, fetchAhead >> 1) });
+        // A stream or consumer that is gone (a nats-server restart loses memory streams) ends the
+        // iteration with an error, which fails the task: the client would otherwise wait for it for ever.
+        const messages = await consumer.consume({ max_messages: fetchAhead, threshold_messages: Math.max(1, fetchAhead >> 1), abort_on_missing_resource: true });
         const order = new Map<number, Reorder>();
         // Held frames in delivery order. An ack (AckAll) may cover only what was delivered before
         // the first of them. Waiting for none to be held instead let one sender's gap keep another
