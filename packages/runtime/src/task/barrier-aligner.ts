@@ -89,6 +89,10 @@ export class BarrierAligner {
       this.done = abortedId;
       return { kind: 'abort', barrierId: abortedId, then: this.aligned(channel, barrier, now) };
     }
+    // An older barrier on a channel not yet blocked: its checkpoint was skipped on another path and
+    // cannot complete here. It is no barrier of `cur`: that channel's records up to `cur`'s barrier
+    // still belong before the snapshot.
+    if (cur && barrier.id < cur.barrier.id) return NONE;
     if (!cur) this.current = { barrier, seen: new Set(), startedAt: now };
     this.current!.seen.add(channel);
     return this.maybeComplete(now);

@@ -19,6 +19,7 @@ import { InProcessDataPlane } from '../channels/in-process.js';
 import type { TaskState } from '../protocol.js';
 import { planExecution } from '../plan.js';
 import { FileSnapshotStore } from '../snapshots/file-store.js';
+import type { CheckpointReport } from './checkpointer.js';
 import { DEFAULT_TASK_OPTIONS, Task } from './task.js';
 
 const NATS = process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -43,8 +44,8 @@ const job = defineJob({ name: 'life', version: '1' }, (env) => {
   env.source(generator({ count: 100, make: (i) => i }), { uid: 'numbers', parallelism: 1 }).sink(jetstreamSink({ subject: SUBJECT }), { uid: 'out', parallelism: 1 });
 });
 
-/** The one task of `job` (source and sink chained), whose connector connection waits for `opened`. */
-function makeTask(jobId: string, opened: Promise<void>, states: TaskState[]): { task: Task; system: ActorSystem } {
+/** The one task of `job` (source and sink chained), whose connector connection waits for `opened`; `reports` gets its checkpoint reports (checkpointing on). */
+function makeTask(jobId: string, opened: Promise<void>, states: TaskState[], reports?: CheckpointReport[]): { task: Task; system: ActorSystem } {
   const { graph, description } = buildJob(job, {});
   const plan = planExecution(description);
   assert.equal(plan.tasks.length, 1, 'source and sink are chained into one task');
@@ -61,7 +62,7 @@ function makeTask(jobId: string, opened: Promise<void>, states: TaskState[]): { 
     system,
     log: pino({ level: 'silent' }),
     options: DEFAULT_TASK_OPTIONS,
-    checkpointing: { enabled: false, mode: 'exactly-once', maxDeltaChain: 8 },
+    checkpointing: { enabled: reports !== undefined, mode: 'exactly-once', maxDeltaChain: 8 },
     snapshots: new FileSnapshotStore(dir),
     connectorContext: (uid) => ({
       subtask: 0,
@@ -75,7 +76,7 @@ function makeTask(jobId: string, opened: Promise<void>, states: TaskState[]): { 
         return nc;
       },
     }),
-    onCheckpoint: () => undefined,
+    onCheckpoint: (_, r) => void reports?.push(r),
     onInputsEnded: () => undefined,
     onState: (_, state) => void states.push(state),
   });
@@ -120,5 +121,26 @@ test('a task canceled while it initializes closes what it opened and never runs'
   assert.deepEqual(states, ['INITIALIZING', 'CANCELING', 'CANCELED'], 'no RUNNING after CANCELED');
   assert.equal(task.state, 'CANCELED');
   assert.equal((await stored()) - before, 0, 'nothing was published');
+  await system.shutdown();
+});
+
+test('a checkpoint triggered while the task initializes is taken once it runs, not dropped', { timeout: 20_000 }, async () => {
+  const states: TaskState[] = [];
+  const reports: CheckpointReport[] = [];
+  let open!: () => void;
+  const jobId = `${RUN}-c`;
+  await new FileSnapshotStore(dir).fence(jobId, 1);
+  const { task, system } = makeTask(jobId, new Promise((r) => (open = r)), states, reports);
+  const started = task.start();
+  await until('INITIALIZING', () => states.length > 0);
+  task.triggerCheckpoint({ id: 1, timestamp: Date.now() });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(reports.length, 0, 'nothing while it initializes');
+  open();
+  await started;
+  await until('the checkpoint acknowledged', () => reports.length > 0);
+  assert.equal(reports[0]!.kind, 'ack', JSON.stringify(reports[0]));
+  assert.equal(reports[0]!.checkpointId, 1);
+  await task.cancel();
   await system.shutdown();
 });

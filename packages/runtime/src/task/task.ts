@@ -72,6 +72,8 @@ const DECODE_STEP = 2;
  */
 export class Task {
   state: TaskState = 'DEPLOYING';
+  /** Coordinator requests (trigger, drain) that came before the task ran, in order. */
+  private readonly early: (TaskMessage & { t: 'trigger' | 'drain' })[] = [];
   private operators: OperatorInstance[] = [];
   private writers: EdgeWriter[] = [];
   private inputs: InputSubscription[] = [];
@@ -212,6 +214,9 @@ export class Task {
         const ref = this.ref;
         this.inputs.push(await this.s.channels.input(edge, subtask, (from, frame) => ref.send({ t: 'frame', input, from, frame }), (e) => void this.fail(e)));
       }
+      // Triggers and drains that came while the task was deploying or initializing, first: a source
+      // barrier then holds the restored position, before any record is read.
+      for (const m of this.early.splice(0)) this.ref.tell(m);
       if (this.reader) this.ref.tell({ t: 'poll' });
       // Restored key groups left undecoded are decoded between messages; a record that needs one first decodes it at once.
       // (Records may decode them all first: the message still comes, and logs that all are decoded.)
@@ -427,12 +432,22 @@ export class Task {
 
   /** Coordinator: start checkpoint `barrier` (source tasks); `stop`: read nothing after it (stop-with-savepoint). */
   triggerCheckpoint(barrier: Barrier, stop = false): void {
-    if (this.state === 'RUNNING') this.ref?.tell({ t: 'trigger', barrier, stop });
+    this.request({ t: 'trigger', barrier, stop });
   }
 
   /** Coordinator: stop-with-savepoint with drain. */
   drain(): void {
-    if (this.state === 'RUNNING') this.ref?.tell({ t: 'drain' });
+    this.request({ t: 'drain' });
+  }
+
+  /**
+   * A request of the coordinator: to the mailbox once running, kept until then while the task
+   * deploys or restores. Dropping it left the checkpoint waiting for this task until its timeout,
+   * which fails the job (and a barrier skipped on one path only confused the alignment downstream).
+   */
+  private request(m: TaskMessage & { t: 'trigger' | 'drain' }): void {
+    if (this.state === 'RUNNING') this.ref?.tell(m);
+    else if (this.state === 'DEPLOYING' || this.state === 'INITIALIZING') this.early.push(m);
   }
 
   /** Coordinator: checkpoint `checkpointId` completed. */
