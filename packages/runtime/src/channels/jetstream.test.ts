@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { encodeRecords, FrameKind, frameSeq } from '../frames.js';
 import type { EdgePlan } from '../plan.js';
 import { subjects } from '../subjects.js';
-import { checkDataPlaneOptions, JetStreamDataPlane, JetStreamOutput } from './jetstream.js';
+import { checkDataPlaneOptions, JetStreamDataPlane, JetStreamOutput, type JetStreamDataPlaneOptions } from './jetstream.js';
 import type { PubAckPublisher, PublishOutcome } from './pub-acks.js';
 
 const invalid = (re: RegExp) => (e: unknown) => {
@@ -50,24 +50,36 @@ test('a refused frame is retried alone: frames after it wait, so those held back
   assert.deepEqual(batches, [[0, 1, 2, 3], [1], [1], [4, 5, 6, 7]]);
 });
 
-test('one sender\'s gap does not keep another sender\'s delivered frames unacked: its retry still fits (real NATS)', { timeout: 60_000 }, async () => {
+/** A data plane of a fresh cluster id on the real NATS, for `fn`; attempts 1 and 2 of job 'job' are disposed after it. */
+async function withPlane(options: JetStreamDataPlaneOptions, fn: (p: { nc: NatsConnection; cluster: string; plane: JetStreamDataPlane }) => Promise<void>): Promise<void> {
   const nc = await connect({ servers: process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222' });
   const cluster = `t${randomBytes(4).toString('hex')}`;
-  // 4 frames per channel, so that a handful of unacked frames fill one.
-  const plane = new JetStreamDataPlane(nc, cluster, pino({ level: 'silent' }), { maxFramesPerChannel: 4, window: 4 });
-  const edge: EdgePlan = { id: 0, fromNode: 0, toNode: 1, inputIndex: 0, partitioning: 'rebalance', chained: false, fromTask: 0, toTask: 1, senders: 2, receivers: 1 };
-  const js = jetstream(nc);
-  /** Publishes frame `seq` of sender `from` as its channel would; false if the stream refused it. */
-  const publish = async (from: number, seq: number) => {
-    try {
-      await js.publish(subjects.data(cluster, 'job', 1, 0, from, 0), encodeRecords(seq, [`${from}/${seq}`]));
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const settle = () => new Promise((r) => setTimeout(r, 150));
+  const plane = new JetStreamDataPlane(nc, cluster, pino({ level: 'silent' }), options);
   try {
+    await fn({ nc, cluster, plane });
+  } finally {
+    for (const attempt of [1, 2]) await plane.dispose('job', attempt).catch(() => undefined);
+    await nc.close();
+  }
+}
+
+const edgeOf = (partitioning: EdgePlan['partitioning'], senders: number, receivers: number): EdgePlan => ({ id: 0, fromNode: 0, toNode: 1, inputIndex: 0, partitioning, chained: false, fromTask: 0, toTask: 1, senders, receivers });
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+test('one sender\'s gap does not keep another sender\'s delivered frames unacked: its retry still fits (real NATS)', { timeout: 60_000 }, async () => {
+  // 4 frames per channel, so that a handful of unacked frames fill one.
+  await withPlane({ maxFramesPerChannel: 4, window: 4 }, async ({ nc, cluster, plane }) => {
+    const edge = edgeOf('rebalance', 2, 1);
+    const js = jetstream(nc);
+    /** Publishes frame `seq` of sender `from` as its channel would; false if the stream refused it. */
+    const publish = async (from: number, seq: number) => {
+      try {
+        await js.publish(subjects.data(cluster, 'job', 1, 0, from, 0), encodeRecords(seq, [`${from}/${seq}`]));
+        return true;
+      } catch {
+        return false;
+      }
+    };
     await plane.prepare('job', 1, [edge]);
     const got: string[] = [];
     const sub = await plane.channels('job', 1).input(edge, 0, async (from, f) => void got.push(`${from}:${(f as { seq?: number }).seq}`));
@@ -86,8 +98,7 @@ test('one sender\'s gap does not keep another sender\'s delivered frames unacked
       if (!stored) await settle();
     }
     assert.ok(stored, "sender 0's retried frame was stored");
-    const deadline = Date.now() + 10_000;
-    while (got.length < 7 && Date.now() < deadline) await settle();
+    for (let i = 0; i < 60 && got.length < 7; i++) await settle();
     await sub.stop(); // sends the last ack
     assert.deepEqual(got.filter((g) => g.startsWith('0:')), ['0:0', '0:1', '0:2', '0:3', '0:4'], 'in order, once each');
     assert.deepEqual(got.filter((g) => g.startsWith('1:')), ['1:0', '1:1']);
@@ -96,33 +107,37 @@ test('one sender\'s gap does not keep another sender\'s delivered frames unacked
     const consumerInfo = () => jsm.consumers.info(subjects.dataStream(cluster, 'job', 1), subjects.dataConsumer(0, 0));
     let consumer = await consumerInfo();
     for (let i = 0; i < 50 && consumer.num_ack_pending > 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+      await settle(20);
       consumer = await consumerInfo();
     }
     assert.equal(consumer.num_ack_pending, 0, 'every frame acked');
     assert.equal(consumer.ack_floor.stream_seq, consumer.delivered.stream_seq);
-  } finally {
-    await plane.dispose('job', 1).catch(() => undefined);
-    await nc.close();
-  }
+  });
 });
 
 test('a stream that goes away under a receiver fails it through onError instead of leaving it waiting (real NATS)', { timeout: 60_000 }, async () => {
-  const nc = await connect({ servers: process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222' });
-  const cluster = `t${randomBytes(4).toString('hex')}`;
-  const plane = new JetStreamDataPlane(nc, cluster, pino({ level: 'silent' }));
-  const edge: EdgePlan = { id: 0, fromNode: 0, toNode: 1, inputIndex: 0, partitioning: 'forward', chained: false, fromTask: 0, toTask: 1, senders: 1, receivers: 1 };
-  try {
+  await withPlane({}, async ({ plane }) => {
+    const edge = edgeOf('forward', 1, 1);
     await plane.prepare('job', 1, [edge]);
     let failed: Error | undefined;
     const sub = await plane.channels('job', 1).input(edge, 0, async () => undefined, (e) => (failed = e));
     await plane.dispose('job', 1); // as a nats-server restart does to a memory stream
-    const deadline = Date.now() + 30_000;
-    while (failed === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 1500 && failed === undefined; i++) await settle(20);
     await sub.stop();
     assert.ok(failed, 'the receiver failed');
-  } finally {
-    await plane.dispose('job', 1).catch(() => undefined);
-    await nc.close();
-  }
+  });
+});
+
+test('the stream holds every channel full by default: its own limit never binds before the channels\' (real NATS)', { timeout: 30_000 }, async () => {
+  // 20 x 20 channels of 64 frames: 25,600 > the base of 20,000. A chained edge has no channels.
+  const edge = edgeOf('hash', 20, 20);
+  const maxMsgs = async (nc: NatsConnection, cluster: string, attempt: number) => (await (await jetstreamManager(nc)).streams.info(subjects.dataStream(cluster, 'job', attempt))).config.max_msgs;
+  await withPlane({}, async ({ nc, cluster, plane }) => {
+    await plane.prepare('job', 1, [edge, { ...edge, id: 1, chained: true }]);
+    assert.equal(await maxMsgs(nc, cluster, 1), 25_600);
+  });
+  await withPlane({ maxFrames: 1_000 }, async ({ nc, cluster, plane }) => {
+    await plane.prepare('job', 2, [edge]);
+    assert.equal(await maxMsgs(nc, cluster, 2), 1_000, 'a set limit is kept');
+  });
 });

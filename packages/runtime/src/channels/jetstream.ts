@@ -51,6 +51,16 @@ export function checkDataPlaneOptions(o: JetStreamDataPlaneOptions): void {
   }
 }
 
+/**
+ * The stream's frame limit unless set: 20,000, or every channel full if that is more. A stream
+ * limit that binds before the channels' own lets frames parked behind gaps on every receiver
+ * take all the places, and no retry could land (a stall of the whole job).
+ */
+function defaultMaxFrames(edges: readonly EdgePlan[], perChannel: number): number {
+  const channels = edges.filter((e) => !e.chained).reduce((n, e) => n + e.senders * e.receivers, 0);
+  return Math.max(20_000, perChannel * channels);
+}
+
 /** Largest frame we publish; NATS refuses payloads over max_payload (1 MiB by default). */
 const MAX_FRAME_BYTES = 900 * 1024;
 
@@ -90,7 +100,7 @@ export class JetStreamDataPlane implements DataPlane {
       retention: RetentionPolicy.Interest,
       storage: StorageType.Memory,
       discard: DiscardPolicy.New,
-      max_msgs: this.options.maxFrames ?? 20_000,
+      max_msgs: this.options.maxFrames ?? defaultMaxFrames(edges, this.options.maxFramesPerChannel ?? DEFAULT_MAX_FRAMES_PER_CHANNEL),
       // One subject per channel: a per-subject limit with discard-new bounds each channel's backlog.
       ...(this.options.maxFramesPerChannel === 0 ? {} : { max_msgs_per_subject: this.options.maxFramesPerChannel ?? DEFAULT_MAX_FRAMES_PER_CHANNEL, discard_new_per_subject: true }),
       max_bytes: this.options.maxBytes ?? 512 * 1024 * 1024,
