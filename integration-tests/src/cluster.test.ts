@@ -101,6 +101,27 @@ describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 3
     assert.match(cli.stdout, /root cause: WEIR_TASK_EXCEPTION: boom on record 500/);
   });
 
+  test('a worker that dies is started again under its id, and a running job carries on', { timeout: 120_000 }, async () => {
+    const r = await weir(['run', WORDCOUNT, '-p', '2', '--detach', '--arg', 'source=generator', '--arg', 'unbounded=true', '--arg', 'rate=2000', '--arg', 'output=none'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    const job = async () => (await cluster.rest('GET', `/jobs/${id}`)).body;
+    await waitFor('RUNNING', async () => ((await job()).state === 'RUNNING' ? true : undefined), 30_000);
+    const workers = async () => (await cluster.rest<{ workers: { id: string; pid: number }[] }>('GET', '/workers')).body.workers;
+    const w1 = (await workers()).find((w) => w.id === 'w1')!;
+    process.kill(w1.pid, 'SIGKILL');
+    await waitFor('w1 registered again as a new process', async () => ((await workers()).some((w) => w.id === 'w1' && w.pid !== w1.pid) ? true : undefined), 30_000, 100);
+    await waitFor('the job counting again in a new attempt', async () => {
+      const v = await job();
+      return v.state === 'RUNNING' && v.attempt > 1 && v.vertices.find((x: { uid: string }) => x.uid === 'count').recordsIn > 0 ? true : undefined;
+    }, 30_000, 100);
+    assert.match(cluster.output, new RegExp(`worker w1 \\(pid ${w1.pid}\\) exited \\(SIGKILL\\)`));
+    assert.match(cluster.output, /starting worker w1 again/);
+    assert.equal((await cluster.rest('POST', `/jobs/${id}/cancel`)).status, 202);
+    await waitFor('CANCELED', async () => ((await job()).state === 'CANCELED' ? true : undefined));
+    await waitFor('slots free again', async () => ((await cluster.rest('GET', '/overview')).body.slotsAvailable === 2 ? true : undefined));
+  });
+
   describe('bad input gives a clear error and the cluster keeps running', () => {
     test('a job file that does not exist', async () => {
       const r = await weir(['run', join(tmp, 'missing.ts')], cluster.env);

@@ -5,6 +5,12 @@ import { RestClient } from './rest-client.js';
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const say = (line: string) => process.stderr.write(`weir: ${line}\n`);
 
+/** A worker that exits is started again after this long... */
+const RESTART_DELAY_MS = 500;
+/** ...unless it exited more than this many times within the window: a crash loop is left stopped. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
 export interface ClusterUpOptions {
   readonly workers: number;
   readonly slots: number;
@@ -15,16 +21,29 @@ export interface ClusterUpOptions {
 
 /**
  * A local multi-process cluster: one coordinator and N worker processes, real OS processes that
- * talk over NATS exactly as on separate machines. Ctrl-C (or SIGTERM) stops them all.
+ * talk over NATS exactly as on separate machines. A worker that exits is started again under its
+ * id (at most 5 times a minute), as a supervisor would. Ctrl-C (or SIGTERM) stops them all.
  */
 export async function clusterUp(o: ClusterUpOptions): Promise<number> {
   const children: ChildProcess[] = [];
   let stopping = false;
-  const start = (role: string, args: string[]) => {
+  /** Exit times of each worker id within the last RESTART_WINDOW_MS (crash-loop guard). */
+  const exits = new Map<string, number[]>();
+  const start = (role: string, args: string[], id?: string) => {
     const child = spawn(process.execPath, [MAIN, role, ...args], { env: o.env, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
     child.on('exit', (code, signal) => {
-      if (!stopping) say(`${role} (pid ${child.pid}) exited (${signal ?? code})`);
+      if (stopping) return;
+      say(`${role}${id ? ` ${id}` : ''} (pid ${child.pid}) exited (${signal ?? code})`);
+      if (id === undefined) return;
+      // A supervisor's job: a worker that dies is started again under its id, so its jobs carry on.
+      const now = Date.now();
+      const recent = [...(exits.get(id) ?? []).filter((t) => now - t < RESTART_WINDOW_MS), now];
+      exits.set(id, recent);
+      if (recent.length > MAX_RESTARTS) return say(`worker ${id} exited ${recent.length} times within ${RESTART_WINDOW_MS / 1000} s; not starting it again`);
+      setTimeout(() => {
+        if (!stopping) say(`starting worker ${id} again (pid ${start(role, args, id).pid})`);
+      }, RESTART_DELAY_MS).unref();
     });
     return child;
   };
@@ -62,7 +81,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  for (let i = 0; i < o.workers; i++) start('worker', ['--slots', String(o.slots), '--id', `w${i + 1}`]);
+  for (let i = 0; i < o.workers; i++) start('worker', ['--slots', String(o.slots), '--id', `w${i + 1}`], `w${i + 1}`);
   for (;;) {
     if (stopping) return done;
     const ov = await rest.request<{ workers: number }>('GET', '/overview').catch(() => ({ workers: 0 }));
