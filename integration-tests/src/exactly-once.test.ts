@@ -69,8 +69,8 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** Run the job with `delivery`, killing a worker after a checkpoint `kills` times (restarting it), or with a crash point. */
-  async function runJob(delivery: string, records: number, kills: number, fault?: string, extra: string[] = []): Promise<{ outputs: Outputs; expected: Map<string, number>; jobId: string }> {
+  /** Input of `records` keys, and empty outputs: the job's `--arg`s, and how to read what it wrote. */
+  async function prepareRun(delivery: string, records: number): Promise<{ args: string[]; counts: Map<string, number>; outputs: () => Promise<Outputs> }> {
     const id = uniqueId('');
     const input = `ITEO_${id}`;
     const output = `ITEOOUT_${id}`;
@@ -80,16 +80,20 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     lists.push(list);
     const counts = await publishKeys(input, `iteo.${id}.in`, records);
     await withNats(async (nc) => (await jetstreamManager(nc)).streams.add({ name: output, subjects: [`iteo.${id}.out`], duplicate_window: 120_000_000_000 }));
+    const args = ['--arg', `stream=${input}`, '--arg', `subject=iteo.${id}.out`, '--arg', `list=${list}`, '--arg', `dir=${dir}`, '--arg', `delivery=${delivery}`];
+    return { args, counts, outputs: () => readOutputs(output, list, dir) };
+  }
+
+  /** Run the job with `delivery`, killing a worker after a checkpoint `kills` times (restarting it), or with a crash point. */
+  async function runJob(delivery: string, records: number, kills: number, fault?: string, extra: string[] = []): Promise<{ outputs: Outputs; expected: Map<string, number>; jobId: string }> {
+    const run = await prepareRun(delivery, records);
     if (fault) {
       // Both workers carry the crash point; whichever runs the sink subtask dies there.
       for (const w of ['w1', 'w2']) await cluster.killWorker(w);
       for (const w of ['w1', 'w2']) cluster.startWorker(w, { WEIR_FAULT: fault });
       await cluster.waitForWorkers(2);
     }
-    const r = await weir(['run', EO_COUNT, '-p', '2', '--detach', '--arg', `stream=${input}`, '--arg', `subject=iteo.${id}.out`, '--arg', `list=${list}`, '--arg', `dir=${dir}`, '--arg', `delivery=${delivery}`, ...extra], cluster.env);
-    assert.equal(r.code, 0, r.stderr);
-    const jobId = r.stdout.trim();
-    lists.push(`weir:sink:{${jobId}}:to-redis`); // the Redis sink's commit progress for this job, deleted with the lists
+    const jobId = await submit([...run.args, ...extra]);
     await cluster.killWorkersAfterCheckpoints(jobId, kills, 400);
     if (fault) {
       // The crash point kills a worker once; restart it like a supervisor, without the fault.
@@ -104,7 +108,16 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
       for (const w of ['w1', 'w2']) cluster.startWorker(w);
       await cluster.waitForWorkers(2);
     }
-    return { outputs: await readOutputs(output, list, dir), expected: expectedUpdates(counts), jobId };
+    return { outputs: await run.outputs(), expected: expectedUpdates(run.counts), jobId };
+  }
+
+  /** Submit eo-count detached with `args`; its id. */
+  async function submit(args: string[]): Promise<string> {
+    const r = await weir(['run', EO_COUNT, '-p', '2', '--detach', ...args], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const jobId = r.stdout.trim();
+    lists.push(`weir:sink:{${jobId}}:to-redis`); // the Redis sink's commit progress for this job, deleted with the lists
+    return jobId;
   }
 
   // Enough input that the job still runs at the third kill: at 200,000 records it sometimes
@@ -146,5 +159,23 @@ describe('end-to-end exactly-once: JetStream source -> keyed count -> JetStream,
     assert.equal(ex.history[0].code, 'WEIR_WORKER_LOST');
     const cps = (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body;
     assert.ok(cps.latest.restored.id >= 2, `restored from checkpoint 2 or later: ${JSON.stringify(cps.latest.restored)}`);
+  });
+
+  test('a stop with a savepoint and no drain commits its last transaction: resumed from it, every update is in each sink exactly once', { timeout: 300_000 }, async () => {
+    const run = await prepareRun('exactly-once', 200_000);
+    const first = await submit(run.args);
+    await waitFor('a completed checkpoint', async () => ((await cluster.rest('GET', `/jobs/${first}/checkpoints`)).body.counts.completed > 0 ? true : undefined), 60_000, 50);
+    const stop = await weir(['stop', first, '--savepoint'], cluster.env);
+    assert.equal(stop.code, 0, stop.stderr);
+    const savepoint = /sp-[0-9a-f]{16}/.exec(stop.stdout + stop.stderr)?.[0];
+    assert.ok(savepoint, `the stop names its savepoint: ${stop.stdout} ${stop.stderr}`);
+    assert.equal((await cluster.job(first)).state, 'FINISHED');
+    const second = await submit([...run.args, '--from-savepoint', savepoint]);
+    await cluster.waitForFinished(second, 240_000);
+    const outputs = await run.outputs();
+    const expected = expectedUpdates(run.counts);
+    const results = Object.fromEntries(Object.entries(outputs).map(([sink, got]) => [sink, compare(sink, got, expected)]));
+    const clean = { missing: 0, duplicates: 0, unexpected: 0 };
+    assert.deepEqual(results, { jetstream: clean, redis: clean, file: clean });
   });
 });

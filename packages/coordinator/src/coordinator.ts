@@ -504,6 +504,9 @@ export class Coordinator {
         // Every task finishes by itself once the final snapshot completed.
         await this.waitForStatus(job, ['FINISHED'], job.checkpointConfig.timeoutMs + 30_000);
       } else {
+        // The completion notice goes out before the cancel (the savepoint resolves first): the
+        // tasks commit the final transaction, and their cancel waits for those commits.
+        await job.checkpoints.idle();
         await this.cancelTasks(job);
         await this.finish(job, 'FINISHED');
       }
