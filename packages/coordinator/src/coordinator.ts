@@ -529,7 +529,14 @@ export class Coordinator {
       const needed = Math.max(...plan.tasks.map((t) => t.parallelism));
       const slots = this.workers.freeSlots().length + [...this.workers.workers.values()].reduce((n, w) => n + [...w.used.values()].filter((j) => j === job.id).length, 0);
       if (needed > slots) throw new WeirError('WEIR_NOT_ENOUGH_SLOTS', `parallelism ${parallelism} needs ${needed} slots and the cluster has ${slots} for this job; start more workers first`);
-      const meta = (await job.checkpoints.savepoint({ reason: 'rescale', stopSources: true }))!;
+      let meta: SavepointMetadata;
+      try {
+        meta = (await job.checkpoints.savepoint({ reason: 'rescale', stopSources: true }))!;
+      } catch (e) {
+        // Its sources stopped after the barrier: left RUNNING, the job would read nothing more.
+        if (job.status === 'RUNNING') void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `rescale failed, the job resumes from its latest checkpoint at parallelism ${from}: ${(e as Error).message}`, time: this.now() });
+        throw e;
+      }
       job.lastSavepoint = meta.id;
       // End this attempt like a failover does, but nothing failed: no restart is counted.
       job.checkpoints.abortAll('STOPPED', 'rescaling');
