@@ -488,6 +488,7 @@ export class Coordinator {
    */
   stopJob(jobId: string, opts: { readonly savepoint: boolean; readonly drain: boolean }): OperationView {
     const job = this.runningJob(jobId);
+    const attempt = job.attempt;
     return this.operations.start('stop', jobId, async () => {
       let meta: SavepointMetadata | undefined;
       try {
@@ -496,10 +497,12 @@ export class Coordinator {
           : await job.checkpoints.savepoint({ reason: 'stop', stopSources: true, copyOut: opts.savepoint });
       } catch (e) {
         // Sources stopped (or inputs ended) for nothing: carry on from the latest checkpoint.
-        if (job.status === 'RUNNING') void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `stop failed, the job resumes from its latest checkpoint: ${(e as Error).message}`, time: this.now() });
+        // (Not if it failed over meanwhile: its new attempt runs with its sources reading.)
+        if (job.status === 'RUNNING' && job.attempt === attempt) void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `stop failed, the job resumes from its latest checkpoint: ${(e as Error).message}`, time: this.now() });
         throw e;
       }
       if (meta) job.lastSavepoint = meta.id;
+      this.assertSameAttempt(job, attempt, 'stop', meta);
       if (opts.drain) {
         // Every task finishes by itself once the final snapshot completed.
         await this.waitForStatus(job, ['FINISHED'], job.checkpointConfig.timeoutMs + 30_000);
@@ -521,6 +524,7 @@ export class Coordinator {
   rescale(jobId: string, parallelism: number): OperationView {
     const job = this.runningJob(jobId);
     if (!Number.isInteger(parallelism) || parallelism < 1) throw new WeirError('WEIR_REST_INVALID_BODY', `parallelism must be a positive integer, got ${String(parallelism)}`);
+    const attempt = job.attempt;
     return this.operations.start('rescale', jobId, async () => {
       const from = job.parallelism;
       const description = await this.describe(job, parallelism);
@@ -532,9 +536,10 @@ export class Coordinator {
       let meta: SavepointMetadata;
       try {
         meta = (await job.checkpoints.savepoint({ reason: 'rescale', stopSources: true }))!;
+        this.assertSameAttempt(job, attempt, 'rescale', meta);
       } catch (e) {
         // Its sources stopped after the barrier: left RUNNING, the job would read nothing more.
-        if (job.status === 'RUNNING') void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `rescale failed, the job resumes from its latest checkpoint at parallelism ${from}: ${(e as Error).message}`, time: this.now() });
+        if (job.status === 'RUNNING' && job.attempt === attempt) void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `rescale failed, the job resumes from its latest checkpoint at parallelism ${from}: ${(e as Error).message}`, time: this.now() });
         throw e;
       }
       job.lastSavepoint = meta.id;
@@ -552,6 +557,17 @@ export class Coordinator {
       await this.waitForStatus(job, ['RUNNING'], (this.o.slotWaitTimeoutMs ?? 30_000) + 30_000);
       return { parallelism: { from, to: parallelism }, savepoint: this.savepoints.summary(meta) };
     });
+  }
+
+  /**
+   * The stop's or rescale's savepoint completed, but the job may have failed over meanwhile (its
+   * snapshot was written just before): then it runs on in its new attempt, and neither ending nor
+   * redeploying it is ours to do any more.
+   */
+  private assertSameAttempt(job: Job, attempt: number, what: 'stop' | 'rescale', meta: SavepointMetadata | undefined): void {
+    if (job.status === 'RUNNING' && job.attempt === attempt) return;
+    const kept = meta ? `; its savepoint ${meta.id} was kept` : '';
+    throw new WeirError('WEIR_STOP_FAILED', `${what} of job ${job.id} failed: the job failed over while its savepoint completed and resumes from its latest checkpoint (attempt ${job.attempt}, ${job.status})${kept}`);
   }
 
   private runningJob(jobId: string): Job {

@@ -348,8 +348,10 @@ test('abortAll ends the attempt without counting failures; start() resumes with 
   ]);
   assert.deepEqual(core.tick(1000), []);
   assert.equal(core.trigger(1000).result, 'rejected');
-  // Checkpoint 2 was finalizing: if its write lands after all, it must be discarded.
-  assert.deepEqual(core.finalized(2, 1000), [{ type: 'discard', ids: [2] }]);
+  // Checkpoint 2 was finalizing: if its write lands after all, it is the latest and the next
+  // attempt may restore from it: it is retained, not discarded.
+  assert.deepEqual(core.finalized(2, 1000), []);
+  assert.deepEqual(core.stats(1000).retained, [2]);
   core.start(SUBTASKS, ['a'], 2000);
   assert.deepEqual(core.tick(2099), []);
   assert.deepEqual(triggered(core.tick(2100)), [3]);

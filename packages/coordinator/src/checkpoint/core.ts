@@ -197,14 +197,15 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
   /**
    * The I/O wrote (or failed to write, `error`) the metadata of checkpoint `id`. On success the
    * checkpoint completes: older pending ones are subsumed, retained ones beyond `retained` are
-   * discarded, subtasks are notified. If the checkpoint was aborted meanwhile, a successful write
-   * yields a `discard` of it.
+   * discarded, subtasks are notified. If the attempt was aborted meanwhile, a successful write
+   * still makes it a completed checkpoint, retained: once written it is the latest, and the next
+   * attempt may already be restoring from it (discarding it deleted the state under that attempt).
    */
   finalized(id: number, now: number, error?: string): CheckpointCommand<H>[] {
     const p = this.pending.get(id);
     if (p === undefined) {
       const wasFinalizing = this.abortedWhileFinalizing.delete(id);
-      return wasFinalizing && error === undefined ? [{ type: 'discard', ids: [id] }] : [];
+      return wasFinalizing && error === undefined ? this.retain(id) : [];
     }
     if (!p.finalizing) return [];
     const commands: CheckpointCommand<H>[] = [];
@@ -225,12 +226,16 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     for (const older of [...this.pending.values()].filter((o) => o.id < id && !o.savepoint)) {
       this.fail(older, 'SUBSUMED', `checkpoint ${older.id} subsumed by completed checkpoint ${id}`, now, commands);
     }
+    commands.push(...this.retain(id), { type: 'notify-complete', id });
+    return commands;
+  }
+
+  /** Checkpoint `id` is retained; those beyond `retained` (the oldest) are discarded. */
+  private retain(id: number): CheckpointCommand<H>[] {
     this.retained.push(id);
     this.retained.sort((a, b) => a - b);
     const excess = this.retained.length - this.config.retained;
-    if (excess > 0) commands.push({ type: 'discard', ids: this.retained.splice(0, excess) });
-    commands.push({ type: 'notify-complete', id });
-    return commands;
+    return excess > 0 ? [{ type: 'discard', ids: this.retained.splice(0, excess) }] : [];
   }
 
   /** The attempt ends (failover or stop): abort every pending checkpoint; nothing triggers until the next start(). */
