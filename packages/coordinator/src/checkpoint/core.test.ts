@@ -516,3 +516,18 @@ test('allInputsEnded: true once every expected subtask reported that its inputs 
   const cmds = core2.subtaskInputsEnded('b');
   assert.deepEqual(cmds, [{ type: 'trigger', id: r.result === 'triggered' ? r.id : -1, timestamp: 1, subtasks: ['b'], savepoint: true, detached: false }]);
 });
+
+test('a detached savepoint one of whose subtasks finishes before its part is aborted (TASK_FINISHED, not counted); a checkpoint just stops waiting', () => {
+  const core = started({ tolerableFailures: 0, maxConcurrent: 2 });
+  const sp = core.trigger(100, { detached: true });
+  assert.equal(sp.result, 'triggered');
+  const cp = manual(core, 100);
+  assert.equal(core.acknowledge(cp, ack('a'), 105).result, 'ok');
+  assert.equal(core.acknowledge(cp, ack('b'), 105).result, 'ok');
+  // c finishes: the savepoint cannot hold its part; the checkpoint carries it over as finished.
+  const commands = core.subtaskFinished('c', 110);
+  assert.deepEqual(commands.map((c) => c.type).sort(), ['abort', 'finalize']);
+  const abort = commands.find((c) => c.type === 'abort');
+  assert.ok(abort && abort.type === 'abort' && abort.reason === 'TASK_FINISHED' && /stop it with --savepoint --drain/.test(abort.message), JSON.stringify(abort));
+  assert.ok(!commands.some((c) => c.type === 'fail-job'), 'not a failure that counts');
+});

@@ -121,7 +121,13 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     this.sources.delete(subtask);
     this.inputsEnded.delete(subtask);
     const commands: CheckpointCommand<H>[] = [];
-    for (const p of this.pending.values()) {
+    for (const p of [...this.pending.values()]) {
+      // A detached savepoint is made of its acks alone: nothing carries over the finished subtask's
+      // part (its source position, its state), so it would resume that share from the start.
+      if (p.detached && p.awaits(subtask) && !p.finalizing) {
+        this.fail(p, 'TASK_FINISHED', `savepoint ${p.id}: subtask ${subtask} finished before it took its part; to keep the state of a job that is ending, stop it with --savepoint --drain`, now, commands);
+        continue;
+      }
       if (p.stopWaitingFor(subtask)) this.finalizeIfComplete(p, commands);
     }
     return commands;

@@ -5,7 +5,8 @@
 import type { SubtaskCheckpointStats } from '@weir/runtime';
 
 /** Why a checkpoint did not complete. */
-export type CheckpointFailureReason = 'TIMEOUT' | 'DECLINED' | 'SUBSUMED' | 'JOB_FAILOVER' | 'FINALIZE_FAILED' | 'STOPPED';
+/** TASK_FINISHED: a detached savepoint one of whose subtasks finished before it took its part (not counted as a failure). */
+export type CheckpointFailureReason = 'TIMEOUT' | 'DECLINED' | 'SUBSUMED' | 'JOB_FAILOVER' | 'FINALIZE_FAILED' | 'STOPPED' | 'TASK_FINISHED';
 
 export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
 
