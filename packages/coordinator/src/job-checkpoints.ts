@@ -243,11 +243,13 @@ export class JobCheckpoints {
       case 'finalize': {
         if (c.detached) return this.finalizeDetached(c);
         let error: string | undefined;
+        let committed = false;
         const request = this.requests.get(c.id);
         let savepoint: SavepointMetadata | undefined;
         try {
           const checkpoint = this.assemble(c.id, c.timestamp, c.acks);
           await this.s.store.commitCheckpoint(job.id, job.attempt, checkpoint);
+          committed = true;
           this.completed.set(c.id, checkpoint);
           this.log.info({ checkpoint: c.id, ms: checkpoint.completedAt - checkpoint.timestamp, writtenBytes: checkpoint.writtenBytes, stateBytes: checkpoint.stateBytes }, 'checkpoint completed');
           // Copied out before the completion is announced: a stop ends the job (and deletes its checkpoints) only after.
@@ -255,10 +257,13 @@ export class JobCheckpoints {
         } catch (e) {
           error = (e as Error).message;
         }
-        this.run(this.core.finalized(c.id, this.s.now(), error));
-        if (request && error === undefined) {
+        // A copy-out that failed after the commit leaves a committed checkpoint, the latest: it is
+        // completed all the same (retained, announced); only the savepoint request fails.
+        this.run(this.core.finalized(c.id, this.s.now(), committed ? undefined : error));
+        if (request && (error === undefined || committed)) {
           this.requests.delete(c.id);
-          request.resolve(savepoint);
+          if (error === undefined) request.resolve(savepoint);
+          else request.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${job.id} failed: the checkpoint completed, but copying it into the savepoint store failed: ${error}`));
         }
         return;
       }

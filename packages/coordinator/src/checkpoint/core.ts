@@ -216,7 +216,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     if (!p.finalizing) return [];
     const commands: CheckpointCommand<H>[] = [];
     if (error !== undefined) {
-      // The write failed, so no metadata exists that a later discard would have to remove.
+      // The metadata write failed (a failure after it is reported as a success), so no metadata
+      // exists that a later discard would have to remove.
       p.finalizing = false;
       this.fail(p, 'FINALIZE_FAILED', `checkpoint ${id} could not be stored: ${error}`, now, commands);
       return commands;
