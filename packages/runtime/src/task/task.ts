@@ -49,9 +49,6 @@ export interface TaskSetup {
   onState(task: Task, state: TaskState, error?: SerializedError): void;
 }
 
-/** How long a cancel waits for commits in flight (an external system may hang). */
-const COMMIT_WAIT_MS = 10_000;
-
 type TaskMessage =
   | { t: 'poll' }
   | { t: 'frame'; input: number; from: number; frame: Frame }
@@ -75,8 +72,6 @@ const DECODE_STEP = 2;
  */
 export class Task {
   state: TaskState = 'DEPLOYING';
-  /** Sink commits started by completed checkpoints (settles, never rejects). */
-  private commits: Promise<unknown> = Promise.resolve();
   /** Coordinator requests (trigger, drain) that came before the task ran, in order. */
   private readonly early: (TaskMessage & { t: 'trigger' | 'drain' })[] = [];
   private operators: OperatorInstance[] = [];
@@ -460,8 +455,7 @@ export class Task {
     if (this.state !== 'RUNNING') return;
     // Commits start now rather than behind the frames queued in the mailbox (they only read the
     // pending transactions); finishing after the final checkpoint goes through the mailbox.
-    const commit = this.checkpointer?.notifyComplete(checkpointId).catch((e) => void this.fail(e));
-    if (commit) this.commits = this.commits.then(() => commit);
+    this.checkpointer?.notifyComplete(checkpointId).catch((e) => void this.fail(e));
     this.ref?.tell({ t: 'complete', checkpointId });
   }
 
@@ -472,9 +466,8 @@ export class Task {
   async cancel(): Promise<void> {
     if (this.state === 'FINISHED' || this.state === 'CANCELED' || this.state === 'FAILED') return;
     this.setState('CANCELING');
-    // Commits of a completed checkpoint go through before the sinks close: a stop cancels the
-    // tasks right after its savepoint completed, and nobody else commits that last transaction.
-    await Promise.race([this.commits, new Promise((r) => setTimeout(r, COMMIT_WAIT_MS).unref())]);
+    // A sink's close waits for the commits a completed checkpoint started (SinkOp.close): a stop
+    // cancels the tasks right after its savepoint completed, and nobody else commits that last transaction.
     await this.closeAll();
     this.setState('CANCELED');
   }
