@@ -126,6 +126,9 @@ export class Checkpointer {
     const started = performance.now();
     const parts: { op: OperatorInstance; snapshot: OperatorSubtaskSnapshot }[] = [];
     const names: string[] = [];
+    // Listed by its chain's head; subtask indexes mean other shares after a rescale.
+    const head = this.s.operators[0]?.node;
+    const finishedBefore = head !== undefined && checkpoint.operators[head.uid]?.parallelism === head.parallelism && checkpoint.finished.includes(`${head.uid}/${this.s.subtask}`);
     for (const op of this.s.operators) {
       const snap = checkpoint.operators[op.node.uid];
       if (!snap || !op.restoreState || !op.restoreNames) continue;
@@ -147,7 +150,7 @@ export class Checkpointer {
     const blobs = new Map(unique.map((n, i) => [n, bytes[i]!]));
     for (const { op, snapshot } of parts) op.restoreState!(snapshot, blobs);
     const applied = performance.now();
-    for (const { op } of parts) await op.afterRestore?.();
+    for (const { op } of parts) await op.afterRestore?.({ finishedBefore });
     // Where the time went: the read from the store, decoding into the working state, the operators' follow-ups (sink commits).
     const phases = { readMs: Math.round(read - started), applyMs: Math.round(applied - read), afterMs: Math.round(performance.now() - applied) };
     this.s.log.info({ checkpoint: checkpoint.id, blobs: unique.length, bytes: bytes.reduce((n, b) => n + b.length, 0), ms: Math.round(performance.now() - started), ...phases }, 'state restored');

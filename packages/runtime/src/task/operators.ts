@@ -36,8 +36,12 @@ export interface OperatorInstance {
   /** Blob names that restoring from `snapshot` reads. */
   restoreNames?(snapshot: OperatorSubtaskSnapshot): string[];
   restoreState?(snapshot: OperatorSubtaskSnapshot, blobs: ReadonlyMap<string, Uint8Array>): void;
-  /** After every operator restored: async follow-ups (sinks commit the restored transactions). */
-  afterRestore?(): Promise<void>;
+  /**
+   * After every operator restored: async follow-ups (sinks commit the restored transactions).
+   * `finishedBefore`: this subtask had finished before the checkpoint, so what it holds is what it
+   * left when it finished (a sink had committed all of it then).
+   */
+  afterRestore?(o?: { readonly finishedBefore: boolean }): Promise<void>;
   /** Decode up to `max` key groups restored lazily; returns how many are left (the task calls it while it runs). */
   decodeSome?(max: number): number;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
@@ -226,8 +230,16 @@ class SinkOp extends Base implements OperatorInstance {
     }
     this.pending = entries;
   }
-  async afterRestore(): Promise<void> {
+  async afterRestore(o?: { readonly finishedBefore: boolean }): Promise<void> {
     if (!this.txWriter) return;
+    // A subtask reports FINISHED only after finish() committed every transaction it held, and the
+    // checkpoints after that carry that state on: committing it again, possibly long after, would
+    // rely on the sink's deduplication still remembering it (a stream's window, a marker's TTL),
+    // or fail where the committed output was moved away (files).
+    if (o?.finishedBefore) {
+      this.pending = [];
+      return;
+    }
     // Every restored transaction belongs to a completed checkpoint (the one restored or older).
     await this.txWriter.recover?.(this.pending);
     for (const p of this.pending.splice(0)) await this.txWriter.commit(p.checkpointId, p.txn, p.origin);

@@ -68,6 +68,13 @@ describe('SinkOp commits', () => {
     r2.restoreState!({ keyGroups: {}, operatorState: stored.blobs[0]!.name }, new Map(stored.blobs.map((b) => [b.name, b.bytes])));
     await r2.afterRestore!();
     assert.deepEqual(again, [1, 2]);
+    // The same state carried for a subtask that had finished (it committed everything then): nothing again.
+    const late: number[] = [];
+    const w3: TransactionalSinkWriter<number> = { ...w2, commit: async (cp) => void late.push(cp) };
+    const r3 = createOperator(node, rt, w3);
+    r3.restoreState!({ keyGroups: {}, operatorState: stored.blobs[0]!.name }, new Map(stored.blobs.map((b) => [b.name, b.bytes])));
+    await r3.afterRestore!({ finishedBefore: true });
+    assert.deepEqual(late, []);
     release();
     await sink.finish!();
     assert.deepEqual(commits, [1, 2, FINAL_TRANSACTION]);
