@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ActorNotFoundError, type ActorRef, type ActorSystem } from '@weir/actors';
+import type { ActorRef, ActorSystem } from '@weir/actors';
 import {
   planExecution,
   subjects,
@@ -22,7 +22,8 @@ import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
 import { schedule } from './scheduler.js';
-import { WorkerRegistry, type WorkerInfo } from './workers.js';
+import { WorkerProbe } from './worker-probe.js';
+import { WorkerRegistry } from './workers.js';
 
 export interface CoordinatorOptions {
   readonly system: ActorSystem;
@@ -80,8 +81,8 @@ export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
-  /** Workers with a liveness probe in flight (one at a time each). */
-  private readonly probing = new Set<WorkerInfo>();
+  /** Finds workers whose process is gone (worker-probe.ts). */
+  private readonly probe: WorkerProbe;
   /** Savepoint, stop, rescale and disposal requests, polled by id. */
   readonly operations: Operations;
   /** The savepoints this cluster keeps. */
@@ -93,6 +94,7 @@ export class Coordinator {
     this.operations = new Operations(this.now);
     this.log = o.log.child({ component: 'coordinator' });
     this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now, new SavepointCompactor(o.savepoints, this.log, o.savepointCompactionDelayMs));
+    this.probe = new WorkerProbe({ system: o.system, workers: this.workers, log: this.log, now: this.now, graceMs: o.workerGoneGraceMs ?? 1_000, lost: (w, message, now) => this.workerLost(w, message, now) });
   }
 
   async start(): Promise<void> {
@@ -161,7 +163,7 @@ export class Coordinator {
     for (const w of this.workers.expire(now, this.o.heartbeatTimeoutMs ?? 10_000)) {
       await this.workerLost(w, `worker ${w.workerId} (pid ${w.pid} on ${w.host}) stopped sending heartbeats`, now);
     }
-    for (const w of this.workers.workers.values()) void this.probe(w);
+    this.probe.probeAll();
     for (const job of this.jobs.values()) if (job.status === 'RUNNING') job.checkpoints.tick();
     for (const [jobId, { since }] of this.waiting) {
       const job = this.jobs.get(jobId);
@@ -175,42 +177,6 @@ export class Coordinator {
         await this.failJob(job, { code: 'WEIR_NOT_ENOUGH_SLOTS', message: `job needs ${needed} free slots and the cluster has ${this.workers.freeSlots().length}; start more workers (weir worker --slots N) or lower the parallelism`, time: now }, true);
       }
     }
-  }
-
-  /**
-   * Asks worker `w` for its status. NATS answers "no responders" at once when the worker's
-   * subscription is gone, i.e. its process exited (kill -9 included) or lost its connection; gone
-   * for `workerGoneGraceMs`, it is lost. A slow answer or a timeout proves nothing: heartbeats cover
-   * a worker that is connected but stuck.
-   */
-  private async probe(w: WorkerInfo): Promise<void> {
-    if (this.probing.has(w)) return;
-    this.probing.add(w);
-    let gone: boolean;
-    try {
-      await this.o.system.ref<WorkerMessage>(subjects.worker(w.workerId)).ask({ type: 'status' }, { timeoutMs: 2_000 });
-      gone = false;
-    } catch (e) {
-      if (!(e instanceof ActorNotFoundError)) return;
-      gone = true;
-    } finally {
-      this.probing.delete(w);
-    }
-    const now = this.now();
-    const graceMs = this.o.workerGoneGraceMs ?? 1_000;
-    if (this.workers.probed(w, gone, now, graceMs)) {
-      await this.workerLost(w, `worker ${w.workerId} (pid ${w.pid} on ${w.host}) is gone: NATS has had no subscriber for it for ${graceMs} ms (its process exited or lost its connection)`, now);
-    }
-  }
-
-  /** A worker that NATS has no subscriber for, found by a deployment: removed, as a probe would. */
-  private goneAtDeploy(workerId: string): WeirError {
-    const w = this.workers.workers.get(workerId);
-    if (w) {
-      this.workers.workers.delete(workerId);
-      this.log.warn({ worker: workerId, workerPid: w.pid }, 'worker lost');
-    }
-    return new WeirError('WEIR_WORKER_LOST', `worker ${workerId} is gone: NATS has no subscriber for it (its process exited or lost its connection); the next attempt is scheduled without it`);
   }
 
   private async workerLost(w: { workerId: string; pid: number; host: string }, message: string, now: number): Promise<void> {
@@ -330,9 +296,7 @@ export class Coordinator {
             },
             { timeoutMs: 30_000 },
           ).catch((e: unknown) => {
-            // Its process is gone: drop it, so that the next attempt is scheduled without it.
-            if (e instanceof ActorNotFoundError) throw this.goneAtDeploy(a.workerId);
-            throw e;
+            throw this.probe.goneAt(a.workerId, e);
           }),
         ),
       );
