@@ -10,8 +10,8 @@ import { assertExact, deleteStream, publishKeys, readHash } from './keys.js';
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
 
-/** A cluster started before a suite's tests, and stopped after them with the streams and hashes they list deleted. */
-function clusterForSuite(coordinatorArgs: string[], workers: string[]): { cluster: ProcessCluster; hashes: string[]; streams: string[] } {
+/** A cluster started before a suite's tests, and stopped after them with the inputs and hashes they made deleted. */
+function clusterForSuite(coordinatorArgs: string[], workers: string[]) {
   const cluster = new ProcessCluster(coordinatorArgs);
   const hashes: string[] = [];
   const streams: string[] = [];
@@ -23,21 +23,25 @@ function clusterForSuite(coordinatorArgs: string[], workers: string[]): { cluste
     if (hashes.length > 0) await redis.del(...hashes);
     redis.disconnect();
   });
-  return { cluster, hashes, streams };
+  /** A fresh input stream of `records` keys and the hash the job writes to, both deleted after the suite. */
+  const input = async (tag: string, records: number) => {
+    const id = uniqueId('');
+    const stream = `IT${tag.toUpperCase()}_${id}`;
+    const hash = `it:${tag}:${id}`;
+    streams.push(stream);
+    hashes.push(hash);
+    return { id, stream, hash, expected: await publishKeys(stream, `it${tag}.${id}`, records) };
+  };
+  return { cluster, input };
 }
 
 describe('recovery from the latest checkpoint (real processes, kill -9, real NATS and Redis)', { timeout: 600_000 }, () => {
-  const { cluster, hashes, streams } = clusterForSuite(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000'], ['w1', 'w2']);
+  const { cluster, input } = clusterForSuite(['--heartbeat-timeout', '3000', '--slot-wait-timeout', '30000'], ['w1', 'w2']);
   const tmp = mkdtempSync(join(tmpdir(), 'weir-rec-'));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   test('a keyed count over 1,000,000 records survives three SIGKILLs of a worker with every count exact', { timeout: 300_000 }, async () => {
-    const id = uniqueId('');
-    const stream = `ITREC_${id}`;
-    const hash = `it:rec:${id}`;
-    streams.push(stream);
-    hashes.push(hash);
-    const expected = await publishKeys(stream, `itrec.${id}`, RECORDS);
+    const { id, stream, hash, expected } = await input('rec', RECORDS);
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
@@ -63,12 +67,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
   });
 
   test('a record that throws once after a checkpoint: the job restarts from it and ends exact', { timeout: 300_000 }, async () => {
-    const id = uniqueId('');
-    const stream = `ITREC_${id}`;
-    const hash = `it:rec:${id}`;
-    streams.push(stream);
-    hashes.push(hash);
-    const expected = await publishKeys(stream, `itrec.${id}`, RECORDS);
+    const { id, stream, hash, expected } = await input('rec', RECORDS);
     const armFile = join(tmp, `arm-${id}`);
     const marker = join(tmp, `thrown-${id}`);
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--arg', `armFile=${armFile}`, '--arg', `throwMarker=${marker}`], cluster.env);
@@ -92,15 +91,10 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
 
 describe('a worker killed and not replaced (real processes, kill -9, no supervisor)', { timeout: 300_000 }, () => {
   // Heartbeats would notice only after 10 minutes: within this test's waits, only the NATS probe can.
-  const { cluster, hashes, streams } = clusterForSuite(['--heartbeat-timeout', '600000'], ['w1', 'w2', 'w3']);
+  const { cluster, input } = clusterForSuite(['--heartbeat-timeout', '600000'], ['w1', 'w2', 'w3']);
 
   test('is found gone from NATS, and the job restarts on the spare worker with every count exact', { timeout: 240_000 }, async () => {
-    const id = uniqueId('');
-    const stream = `ITGONE_${id}`;
-    const hash = `it:gone:${id}`;
-    streams.push(stream);
-    hashes.push(hash);
-    const expected = await publishKeys(stream, `itgone.${id}`, 300_000);
+    const { id, stream, hash, expected } = await input('gone', 300_000);
     const r = await weir(['run', KEYED_COUNT, '-p', '2', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`], cluster.env);
     assert.equal(r.code, 0, r.stderr);
     const jobId = r.stdout.trim();
