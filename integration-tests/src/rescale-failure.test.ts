@@ -53,7 +53,7 @@ export default defineJob({ name: 'numbers', checkpoints: { intervalMs: 300, tole
     const job = await coordinator.submit({ artifact: await coordinator.putArtifact(readFileSync(jobFile)), description: buildJob(def, { args, parallelism: 1 }).description, args });
     await waitFor('a completed checkpoint', () => (coordinator.checkpointStats(job.id).counts.completed > 0 ? true : undefined), 20_000, 50);
 
-    const op = coordinator.rescale(job.id, 2);
+    const op = coordinator.control.rescale(job.id, 2);
     const view = await coordinator.operations.wait(op.requestId, 'rescale', job.id, 30_000);
     assert.equal(view.status, 'FAILED');
     assert.match(view.error?.message ?? '', /injected/);

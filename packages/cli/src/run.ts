@@ -137,7 +137,7 @@ async function runEmbedded(o: RunOptions, bundle: Uint8Array, description: JobGr
         // The first Ctrl-C keeps the state: stop with a savepoint (a second one cancels).
         say('interrupted: stopping with a savepoint (Ctrl-C again cancels)');
         try {
-          const op = cluster.coordinator.stopJob(job.id, { savepoint: true, drain: false });
+          const op = cluster.coordinator.control.stop(job.id, { savepoint: true, drain: false });
           stopping = waitForOperation(cluster.coordinator, op.requestId).then(
             (sp) => void (sp && say(`savepoint ${sp}; resume with: weir run ${o.file} --from-savepoint ${sp}`)),
             (e: Error) => void say(`no savepoint: ${e.message}`),

@@ -17,7 +17,8 @@ import {
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
 import { JobCheckpoints } from './job-checkpoints.js';
-import { checkSavepointCompatibility, Operations, SavepointCatalog, SavepointCompactor, type OperationView } from './savepoints/index.js';
+import { JobControl } from './job-control.js';
+import { checkSavepointCompatibility, Operations, SavepointCatalog, SavepointCompactor } from './savepoints/index.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -87,6 +88,8 @@ export class Coordinator {
   readonly operations: Operations;
   /** The savepoints this cluster keeps. */
   readonly savepoints: SavepointCatalog;
+  /** Savepoints, stops and rescales of running jobs (job-control.ts). */
+  readonly control: JobControl;
   readonly log: Logger;
 
   constructor(private readonly o: CoordinatorOptions) {
@@ -94,6 +97,20 @@ export class Coordinator {
     this.operations = new Operations(this.now);
     this.log = o.log.child({ component: 'coordinator' });
     this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now, new SavepointCompactor(o.savepoints, this.log, o.savepointCompactionDelayMs));
+    this.control = new JobControl({
+      system: o.system,
+      workers: this.workers,
+      operations: this.operations,
+      savepoints: this.savepoints,
+      log: this.log,
+      slotWaitTimeoutMs: o.slotWaitTimeoutMs ?? 30_000,
+      now: this.now,
+      getJob: (id) => this.getJob(id),
+      failJob: (job, failure) => this.failJob(job, failure),
+      cancelTasks: (job) => this.cancelTasks(job),
+      finish: (job, to) => this.finish(job, to),
+      redeploy: (job, next) => this.redeploy(job, next),
+    });
     this.probe = new WorkerProbe({ system: o.system, workers: this.workers, log: this.log, now: this.now, graceMs: o.workerGoneGraceMs ?? 1_000, lost: (w, message, now) => this.workerLost(w, message, now) });
   }
 
@@ -432,132 +449,20 @@ export class Coordinator {
     );
   }
 
-  // ---- savepoints, stop, rescale (asynchronous operations polled by request id)
-
-  /** Trigger a savepoint of a running job. */
-  triggerSavepoint(jobId: string): OperationView {
-    const job = this.runningJob(jobId);
-    return this.operations.start('savepoint', jobId, async () => {
-      const meta = await job.checkpoints.savepoint({ reason: 'manual', stopSources: false });
-      this.savepoints.compactor.offer(meta!);
-      return { savepoint: this.savepoints.summary(meta!) };
-    });
-  }
-
   /**
-   * Stop a running job gracefully: sources stop right after a final barrier (or, with `drain`, end
-   * their input so timers fire and operators emit what is left), the final snapshot completes and
-   * sinks commit, then the job ends FINISHED. With `savepoint` the snapshot is kept as a savepoint.
-   * If the snapshot fails the job fails over to its latest checkpoint and keeps running.
+   * End the attempt without a failure and deploy the job again as `next` (a rescale, once its
+   * savepoint is the job's latest checkpoint): like a failover, but no restart is counted.
    */
-  stopJob(jobId: string, opts: { readonly savepoint: boolean; readonly drain: boolean }): OperationView {
-    const job = this.runningJob(jobId);
-    const attempt = job.attempt;
-    return this.operations.start('stop', jobId, async () => {
-      let meta: SavepointMetadata | undefined;
-      try {
-        meta = opts.drain
-          ? await job.checkpoints.drainThenSavepoint({ reason: 'stop', copyOut: opts.savepoint })
-          : await job.checkpoints.savepoint({ reason: 'stop', stopSources: true, copyOut: opts.savepoint });
-      } catch (e) {
-        // Sources stopped (or inputs ended) for nothing: carry on from the latest checkpoint.
-        // (Not if it failed over meanwhile: its new attempt runs with its sources reading.)
-        if (job.status === 'RUNNING' && job.attempt === attempt) void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `stop failed, the job resumes from its latest checkpoint: ${(e as Error).message}`, time: this.now() });
-        throw e;
-      }
-      if (meta) job.lastSavepoint = meta.id;
-      this.assertSameAttempt(job, attempt, 'stop', meta);
-      if (opts.drain) {
-        // Every task finishes by itself once the final snapshot completed.
-        await this.waitForStatus(job, ['FINISHED'], job.checkpointConfig.timeoutMs + 30_000);
-      } else {
-        // The completion notice goes out before the cancel (the savepoint resolves first): the
-        // tasks commit the final transaction, and their cancel waits for those commits.
-        await job.checkpoints.idle();
-        await this.cancelTasks(job);
-        await this.finish(job, 'FINISHED');
-      }
-      return { state: job.status, savepoint: meta ? this.savepoints.summary(meta) : null };
-    });
-  }
-
-  /**
-   * Change a running job's parallelism in one operation: build and check the graph at the new
-   * parallelism first (nothing stops if that fails), stop with a savepoint, redeploy from it.
-   */
-  rescale(jobId: string, parallelism: number): OperationView {
-    const job = this.runningJob(jobId);
-    if (!Number.isInteger(parallelism) || parallelism < 1) throw new WeirError('WEIR_REST_INVALID_BODY', `parallelism must be a positive integer, got ${String(parallelism)}`);
-    const attempt = job.attempt;
-    return this.operations.start('rescale', jobId, async () => {
-      const from = job.parallelism;
-      const description = await this.describe(job, parallelism);
-      validateGraph(description);
-      const plan = planExecution(description);
-      const needed = Math.max(...plan.tasks.map((t) => t.parallelism));
-      const slots = this.workers.freeSlots().length + [...this.workers.workers.values()].reduce((n, w) => n + [...w.used.values()].filter((j) => j === job.id).length, 0);
-      if (needed > slots) throw new WeirError('WEIR_NOT_ENOUGH_SLOTS', `parallelism ${parallelism} needs ${needed} slots and the cluster has ${slots} for this job; start more workers first`);
-      let meta: SavepointMetadata;
-      try {
-        meta = (await job.checkpoints.savepoint({ reason: 'rescale', stopSources: true }))!;
-        this.assertSameAttempt(job, attempt, 'rescale', meta);
-      } catch (e) {
-        // Its sources stopped after the barrier: left RUNNING, the job would read nothing more.
-        if (job.status === 'RUNNING' && job.attempt === attempt) void this.failJob(job, { code: 'WEIR_STOP_FAILED', message: `rescale failed, the job resumes from its latest checkpoint at parallelism ${from}: ${(e as Error).message}`, time: this.now() });
-        throw e;
-      }
-      job.lastSavepoint = meta.id;
-      // End this attempt like a failover does, but nothing failed: no restart is counted.
-      job.checkpoints.abortAll('STOPPED', 'rescaling');
-      await this.cancelTasks(job);
-      job.subtasks.clear();
-      job.failedAttemptSubtasks = undefined;
-      this.workers.release(job.id);
-      await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
-      Object.assign(job, { description, plan, parallelism });
-      this.setStatus(job, 'RESTARTING');
-      this.log.info({ job: job.id, from, to: parallelism, savepoint: meta.id }, 'rescaling');
-      await this.restart(job, false);
-      await this.waitForStatus(job, ['RUNNING'], (this.o.slotWaitTimeoutMs ?? 30_000) + 30_000);
-      return { parallelism: { from, to: parallelism }, savepoint: this.savepoints.summary(meta) };
-    });
-  }
-
-  /**
-   * The stop's or rescale's savepoint completed, but the job may have failed over meanwhile (its
-   * snapshot was written just before): then it runs on in its new attempt, and neither ending nor
-   * redeploying it is ours to do any more.
-   */
-  private assertSameAttempt(job: Job, attempt: number, what: 'stop' | 'rescale', meta: SavepointMetadata | undefined): void {
-    if (job.status === 'RUNNING' && job.attempt === attempt) return;
-    const kept = meta ? `; its savepoint ${meta.id} was kept` : '';
-    throw new WeirError('WEIR_STOP_FAILED', `${what} of job ${job.id} failed: the job failed over while its savepoint completed and resumes from its latest checkpoint (attempt ${job.attempt}, ${job.status})${kept}`);
-  }
-
-  private runningJob(jobId: string): Job {
-    const job = this.getJob(jobId);
-    if (job.status !== 'RUNNING') throw new WeirError('WEIR_JOB_NOT_RUNNING', `job ${jobId} is ${job.status}; savepoints, stops and rescales need a RUNNING job`);
-    const busy = this.operations.busy(jobId, ['stop', 'rescale']);
-    if (busy) throw new WeirError('WEIR_JOB_STOPPING', `job ${jobId} has a ${busy.kind} in progress (request ${busy.requestId})`);
-    return job;
-  }
-
-  /** The job's graph at another parallelism, built by a worker from the job's bundle (the coordinator runs no job code). */
-  private async describe(job: Job, parallelism: number): Promise<JobGraphDescription> {
-    const worker = [...this.workers.workers.keys()][0];
-    if (worker === undefined) throw new WeirError('WEIR_NOT_ENOUGH_SLOTS', 'no worker is registered to build the job graph');
-    return this.o.system.ref<WorkerMessage>(subjects.worker(worker)).ask<JobGraphDescription>({ type: 'describe', artifact: job.artifact, args: job.args, parallelism }, { timeoutMs: 30_000 });
-  }
-
-  private async waitForStatus(job: Job, wanted: readonly JobStatus[], timeoutMs: number): Promise<void> {
-    const deadline = this.now() + timeoutMs;
-    while (!wanted.includes(job.status)) {
-      if (TERMINAL_JOB_STATUSES.has(job.status) || job.status === 'FAILING' || (job.status === 'RESTARTING' && job.failure && job.statusTimestamps.RESTARTING! > (job.statusTimestamps.RUNNING ?? 0) && wanted.includes('FINISHED'))) {
-        throw new WeirError('WEIR_STOP_FAILED', `job ${job.id} went ${job.status} instead of ${wanted.join(' or ')}${job.failure ? `: ${job.failure.message}` : ''}`);
-      }
-      if (this.now() > deadline) throw new WeirError('WEIR_STOP_FAILED', `job ${job.id} did not reach ${wanted.join(' or ')} within ${timeoutMs} ms (it is ${job.status})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  private async redeploy(job: Job, next: Pick<Job, 'description' | 'plan' | 'parallelism'>): Promise<void> {
+    job.checkpoints.abortAll('STOPPED', 'rescaling');
+    await this.cancelTasks(job);
+    job.subtasks.clear();
+    job.failedAttemptSubtasks = undefined;
+    this.workers.release(job.id);
+    await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
+    Object.assign(job, next);
+    this.setStatus(job, 'RESTARTING');
+    await this.restart(job, false);
   }
 
   getJob(jobId: string): Job {

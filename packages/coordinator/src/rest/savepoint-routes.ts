@@ -24,7 +24,7 @@ type W = { Querystring: { waitMs?: number } };
 
 export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator): void {
   app.post<P<{ id: string }>>('/jobs/:id/savepoints', { schema: { params: jobParams, body: { ...emptyBody, nullable: true } } }, async (req, reply) => {
-    const op = coordinator.triggerSavepoint(req.params.id);
+    const op = coordinator.control.savepoint(req.params.id);
     return reply.status(202).send({ requestId: op.requestId });
   });
   app.get<P<{ id: string; requestId: string }> & W>('/jobs/:id/savepoints/:requestId', { schema: { params: jobRequestParams, querystring: waitQuery } }, async (req) =>
@@ -34,7 +34,7 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     '/jobs/:id/stop',
     { schema: { params: jobParams, body: { type: 'object', nullable: true, additionalProperties: false, properties: { savepoint: { type: 'boolean' }, drain: { type: 'boolean' } } } } },
     async (req, reply) => {
-      const op = coordinator.stopJob(req.params.id, { savepoint: req.body?.savepoint ?? true, drain: req.body?.drain ?? false });
+      const op = coordinator.control.stop(req.params.id, { savepoint: req.body?.savepoint ?? true, drain: req.body?.drain ?? false });
       return reply.status(202).send({ requestId: op.requestId });
     },
   );
@@ -42,7 +42,7 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     '/jobs/:id/rescaling',
     { schema: { params: jobParams, body: { type: 'object', required: ['parallelism'], additionalProperties: false, properties: { parallelism: { type: 'integer', minimum: 1, maximum: 32768 } } } } },
     async (req, reply) => {
-      const op = coordinator.rescale(req.params.id, req.body.parallelism);
+      const op = coordinator.control.rescale(req.params.id, req.body.parallelism);
       return reply.status(202).send({ requestId: op.requestId });
     },
   );
