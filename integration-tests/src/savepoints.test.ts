@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import { assertExact, deleteStream, publishKeys, publishMore, readHash } from '.
 
 const V1 = join(FIXTURES, 'sp-count.ts');
 const V2 = join(FIXTURES, 'sp-count-v2.ts');
+const FINISHED_SHARES = join(FIXTURES, 'finished-shares.ts');
 /** A second cluster's Redis: another database of the same server. */
 const REDIS_DB1 = `${REDIS_URL.replace(/\/\d*$/, '')}/1`;
 /** CPU burnt per record (loop iterations), so a job is still reading when a test stops it. */
@@ -231,6 +232,50 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assertExact(await readHash(hashA), expectedA);
     assert.deepEqual(new Map(Object.entries(await hgetall(hashB))), expectedB);
     assertExact(await readHash(hash), before);
+  });
+
+  test('parts of a job that finished before a rescale: nothing of theirs is read, counted or committed again', { timeout: 180_000 }, async () => {
+    const id = uniqueId('');
+    const dirs = { lines: join(tmp, `lines-${id}`), updates: join(tmp, `updates-${id}`) };
+    const consumed = join(tmp, `consumed-${id}`);
+    mkdirSync(consumed);
+    const n = 1000;
+    const job = await run(cluster, FINISHED_SHARES, 2, { ...dirs, n: String(n) });
+    const bounded = ['lines', 'line-files', 'keys', 'count', 'update-files'];
+    /** The bounded parts all FINISHED at `parallelism` (true), or the job is no longer RUNNING (false: the assertions say why). */
+    const finishedAt = async (parallelism: number) => {
+      const v = await cluster.job(job);
+      if (v.state !== 'RUNNING') return false;
+      const done = bounded.every((uid) => v.vertices.some((x: { uid: string; parallelism: number; status: string }) => x.uid === uid && x.parallelism === parallelism && x.status === 'FINISHED'));
+      return done ? true : undefined;
+    };
+    assert.equal(await waitFor('the bounded parts finished', () => finishedAt(2), 60_000, 100), true);
+    const after = Date.now();
+    await waitFor('a checkpoint after they finished', async () =>
+      ((await cluster.rest('GET', `/jobs/${job}/checkpoints`)).body.history as { status: string; triggerTimestamp: number }[]).some((h) => h.status === 'COMPLETED' && h.triggerTimestamp > after) ? true : undefined,
+    30_000, 100);
+    // A consumer takes the committed files away, as one would.
+    const committed = (dir: string) => readdirSync(dir).filter((f) => !f.startsWith('.'));
+    for (const [tag, dir] of Object.entries(dirs)) for (const f of committed(dir)) renameSync(join(dir, f), join(consumed, `${tag}-${f}`));
+
+    const r = await weir(['rescale', job, '3'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    // At parallelism 3 the bounded parts run again from the rescale's savepoint and finish once more.
+    await waitFor('the bounded parts finished again', () => finishedAt(3), 60_000, 100);
+    const v = await cluster.job(job);
+    // Before 2026-12-05 the finished file sinks committed their last transaction again (WEIR_SINK_FILE_LOST: the files were gone).
+    assert.deepEqual((await cluster.rest('GET', `/jobs/${job}/exceptions`)).body.history, []);
+    assert.equal(v.restarts, 0);
+    const read = (tag: string) => [...committed(consumed).filter((f) => f.startsWith(`${tag}-`)).map((f) => join(consumed, f)), ...committed(dirs[tag as keyof typeof dirs]).map((f) => join(dirs[tag as keyof typeof dirs], f))].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+    const lines = read('lines');
+    assert.equal(lines.length, n, 'every line once');
+    assert.equal(new Set(lines).size, n);
+    // Before, the finished key source was read again from its position at the last checkpoint it
+    // acknowledged, and the count emitted those updates again.
+    const updates = read('updates');
+    const expected = Array.from({ length: 50 }, (_, k) => Array.from({ length: n / 50 }, (_, i) => `k${k}:${i + 1}`)).flat();
+    assert.deepEqual([...updates].sort(), expected.sort(), 'every count update once');
+    assert.equal((await weir(['cancel', job], cluster.env)).code, 0);
   });
 
   test('migrate: export, import into a second cluster (another Redis database and another NATS prefix), resume: counts exact', { timeout: 300_000 }, async () => {

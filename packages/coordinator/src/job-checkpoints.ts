@@ -367,7 +367,8 @@ export class JobCheckpoints {
     for (const key of job.subtasks.keys()) {
       if (acked.has(key)) continue;
       const [task, subtask] = key.split('/').map(Number) as [number, number];
-      finished.push(`${job.description.nodes[job.plan.tasks[task]!.head]!.uid}/${subtask}`);
+      // Every operator of the task, not only its head: a rescale may chain them differently.
+      for (const node of job.plan.tasks[task]!.nodes) finished.push(`${job.description.nodes[node]!.uid}/${subtask}`);
     }
     const previous = this.latest;
     return buildCompletedCheckpoint({

@@ -36,7 +36,12 @@ export interface OperatorSubtaskSnapshot {
    * one: then `operatorState` is absent and every old subtask's blob is listed here by old index
    * (undefined where an old subtask stored none), for the operator to redistribute.
    */
-  readonly rescaledFrom?: { readonly parallelism: number; readonly operatorStates: readonly (string | undefined)[] };
+  readonly rescaledFrom?: {
+    readonly parallelism: number;
+    readonly operatorStates: readonly (string | undefined)[];
+    /** Old subtasks of this operator that had finished (a sink's had committed everything it held). */
+    readonly finished?: readonly number[];
+  };
   /**
    * Detached savepoints: the bytes this subtask stored for the operator in the savepoint (its blobs
    * and key-group parts, as the store reported them), so the coordinator records the savepoint
@@ -83,7 +88,10 @@ export interface CompletedCheckpoint {
   readonly timestamp: number;
   readonly completedAt: number;
   readonly operators: Readonly<Record<string, OperatorSnapshot>>;
-  /** `${taskHeadUid}/${subtask}` of subtasks that had finished: restored as finished (no replay). */
+  /**
+   * `${uid}/${subtask}` of subtasks that had finished, for every operator of their task (before
+   * 2026-12-05 only the task's head): restored as finished (no replay).
+   */
   readonly finished: readonly string[];
   readonly stateBytes: number;
   readonly writtenBytes: number;

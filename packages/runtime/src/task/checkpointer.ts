@@ -136,7 +136,8 @@ export class Checkpointer {
       if (snap.parallelism !== op.node.parallelism) {
         // Old subtask indexes mean nothing at the new parallelism: the operator gets every old blob and redistributes.
         const operatorStates = Array.from({ length: snap.parallelism }, (_, i) => snap.operatorState[i]);
-        snapshot = { keyGroups: snap.keyGroups, rescaledFrom: { parallelism: snap.parallelism, operatorStates } };
+        const finished = Array.from({ length: snap.parallelism }, (_, i) => i).filter((i) => checkpoint.finished.includes(`${op.node.uid}/${i}`));
+        snapshot = { keyGroups: snap.keyGroups, rescaledFrom: { parallelism: snap.parallelism, operatorStates, finished } };
       } else {
         const operatorState = snap.operatorState[this.s.subtask];
         snapshot = { keyGroups: snap.keyGroups, ...(operatorState ? { operatorState } : {}) };

@@ -45,8 +45,6 @@ export interface OperatorInstance {
   /** Decode up to `max` key groups restored lazily; returns how many are left (the task calls it while it runs). */
   decodeSome?(max: number): number;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
-  /** A sink that commits by checkpoints (two-phase commit). */
-  readonly transactional?: boolean;
   /** The task ends normally (not canceled, not failed): last writes and commits. */
   finish?(): Promise<void>;
   close(): Promise<void>;
@@ -166,9 +164,6 @@ class SinkOp extends Base implements OperatorInstance {
     super(node);
     this.txWriter = isTransactional(writer) ? writer : undefined;
   }
-  get transactional(): boolean {
-    return this.txWriter !== undefined;
-  }
   process(r: unknown): void {
     this.counts.in++;
     this.buffer.push(r);
@@ -222,8 +217,10 @@ class SinkOp extends Base implements OperatorInstance {
     if (rescaled) {
       // Every old subtask's transactions are committed by exactly one new subtask (old j by new j mod p),
       // under their origin's identity (message ids, commit markers), so a repeated commit changes nothing.
+      // An old subtask that had finished committed all it held then (see afterRestore): not again.
       const p = this.node.parallelism;
-      entries = rescaled.operatorStates.flatMap((name, j) => (j % p === this.subtask ? read(name, j) : []));
+      const finished = new Set(rescaled.finished ?? []);
+      entries = rescaled.operatorStates.flatMap((name, j) => (j % p === this.subtask && !finished.has(j) ? read(name, j) : []));
       entries.sort((a, b) => a.checkpointId - b.checkpointId); // stable: old subtask order within a checkpoint
     } else {
       entries = read(snapshot.operatorState, this.subtask);

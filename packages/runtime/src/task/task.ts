@@ -43,7 +43,7 @@ export interface TaskSetup {
   readonly restore?: CompletedCheckpoint;
   connectorContext(uid: string): ConnectorContext;
   onCheckpoint(task: Task, report: CheckpointReport): void;
-  /** All inputs ended and the task waits for a checkpoint to commit its transactional sinks' last output. */
+  /** All inputs ended and the task waits for a final checkpoint (its last output committed, its final state taken). */
   onInputsEnded(task: Task): void;
   /** Called on every state change. */
   onState(task: Task, state: TaskState, error?: SerializedError): void;
@@ -365,10 +365,13 @@ export class Task {
   }
 
   /**
-   * All inputs ended: let operators emit their last records and end the outputs. A task with
-   * transactional sinks then waits for a checkpoint taken after this point to complete, so that its
-   * last output is committed under a checkpoint (a failure elsewhere cannot replay it); others
-   * finish at once.
+   * All inputs ended: let operators emit their last records and end the outputs. With checkpoints
+   * on, the task then waits for a checkpoint taken after this point to complete (Flink's final
+   * checkpoint, FLIP-147): its last output is committed under a checkpoint (a failure elsewhere
+   * cannot replay it), and the state later checkpoints carry for it once it has finished is its
+   * final state. A task that finished at once left its state of the last checkpoint before its
+   * end: a source's position from before it read its last records, which a rescale or a resume
+   * from a savepoint handed to the new subtasks to read again. Without checkpoints it finishes at once.
    */
   private async finishInput(): Promise<void> {
     if (this.inputsEnded && this.waitingForFinalCheckpoint) return;
@@ -383,7 +386,7 @@ export class Task {
     await this.afterBatch();
     for (const w of this.writers) w.end(this.drainRequested);
     for (const w of this.writers) await w.flushed();
-    if (this.drainRequested || (this.s.checkpointing.enabled && this.operators.some((op) => op.transactional))) {
+    if (this.drainRequested || this.s.checkpointing.enabled) {
       this.waitingForFinalCheckpoint = true;
       this.s.onInputsEnded(this);
       return;
