@@ -20,19 +20,23 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Groups blobs into calls of at most WRITE_CHUNK_BYTES and WRITE_CHUNK_BLOBS (a bigger blob goes alone). */
-export function chunkBySize(blobs: readonly BlobWrite[]): BlobWrite[][] {
-  const out: BlobWrite[][] = [];
-  let current: BlobWrite[] = [];
+/**
+ * Groups writes into calls of at most WRITE_CHUNK_BYTES (as `bytesOf` counts them) and
+ * WRITE_CHUNK_BLOBS (a bigger one goes alone). Blobs by default.
+ */
+export function chunkBySize<T = BlobWrite>(items: readonly T[], bytesOf: (item: T) => number = (b) => (b as BlobWrite).bytes.byteLength): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
-  for (const b of blobs) {
-    if (current.length > 0 && (bytes + b.bytes.byteLength > WRITE_CHUNK_BYTES || current.length >= WRITE_CHUNK_BLOBS)) {
+  for (const item of items) {
+    const size = bytesOf(item);
+    if (current.length > 0 && (bytes + size > WRITE_CHUNK_BYTES || current.length >= WRITE_CHUNK_BLOBS)) {
       out.push(current);
       current = [];
       bytes = 0;
     }
-    current.push(b);
-    bytes += b.bytes.byteLength;
+    current.push(item);
+    bytes += size;
   }
   if (current.length > 0) out.push(current);
   return out;
