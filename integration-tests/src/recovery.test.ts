@@ -9,6 +9,7 @@ import { assertExact, deleteStream, publishKeys, readHash } from './keys.js';
 
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
+const TICKS = join(FIXTURES, 'ticks.ts');
 
 /** A cluster started before a suite's tests, and stopped after them with the inputs and hashes they made deleted. */
 function clusterForSuite(coordinatorArgs: string[], workers: string[]) {
@@ -113,5 +114,40 @@ describe('a worker killed and not replaced (real processes, kill -9, no supervis
     assert.match(ex.history[0].message, new RegExp(`worker ${victim} .*is gone: NATS has had no subscriber for it`));
     const left = (await cluster.rest<{ workers: { id: string }[] }>('GET', '/workers')).body.workers.map((w) => w.id);
     assert.ok(!left.includes(victim), `the lost worker is no longer listed: ${left.join(', ')}`);
+  });
+});
+
+describe('a worker declared lost while it still runs (SIGSTOP, real processes)', { timeout: 120_000 }, () => {
+  // Heartbeats find the stalled worker lost; the NATS probe cannot (its connection stays open).
+  const { cluster } = clusterForSuite(['--heartbeat-timeout', '1500'], ['w1']);
+
+  test('its tasks of the failed-over attempt stop once it is back: no second stream of output beside the new attempt', { timeout: 100_000 }, async () => {
+    const r = await weir(['run', TICKS, '--detach', '--arg', 'rate=500'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const jobId = r.stdout.trim();
+    const ticks = (from: number) => [...cluster.output.slice(from).matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+    await waitFor('tick 2000 printed', () => (ticks(0).some((t) => t >= 2000) ? true : undefined), 30_000, 50);
+    const worker = cluster.workers.get('w1')!;
+    worker.kill('SIGSTOP');
+    try {
+      await waitFor('the worker declared lost', async () => ((await cluster.job(jobId)).attempt > 1 ? true : undefined), 30_000, 100);
+    } finally {
+      worker.kill('SIGCONT');
+    }
+    // The new attempt runs on the same worker once it registers again, and starts at tick 0.
+    await waitFor('attempt 2 running', async () => {
+      const v = await cluster.job(jobId);
+      return v.state === 'RUNNING' && v.attempt === 2 ? true : undefined;
+    }, 30_000, 100);
+    const mark = cluster.output.length;
+    await waitFor('the new attempt printing', () => (ticks(mark).length > 200 ? true : undefined), 30_000, 50);
+    const late = cluster.output.length;
+    await new Promise((res) => setTimeout(res, 1500));
+    // Before 2026-12-05 the old attempt went on printing from where it was (2000 and up) beside the
+    // new one: the worker had been dropped, so the coordinator never canceled it.
+    const after = ticks(late);
+    assert.ok(after.length > 100, `the new attempt prints: ${after.length} ticks`);
+    assert.deepEqual(after.filter((t) => t >= 2000), [], 'nothing more of the old attempt');
+    assert.equal((await weir(['cancel', jobId], cluster.env)).code, 0);
   });
 });

@@ -148,14 +148,24 @@ export class Coordinator {
       case 'task-state':
         this.onTaskState(m);
         return undefined;
-      case 'metrics':
+      case 'metrics': {
+        const stale = new Map<string, number>();
         for (const t of m.tasks) {
           const job = this.jobs.get(t.jobId);
-          const s = job && job.attempt === t.attempt ? job.subtasks.get(subtaskKey(t.task, t.subtask)) : undefined;
+          const current = job !== undefined && job.attempt === t.attempt && !TERMINAL_JOB_STATUSES.has(job.status);
+          // A task of an attempt that is over still runs there (its worker was declared lost while
+          // alive, or missed the cancel): cancel it, or it writes output beside the current attempt.
+          if (!current && !TERMINAL_TASK_STATES.has(t.state)) stale.set(t.jobId, Math.max(stale.get(t.jobId) ?? 0, t.attempt));
+          const s = current ? job.subtasks.get(subtaskKey(t.task, t.subtask)) : undefined;
           // A task's final counts come with its terminal state; a metrics report sent before that may arrive after it.
           if (s && !TERMINAL_TASK_STATES.has(s.state)) s.counts = { ...t.counts };
         }
+        for (const [jobId, attempt] of stale) {
+          this.log.warn({ worker: m.workerId, job: jobId, attempt }, 'tasks of an ended attempt still run: canceling them');
+          this.o.system.ref<WorkerMessage>(subjects.worker(m.workerId)).tell({ type: 'cancel', jobId, attempt });
+        }
         return undefined;
+      }
       case 'task-inputs-ended': {
         const job = this.jobs.get(m.jobId);
         if (job && job.attempt === m.attempt && job.status === 'RUNNING') job.checkpoints.onInputsEnded(m.task, m.subtask);

@@ -98,7 +98,14 @@ export class Worker {
         return;
       }
       const reply = await this.coordinator.ask<HeartbeatReply>({ type: 'heartbeat', workerId: this.o.workerId }, { timeoutMs: 2000 });
-      if (!reply.known) this.registered = false;
+      if (!reply.known) {
+        this.registered = false;
+        // It declared this worker lost (or it restarted): every task here belongs to an attempt it
+        // has failed over. Left running they would write output beside the new attempt's.
+        const live = this.slots.flatMap((s) => s?.tasks ?? []).filter((t) => !TERMINAL_TASK_STATES.has(t.state));
+        if (live.length > 0) this.log.warn({ tasks: live.length }, 'the coordinator no longer knows this worker: canceling its tasks');
+        await Promise.all(live.map((t) => t.cancel()));
+      }
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, 'coordinator not reachable');
     }
@@ -118,7 +125,7 @@ export class Worker {
       case 'deploy':
         return this.deploy(m);
       case 'cancel':
-        await this.cancel(m.jobId);
+        await this.cancel(m.jobId, m.attempt);
         return { ok: true };
       case 'trigger-checkpoint': {
         const wanted = new Set(m.subtasks.map((r) => `${r.task}/${r.subtask}`));
@@ -154,8 +161,12 @@ export class Worker {
     if (!Number.isInteger(d.slot) || d.slot < 0 || d.slot >= this.o.slots) {
       throw new WeirError('WEIR_UNKNOWN_SLOT', `worker ${this.o.workerId} has slots 0..${this.o.slots - 1}; slot ${String(d.slot)} does not exist`);
     }
+    // A newer attempt supersedes the job's older ones here. Their tasks still run if this worker was
+    // declared lost while it was alive (a stall, a partition) and its cancel never came: left
+    // running, and no longer tracked once the slot is taken over, they would write output forever.
+    await this.cancel(d.jobId, d.attempt - 1);
     const busy = this.slots[d.slot];
-    if (busy && !(busy.jobId === d.jobId && busy.attempt < d.attempt) && busy.tasks.some((t) => !TERMINAL_TASK_STATES.has(t.state))) {
+    if (busy && busy.tasks.some((t) => !TERMINAL_TASK_STATES.has(t.state))) {
       throw new WeirError('WEIR_SLOT_BUSY', `slot ${d.slot} of worker ${this.o.workerId} runs job ${busy.jobId} (attempt ${busy.attempt})`);
     }
     const log = this.log.child({ job: d.jobId, attempt: d.attempt, slot: d.slot });
@@ -222,9 +233,9 @@ export class Worker {
     }
   }
 
-  /** Cancel every subtask of a job (all attempts) on this worker. */
-  async cancel(jobId: string): Promise<void> {
-    const tasks = this.slots.filter((s): s is Slot => s?.jobId === jobId).flatMap((s) => s.tasks);
+  /** Cancel every subtask of a job on this worker (of attempts up to `upTo`, if given). */
+  async cancel(jobId: string, upTo = Infinity): Promise<void> {
+    const tasks = this.slots.filter((s): s is Slot => s?.jobId === jobId && s.attempt <= upTo).flatMap((s) => s.tasks);
     await Promise.all(tasks.map((t) => t.cancel()));
   }
 
