@@ -28,7 +28,7 @@ async function twoSystems(t: TestContext) {
   return { a, b, nc1, nc2, prefix };
 }
 
-type CalcMsg = { op: 'double' | 'fail' | 'plain-fail' | 'tell' | 'hang' | 'echo'; n?: number; v?: unknown };
+type CalcMsg = { op: 'double' | 'fail' | 'plain-fail' | 'tell' | 'hang' | 'echo' | 'big'; n?: number; v?: unknown };
 
 function calc() {
   const told: unknown[] = [];
@@ -48,6 +48,8 @@ function calc() {
               return sleep(1000);
             case 'echo':
               return m.v;
+            case 'big':
+              return 'x'.repeat(m.n ?? 0);
             default:
               return { doubled: (m.n ?? 0) * 2, tags: ['x'] };
           }
@@ -111,6 +113,20 @@ test('NATS: unknown name -> ActorNotFoundError quickly; slow actor -> AskTimeout
   await a.stop('calc');
   await nc1.flush();
   await assert.rejects(b.ref('calc').ask({ op: 'double' }, { timeoutMs: 2000 }), ActorNotFoundError);
+});
+
+test('NATS: a message, request or reply over the server\'s max_payload is a typed error at once (not a timeout, not an uncoded throw)', { timeout: 10_000 }, async (t) => {
+  const { a, b, nc1, nc2 } = await twoSystems(t);
+  a.spawn<CalcMsg>('calc', calc().props);
+  await nc1.flush();
+  const max = nc2.info!.max_payload;
+  const tooLarge = (e: unknown) => (e as { code?: string }).code === 'WEIR_ACTOR_MESSAGE_TOO_LARGE' && /max_payload/.test((e as Error).message);
+  await assert.rejects(b.ref<CalcMsg>('calc').ask({ op: 'echo', v: 'y'.repeat(max + 1) }, { timeoutMs: 3000 }), tooLarge);
+  assert.throws(() => b.ref<CalcMsg>('calc').tell({ op: 'echo', v: 'y'.repeat(max + 1) }), tooLarge);
+  const t0 = Date.now();
+  await assert.rejects(b.ref<CalcMsg>('calc').ask({ op: 'big', n: max + 1 }, { timeoutMs: 3000 }), (e: unknown) => e instanceof RemoteActorError && tooLarge(e));
+  assert.ok(Date.now() - t0 < 1000, `the too-large reply was answered in ${Date.now() - t0} ms, not timed out`);
+  assert.equal(((await b.ref<CalcMsg>('calc').ask({ op: 'big', n: 1000 }, { timeoutMs: 3000 })) as string).length, 1000, 'the actor goes on');
 });
 
 test('NATS: names outside [A-Za-z0-9_-/] are refused with WEIR_ACTOR_BAD_NAME', { timeout: 5000 }, async (t) => {

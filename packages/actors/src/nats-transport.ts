@@ -74,14 +74,18 @@ export class NatsTransport implements Transport {
     this.unsubscribe(sub);
   }
 
+  /** @throws ActorError WEIR_ACTOR_MESSAGE_TOO_LARGE if the message is over the server's max_payload. */
   tell(name: string, message: unknown): void {
-    this.nc.publish(this.subjectOf(name), encode(message));
+    const subject = this.subjectOf(name);
+    this.nc.publish(subject, this.fitting(encode(message), `a message to actor '${name}'`));
   }
 
   async ask(name: string, message: unknown, timeoutMs: number): Promise<unknown> {
+    const subject = this.subjectOf(name);
+    const bytes = this.fitting(encode(message), `a request to actor '${name}'`);
     let reply: Msg;
     try {
-      reply = await this.nc.request(this.subjectOf(name), encode(message), { timeout: timeoutMs });
+      reply = await this.nc.request(subject, bytes, { timeout: timeoutMs });
     } catch (e) {
       if (e instanceof RequestError && e.isNoResponders()) throw new ActorNotFoundError(name);
       if (e instanceof TimeoutError || (e as Error)?.cause instanceof TimeoutError) throw new AskTimeoutError(name, timeoutMs);
@@ -130,19 +134,35 @@ export class NatsTransport implements Transport {
     );
   }
 
-  /** Never throws: a reply that cannot be encoded becomes an error reply, a closed connection is logged. */
+  /**
+   * Never throws: a reply that cannot be encoded or is too large becomes an error reply (the asker
+   * learns why at once instead of timing out), a closed connection is logged.
+   */
   private respond(msg: Msg, env: ReplyEnvelope): void {
     let bytes: Uint8Array;
     try {
-      bytes = encode(env);
+      bytes = this.fitting(encode(env), 'the reply');
     } catch (e) {
-      bytes = encode(errorEnvelope(new ActorError('WEIR_ACTOR_BAD_MESSAGE', `the reply could not be encoded: ${(e as Error)?.message ?? String(e)}`)));
+      const err = e instanceof ActorError ? e : new ActorError('WEIR_ACTOR_BAD_MESSAGE', `the reply could not be encoded: ${(e as Error)?.message ?? String(e)}`);
+      bytes = encode(errorEnvelope(err));
     }
     try {
       msg.respond(bytes);
     } catch (e) {
       this.log.debug({ err: e }, 'could not send a reply');
     }
+  }
+
+  /**
+   * `bytes`, if the server takes a message that large (its max_payload, 1 MiB by default). NATS's
+   * own refusal had no code, and a reply it refused was lost: the asker only timed out.
+   */
+  private fitting(bytes: Uint8Array, what: string): Uint8Array {
+    const max = this.nc.info?.max_payload;
+    if (max !== undefined && bytes.byteLength > max) {
+      throw new ActorError('WEIR_ACTOR_MESSAGE_TOO_LARGE', `${what} is ${bytes.byteLength} bytes; the NATS server takes at most ${max} (its max_payload): raise max_payload in the server's configuration (e.g. 8MB), or send less (a checkpoint acknowledgement lists every key group's blobs: a lower maxParallelism makes it smaller)`);
+    }
+    return bytes;
   }
 
   private unsubscribe(sub: Subscription | undefined): void {
