@@ -72,3 +72,53 @@ export default defineJob({ name: 'numbers', checkpoints: { intervalMs: 300, tole
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a rescale whose graph would change the state\'s layout (maxParallelism derived from the parallelism) is refused before anything stops', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-rescale-graph-'));
+  const log = pino({ level: 'silent' });
+  const system = new ActorSystem({ name: 'rescale-graph', transport: new InProcessTransport(), logger: log });
+  const snapshots = new FileSnapshotStore(join(dir, 'state'));
+  const artifacts = new MemoryArtifactStore();
+  const dataPlane = new InProcessDataPlane();
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(join(dir, 'state'), snapshots), log });
+  const worker = new Worker({ workerId: 'w', slots: 4, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, 'cache'), localChannels: false, nats: () => Promise.reject(new Error('this job uses no NATS')) });
+  try {
+    await coordinator.start();
+    await worker.start();
+    const jobFile = join(dir, 'job.mjs');
+    writeFileSync(
+      jobFile,
+      `import { defineJob } from '${import.meta.resolve('@weir/sdk')}';
+import { generator, discard } from '${import.meta.resolve('@weir/sdk/connectors')}';
+export default defineJob({ name: 'derived', checkpoints: { intervalMs: 300 } }, (env, args) => {
+  const p = args.int('p', 1);
+  env.source(generator({ ratePerSecond: 1000, make: (i) => 'k' + (i % 10) }), { uid: 'gen' })
+    .keyBy((k) => k)
+    .sum(() => 1, { uid: 'count', maxParallelism: 64 * p })
+    .sink(discard(), { uid: 'out' });
+});
+`,
+    );
+    const def = (await import(jobFile)).default as JobDefinition;
+    const job = await coordinator.submit({ artifact: await coordinator.putArtifact(readFileSync(jobFile)), description: buildJob(def, { args: {}, parallelism: 1 }).description, args: {} });
+    await waitFor('a completed checkpoint', () => (coordinator.checkpointStats(job.id).counts.completed > 0 ? true : undefined), 20_000, 50);
+    // The job's args say p=1 at any parallelism: its build derives maxParallelism 64 from them, so
+    // rescaling alone cannot change it; a job built from its parallelism can (emulated here by args).
+    Object.assign(job, { args: { p: '2' } });
+    const op = coordinator.control.rescale(job.id, 2);
+    const view = await coordinator.operations.wait(op.requestId, 'rescale', job.id, 30_000);
+    assert.equal(view.status, 'FAILED');
+    assert.equal(view.error?.code, 'WEIR_RESCALE_GRAPH_CHANGED');
+    assert.match(view.error?.message ?? '', /operator 'count' would be a keyed actor with maxParallelism 128 .* and is a keyed actor with maxParallelism 64/);
+    assert.equal(job.status, 'RUNNING', 'nothing stopped');
+    assert.equal(job.attempt, 1);
+    assert.equal(job.parallelism, 1);
+    await coordinator.cancel(job.id);
+    await sleep(200);
+  } finally {
+    await worker.stop();
+    await coordinator.stop();
+    await system.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

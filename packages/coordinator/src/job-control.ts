@@ -1,6 +1,6 @@
 import type { ActorSystem } from '@weir/actors';
 import { planExecution, subjects, type SavepointMetadata, type WorkerMessage } from '@weir/runtime';
-import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
+import { validateGraph, WeirError, type JobGraphDescription, type OperatorDescription } from '@weir/sdk';
 import type { Logger } from 'pino';
 import type { Job, JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, type JobStatus } from './job-status.js';
@@ -93,6 +93,7 @@ export class JobControl {
       const from = job.parallelism;
       const description = await this.describe(job, parallelism);
       validateGraph(description);
+      assertSameOperators(job.description, description, parallelism);
       const plan = planExecution(description);
       const needed = Math.max(...plan.tasks.map((t) => t.parallelism));
       const { workers } = this.c;
@@ -156,4 +157,25 @@ function assertSameAttempt(job: Job, attempt: number, what: 'stop' | 'rescale', 
   if (job.status === 'RUNNING' && job.attempt === attempt) return;
   const kept = meta ? `; its savepoint ${meta.id} was kept` : '';
   throw new WeirError('WEIR_STOP_FAILED', `${what} of job ${job.id} failed: the job failed over while its savepoint completed and resumes from its latest checkpoint (attempt ${job.attempt}, ${job.status})${kept}`);
+}
+
+/** What a rescale keeps of an operator: it changes parallelism only, so the state maps one to one. */
+const shapeOf = (n: OperatorDescription | undefined): string => (n ? `a ${n.keyed ? 'keyed ' : ''}${n.kind}${n.connector ? ` (${n.connector})` : ''} with maxParallelism ${n.maxParallelism} and state ${JSON.stringify(n.state ?? {})}` : 'no such operator');
+
+/**
+ * The job's graph at the new parallelism must have the same operators as the running one (uids,
+ * kinds, key groups, state), or its state would not map: checked before anything stops. Only a
+ * build function that derives them from the parallelism can differ.
+ * @throws WeirError WEIR_RESCALE_GRAPH_CHANGED naming the first operator that differs.
+ */
+function assertSameOperators(running: JobGraphDescription, rescaled: JobGraphDescription, parallelism: number): void {
+  const before = new Map(running.nodes.map((n) => [n.uid, n]));
+  const after = new Map(rescaled.nodes.map((n) => [n.uid, n]));
+  for (const uid of new Set([...before.keys(), ...after.keys()])) {
+    const was = shapeOf(before.get(uid));
+    const is = shapeOf(after.get(uid));
+    if (was !== is) {
+      throw new WeirError('WEIR_RESCALE_GRAPH_CHANGED', `job '${running.name}' builds a different graph at parallelism ${parallelism}: operator '${uid}' would be ${is}, and is ${was} now; a rescale keeps every operator's uid, kind, state and maxParallelism (set maxParallelism explicitly if the build derives it from the parallelism), or stop with a savepoint and resume the changed job from it`);
+    }
+  }
 }
