@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { commitMarkerStream } from '@weir/runtime';
 import { defaultGeneratedLine, seededRandom } from '@weir/sdk/connectors';
 import { spawn } from 'node:child_process';
 import { CLI, FIXTURES, sleep, uniqueId, waitFor, weir, withNats, WORDCOUNT } from './harness.js';
@@ -93,6 +94,7 @@ describe('embedded default', { timeout: 240_000 }, () => {
       } finally {
         await jsm.streams.delete(input);
         await jsm.streams.delete(output);
+        await jsm.streams.delete(commitMarkerStream(output)).catch(() => undefined); // if its sink is exactly-once
       }
     });
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { commitMarkerStream } from '@weir/runtime';
 import { Redis } from 'ioredis';
 import { REDIS_URL, waitFor, withNats } from './harness.js';
 
@@ -26,8 +27,12 @@ export async function publishKeys(stream: string, subject: string, records: numb
   return expected;
 }
 
+/** Delete a stream, and the commit markers exactly-once JetStream sinks kept beside it. */
 export async function deleteStream(stream: string): Promise<void> {
-  await withNats(async (nc) => (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined));
+  await withNats(async (nc) => {
+    const jsm = await jetstreamManager(nc);
+    for (const name of [stream, commitMarkerStream(stream)]) await jsm.streams.delete(name).catch(() => undefined);
+  });
 }
 
 /** Every update a keyed count of `expected` emits, `key:n` for n = 1..count, with multiplicity 1. */

@@ -21,6 +21,7 @@ export { keyGroupBlob, operatorStateBlob } from './snapshots/names.js';
 export { RedisSnapshotStore, type RedisSnapshotStoreOptions } from './snapshots/redis-store.js';
 export { FileSnapshotStore } from './snapshots/file-store.js';
 export { PubAckPublisher, type PublishOutcome } from './channels/pub-acks.js';
+export { commitMarkerStream } from './connectors/jetstream-commits.js';
 export { isTransactional, FINAL_TRANSACTION, type TransactionalSinkWriter, type PreCommitted, type SourceFactory, type SinkFactory } from './connectors/types.js';
 export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator, type SavepointReason, type SavepointJobInfo, type SavepointStore } from './snapshots/savepoint-types.js';
 export { compactionPlan, type SavepointCompaction } from './snapshots/savepoint-compaction.js';

@@ -5,6 +5,8 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { jetstreamSink, jetstreamSource } from './jetstream.js';
+import { commitMarkerStream } from './jetstream-commits.js';
+import { FINAL_TRANSACTION } from './types.js';
 import { isTransactional, type ConnectorContext, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
 const NATS = process.env.WEIR_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -39,7 +41,7 @@ describe('JetStream connectors (real NATS)', { timeout: 60_000 }, () => {
     jsm = await jetstreamManager(nc);
   });
   after(async () => {
-    for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);
+    for (const s of streams) for (const name of [s, commitMarkerStream(s)]) await jsm.streams.delete(name).catch(() => undefined);
     await nc.close();
   });
 
@@ -86,6 +88,32 @@ describe('JetStream connectors (real NATS)', { timeout: 60_000 }, () => {
     const other = (await jetstreamSink({ subject: `t.${id}.eo`, delivery: 'exactly-once' }, ctx(1, 2))) as TransactionalSinkWriter<(Uint8Array | string)[]>;
     await other.commit(1, txn, 0);
     assert.equal((await jsm.streams.info(s)).state.messages, 4, 'committed by another subtask, still deduplicated');
+  });
+
+  test('exactly-once sink: a transaction restored after the duplicate window forgot its ids is not published again (commit markers)', async () => {
+    const s = await stream('late', 0, { duplicate_window: 1_000_000_000 });
+    const open = async () => (await jetstreamSink({ subject: `t.${id}.late`, delivery: 'exactly-once', minDuplicateWindowMs: 1000 }, ctx(0, 1))) as TransactionalSinkWriter<(Uint8Array | string)[]>;
+    const messages = async () => (await jsm.streams.info(s)).state.messages;
+    const first = await open();
+    await first.write(['a', 'b']);
+    const { txn } = first.preCommit(1);
+    await first.commit(1, txn, 0);
+    assert.equal(await messages(), 2);
+    await new Promise((r) => setTimeout(r, 1300)); // the stream no longer remembers the ids
+    // A restore (a new sink instance, as after a failover or a rescale) commits the checkpoint's
+    // pending transaction again: before 2026-12-05 the two records were published twice.
+    const restored = await open();
+    await restored.commit(1, txn, 0);
+    assert.equal(await messages(), 2, 'the marker says checkpoint 1 of origin 0 is published');
+    await restored.commit(1, ['x'], 1);
+    assert.equal(await messages(), 3, 'another origin has its own marker');
+    await restored.commit(2, ['c'], 0);
+    await restored.commit(FINAL_TRANSACTION, ['z'], 0);
+    assert.equal(await messages(), 5);
+    // The final transaction leaves no marker above the checkpoints of a later attempt of this origin.
+    await (await open()).commit(3, ['d'], 0);
+    assert.equal(await messages(), 6);
+    assert.equal((await jsm.streams.info(commitMarkerStream(s))).state.messages, 2, 'one marker per origin');
   });
 
   test('exactly-once sink refuses a stream whose duplicate window is too short; a missing stream is a clear error', async () => {

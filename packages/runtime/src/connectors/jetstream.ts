@@ -1,8 +1,9 @@
 import { jetstream, jetstreamManager, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WeirError } from '@weir/sdk';
-import { natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';
+import { checkMarkerExpiry, natsConnectionOf, type NatsConnectionOptions } from '@weir/sdk/connectors';
 import { PubAckPublisher } from '../channels/pub-acks.js';
+import { CommitMarkers } from './jetstream-commits.js';
 import { rescaledProgress, resumeShare, type SplitGeneration, type SplitProgress } from './split-progress.js';
 import { FINAL_TRANSACTION, RescaledPositions, type ConnectorContext, type SinkWriter, type SourceReader, type TransactionalSinkWriter } from './types.js';
 
@@ -134,7 +135,10 @@ interface SinkOptions extends NatsConnectionOptions {
   encode?: (v: unknown) => Uint8Array | string;
   delivery?: 'exactly-once' | 'at-least-once';
   minDuplicateWindowMs?: number;
+  /** exactly-once: how long a commit marker lives after the sink's last commit (default 7 days). */
+  markerExpiryMs?: number;
 }
+
 
 /** Publishes sent together before their PubAcks are awaited. */
 const WINDOW = 256;
@@ -197,6 +201,8 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
       `JetStream sink '${ctx.operatorUid}': stream '${stream}' remembers message ids for ${windowMs} ms; exactly-once needs at least ${needed} ms (longer than a recovery takes). Raise it (e.g. 'nats stream edit ${stream} --dupe-window 2m') or lower minDuplicateWindowMs`,
     );
   }
+  const expiryMs = checkMarkerExpiry(o.markerExpiryMs, `JetStream sink '${ctx.operatorUid}'`);
+  const markers = await CommitMarkers.open(nc, jsm, stream, expiryMs, ctx.operatorUid);
   let open: (Uint8Array | string)[] = [];
   const prefix = `${ctx.jobId}.${ctx.operatorUid}`;
   return {
@@ -208,7 +214,18 @@ export async function jetstreamSink(o: SinkOptions, ctx: ConnectorContext): Prom
       open = [];
       return { txn };
     },
-    commit: (checkpointId, txn, origin) => publishAll(pub, o.subject, txn, (i) => `${prefix}.${origin}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`),
+    async commit(checkpointId, txn, origin) {
+      if (txn.length === 0) return;
+      const ids = (i: number) => `${prefix}.${origin}.${checkpointId === FINAL_TRANSACTION ? 'final' : checkpointId}.${i}`;
+      // The last transaction, committed as the subtask finishes, is never restored: no marker, and
+      // none that would stand above the checkpoints of a later attempt of this origin.
+      if (checkpointId === FINAL_TRANSACTION) return publishAll(pub, o.subject, txn, ids);
+      // Published before (a transaction restored from a checkpoint taken before its commit): the
+      // marker knows, even once the stream's duplicate window has forgotten the message ids.
+      if ((await markers.last(ctx.jobId, ctx.operatorUid, origin)) >= checkpointId) return;
+      await publishAll(pub, o.subject, txn, ids);
+      await markers.record(ctx.jobId, ctx.operatorUid, origin, checkpointId);
+    },
     async close() {},
   };
 }

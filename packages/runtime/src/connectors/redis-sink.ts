@@ -218,7 +218,7 @@ export async function redisSink(o: RedisSinkRuntimeOptions, ctx: ConnectorContex
   if (delivery !== 'exactly-once' && delivery !== 'at-least-once') {
     throw new WeirError('WEIR_SINK_OPTIONS_INVALID', `Redis sink '${uid}' has delivery '${String(delivery)}'; use 'exactly-once' or 'at-least-once'`);
   }
-  const expiryMs = checkMarkerExpiry(o.markerExpiryMs, uid);
+  const expiryMs = checkMarkerExpiry(o.markerExpiryMs, `Redis sink '${uid}'`);
   const url = o.url ?? ctx.redisUrl;
   const redis = await connect(url, ctx);
   const stage = (records: unknown[], out: StagedWrite[]): void => {

@@ -141,9 +141,19 @@ export interface JetStreamSinkOptions<T> extends NatsConnectionOptions {
   readonly delivery?: 'exactly-once' | 'at-least-once';
   /** exactly-once: the stream's duplicate window must be at least this (ms). Default 60000. */
   readonly minDuplicateWindowMs?: number;
+  /**
+   * exactly-once: how long a commit marker (the last checkpoint each sink subtask published, in
+   * the stream `WEIR_COMMITS_<stream>`) lives after its last commit; a restore later than that
+   * publishes the restored transactions again. An integer of at least 1,000. Default 7 days.
+   */
+  readonly markerExpiryMs?: number;
 }
-/** Publishes each record to a subject of an existing JetStream stream. */
+/**
+ * Publishes each record to a subject of an existing JetStream stream.
+ * @throws WeirError `WEIR_SINK_OPTIONS_INVALID` with a bad `markerExpiryMs`.
+ */
 export function jetstreamSink<T>(options: JetStreamSinkOptions<T>): SinkSpec<T> {
+  checkMarkerExpiry(options.markerExpiryMs, 'jetstreamSink');
   return { role: 'sink', type: 'jetstream', options };
 }
 
@@ -221,13 +231,12 @@ export interface RedisSinkOptions<T> {
 export const DEFAULT_MARKER_EXPIRY_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
- * Checks a {@link RedisSinkOptions.markerExpiryMs}; the worker checks again, as options may not come from {@link redisSink}.
+ * Checks a sink's `markerExpiryMs` (`who` names the sink in the message); the worker checks again, as options may not come from {@link redisSink} or {@link jetstreamSink}.
  * @throws WeirError `WEIR_SINK_OPTIONS_INVALID` unless it is an integer of at least 1,000.
  */
-export function checkMarkerExpiry(ms: unknown, uid?: string): number {
+export function checkMarkerExpiry(ms: unknown, who = 'redisSink'): number {
   if (ms === undefined) return DEFAULT_MARKER_EXPIRY_MS;
   if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1000) {
-    const who = uid === undefined ? 'redisSink' : `Redis sink '${uid}'`;
     throw new WeirError('WEIR_SINK_OPTIONS_INVALID', `${who} markerExpiryMs is ${String(ms)}; use a whole number of milliseconds of at least 1000 (default ${DEFAULT_MARKER_EXPIRY_MS}, 7 days)`);
   }
   return ms;
