@@ -3,7 +3,7 @@ import { Coordinator, createRestServer } from '@weir/coordinator';
 import { JetStreamDataPlane, ObjectStoreArtifacts, RedisSavepointStore, RedisSnapshotStore, subjects } from '@weir/runtime';
 import { connectNats } from './nats.js';
 import { connectRedis } from './redis.js';
-import type { ClusterConfig, Running } from './roles.js';
+import { fatalOnEscalate, type ClusterConfig, type Running } from './roles.js';
 
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
 export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number; workerGoneGraceMs?: number }): Promise<Running & { url: string }> {
@@ -15,7 +15,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
     redis.disconnect();
     throw e;
   });
-  const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
+  const system = new ActorSystem({ name: 'coordinator', transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log, onEscalate: fatalOnEscalate('coordinator', c) });
   const snapshots = new RedisSnapshotStore(redis, { cluster: c.clusterId });
   const coordinator = new Coordinator({
     system,

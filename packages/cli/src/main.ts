@@ -9,7 +9,7 @@ import { ConfigError, formatError } from './errors.js';
 import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
 // The role modules load the coordinator or the runtime: only the commands that start one import theirs.
-import type { Running } from './roles.js';
+import { serve } from './serve.js';
 import { run } from './run.js';
 import { registerSavepointCommands } from './savepoint-commands.js';
 
@@ -18,18 +18,6 @@ program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 let exitCode = 0;
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-/** Run a long-lived role until SIGINT/SIGTERM, then stop it gracefully. */
-async function serve(start: () => Promise<Running>): Promise<void> {
-  const running = await start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  const force = setTimeout(() => process.exit(0), 5000);
-  force.unref();
-  await running.stop().catch(() => undefined);
-}
 
 program
   .command('coordinator')
@@ -46,7 +34,7 @@ program
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
     const workerGoneGraceMs = flag('worker-gone-grace', positiveInt(3_600_000), opts.workerGoneGrace);
-    await serve(async () => (await import('./coordinator-role.js')).startCoordinator({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }));
+    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }));
   });
 
 program
@@ -59,7 +47,7 @@ program
     const slots = flag('slots', positiveInt(1024), opts.slots);
     const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
-    await serve(async () => (await import('./worker-role.js')).startWorker({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+    await serve(async (onFatal) => (await import('./worker-role.js')).startWorker({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
   });
 
 program

@@ -4,14 +4,14 @@ import { JetStreamDataPlane, ObjectStoreArtifacts, RedisSnapshotStore, subjects,
 import { JOB_CACHE_DIR } from './cache-dir.js';
 import { connectNats, connectorConnections } from './nats.js';
 import { connectRedis } from './redis.js';
-import type { ClusterConfig, Running } from './roles.js';
+import { fatalOnEscalate, type ClusterConfig, type Running } from './roles.js';
 
 /** A worker process: registers with whichever coordinator serves this cluster id. */
 export async function startWorker(c: ClusterConfig & { slots: number; workerId?: string }): Promise<Running> {
   const nc = await connectNats(c.natsUrl, 'weir-worker');
   const redis = await connectRedis(c.redisUrl, 'weir-worker');
   const workerId = c.workerId ?? randomBytes(4).toString('hex');
-  const system = new ActorSystem({ name: `worker-${workerId}`, transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log });
+  const system = new ActorSystem({ name: `worker-${workerId}`, transport: new NatsTransport(nc, { prefix: subjects.actorPrefix(c.clusterId) }), logger: c.log, onEscalate: fatalOnEscalate('worker', c) });
   // Connectors get their own connection: a sink's burst of publishes must not queue ahead of the data channels.
   const conns = connectorConnections(c.natsUrl);
   const worker = new Worker({

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ActorRef, ActorSystem } from '@weir/actors';
+import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
 import {
   planExecution,
   subjects,
@@ -118,6 +118,10 @@ export class Coordinator {
     this.ref = this.o.system.spawn<CoordinatorMessage>(subjects.coordinator, {
       create: () => ({ receive: (m: CoordinatorMessage) => this.receive(m) }),
       mailboxCapacity: 10_000,
+      // The actor instance holds no state (the Coordinator does), so a restart would mend nothing;
+      // and a failed message (unknown type, a bad request) is answered with its error to the asker.
+      // Restarting would spend the restart budget and, after 10 within a minute, stop the actor.
+      supervisor: Supervision.resume(),
     });
     this.timer = setInterval(() => void this.tick(), 500);
     void this.savepoints.compactor.sweep();
@@ -130,6 +134,9 @@ export class Coordinator {
   }
 
   private receive(m: CoordinatorMessage): unknown {
+    if (typeof m !== 'object' || m === null) {
+      throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `coordinator got a message that is not an object (${m === null ? 'null' : typeof m}); control messages are objects with a 'type'`);
+    }
     const now = this.now();
     switch (m.type) {
       case 'register': {

@@ -153,3 +153,23 @@ test('a registered worker with no subscriber (its process is gone) is dropped: b
     await c2.stop();
   }
 });
+
+test('the coordinator actor answers bad messages with their error and keeps going (no restart budget to run out)', { timeout: 10_000 }, async () => {
+  const system = new ActorSystem({ name: 'bogus' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints: new FileSavepointStore(dir, snapshots), log: pino({ level: 'silent' }) });
+  await coordinator.start();
+  try {
+    const ref = system.ref<unknown>(subjects.coordinator);
+    // Twice the default budget of 10 restarts a minute: with restarts the actor would be stopped by now.
+    for (let i = 0; i < 20; i++) {
+      const bogus = i % 3 === 0 ? null : i % 3 === 1 ? { type: 'bogus', i } : 42;
+      await assert.rejects(ref.ask(bogus, { timeoutMs: 1_000 }), (e: { code?: string; message?: string }) => e.code === 'WEIR_PROTOCOL_UNKNOWN_MESSAGE' && /coordinator got/.test(e.message ?? ''), `message ${i}`);
+    }
+    assert.deepEqual(await ref.ask({ type: 'heartbeat', workerId: 'nobody' }, { timeoutMs: 1_000 }), { known: false });
+  } finally {
+    await coordinator.stop();
+    await system.shutdown();
+  }
+});

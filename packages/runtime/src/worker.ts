@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { ActorRef, ActorSystem } from '@weir/actors';
+import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buildJob, WeirError } from '@weir/sdk';
 import type { NatsConnectionOptions } from '@weir/sdk/connectors';
@@ -81,6 +81,10 @@ export class Worker {
     this.ref = this.o.system.spawn<WorkerMessage>(this.name, {
       create: () => ({ receive: (m: WorkerMessage) => this.receive(m) }),
       mailboxCapacity: 1000,
+      // The instance holds no state (the Worker does): a failed message (a graph mismatch, a
+      // missing checkpoint, an unknown type) is answered with its error and the next one is
+      // handled. Restarting would spend the restart budget and stop the worker after 10 a minute.
+      supervisor: Supervision.resume(),
     });
     const beat = this.o.heartbeatIntervalMs ?? 1000;
     this.timers.push(setInterval(() => void this.heartbeat(), beat));
@@ -114,6 +118,9 @@ export class Worker {
   }
 
   private async receive(m: WorkerMessage): Promise<unknown> {
+    if (typeof m !== 'object' || m === null) {
+      throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `worker ${this.o.workerId} got a message that is not an object (${m === null ? 'null' : typeof m}); control messages are objects with a 'type'`);
+    }
     switch (m.type) {
       case 'deploy':
         return this.deploy(m);
