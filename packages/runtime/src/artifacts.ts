@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -54,11 +54,38 @@ export class ObjectStoreArtifacts implements ArtifactStore {
   }
 }
 
-/** Import a bundle as an ES module and return the job it exports. */
-export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash = contentHash(bytes)): Promise<JobDefinition> {
-  mkdirSync(cacheDir, { recursive: true });
+/**
+ * Make `<cacheDir>/<hash>.mjs` hold exactly `bytes`. A file already there is used only if its
+ * content still has that hash: a crash mid-write, or a disk that lost a block, leaves a file that
+ * would fail every import for ever. Written to a temporary file beside it and renamed, so another
+ * process never imports half a file.
+ */
+function cacheBundle(bytes: Uint8Array, cacheDir: string, hash: string): string {
   const file = join(cacheDir, `${hash}.mjs`);
-  if (!existsSync(file)) writeFileSync(file, bytes);
+  let cached: Uint8Array | undefined;
+  try {
+    cached = readFileSync(file);
+  } catch {
+    cached = undefined; // not cached yet (or unreadable): written below
+  }
+  if (cached !== undefined && contentHash(cached) === hash) return file;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new WeirError('WEIR_JOB_CACHE_UNWRITABLE', `cannot write the job bundle cache file ${file}: ${(e as Error).message}; make the directory writable (and give the disk room)`, { cause: e });
+  }
+  return file;
+}
+
+/** Import a bundle as an ES module and return the job it exports. */
+export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash?: string): Promise<JobDefinition> {
+  const actual = contentHash(bytes);
+  if (hash !== undefined && hash !== actual) throw new WeirError('WEIR_ARTIFACT_CORRUPT', `job bundle ${hash} does not match its hash (its bytes hash to ${actual})`);
+  const file = cacheBundle(bytes, cacheDir, actual);
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   const def = mod.default ?? mod.job;
   if (!isJobDefinition(def)) {
