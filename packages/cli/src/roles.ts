@@ -32,3 +32,31 @@ export function fatalOnEscalate(role: string, c: Pick<ClusterConfig, 'log' | 'on
     c.onFatal?.(error);
   };
 }
+
+/** How long one resource may take to close before the next one is closed anyway. */
+const CLOSE_WAIT_MS = 5000;
+
+/**
+ * What a role opened, closed in reverse order: on stop, and when its start fails half-way (an open
+ * NATS or Redis connection would keep the process alive after it reported the error).
+ */
+export class Resources {
+  private readonly closers: (() => unknown)[] = [];
+  private closing: Promise<void> | undefined;
+
+  add(close: () => unknown): void {
+    this.closers.push(close);
+  }
+
+  closeAll(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const close of this.closers.reverse()) {
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+        await Promise.race([Promise.resolve().then(close).catch(() => undefined), bounded]);
+        clearTimeout(timer);
+      }
+    })();
+    return this.closing;
+  }
+}

@@ -28,6 +28,8 @@ import { WorkerRegistry } from './workers.js';
 
 export interface CoordinatorOptions {
   readonly system: ActorSystem;
+  /** The cluster this coordinator serves (WEIR_CLUSTER_ID), shown by GET /overview; none when embedded. */
+  readonly clusterId?: string;
   readonly dataPlane: DataPlane;
   readonly artifacts: ArtifactStore;
   /** Where completed checkpoints live (the same store workers write to). */
@@ -526,6 +528,9 @@ export class Coordinator {
     }
     const workers = this.listWorkers();
     return {
+      // Who answers: `weir cluster up` checks these to tell its own coordinator from another on the port.
+      clusterId: this.o.clusterId ?? null,
+      pid: process.pid,
       workers: workers.length,
       slotsTotal: workers.reduce((n, w) => n + w.slots, 0),
       slotsAvailable: workers.reduce((n, w) => n + w.freeSlots, 0),

@@ -60,7 +60,7 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       const r = await app.inject({ method, url, ...(payload === undefined ? {} : { payload, headers: { 'content-type': type } }) });
       return { status: r.statusCode, body: r.json() };
     };
-    assert.deepEqual((await call('GET', '/overview')).body, { workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
+    assert.deepEqual((await call('GET', '/overview')).body, { clusterId: null, pid: process.pid, workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
     assert.deepEqual((await call('GET', '/jobs')).body, { jobs: [] });
     const cases: [string, 'GET' | 'POST', string, string | undefined, number, string][] = [
       ['unknown job', 'GET', '/jobs/0123456789abcdef', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
