@@ -68,6 +68,18 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       ['malformed JSON', 'POST', '/jobs', '{"artifact":', 400, 'WEIR_REST_MALFORMED_JSON'],
       ['missing fields', 'POST', '/jobs', '{"artifact":"x"}', 400, 'WEIR_REST_INVALID_BODY'],
       ['invalid graph', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes: desc(1).nodes.map((n) => ({ ...n, uid: 'same' })) } }), 400, 'WEIR_GRAPH_DUPLICATE_UID'],
+      ...(
+        [
+          ['an operator without inputs', (n: any[]) => delete n[1].inputs],
+          ['a null input', (n: any[]) => (n[1].inputs = [null])],
+          ['keyed as a string', (n: any[]) => (n[1].keyed = 'no')],
+        ] as const
+      ).map(([what, f]): [string, 'POST', string, string, number, string] => {
+        const d = JSON.parse(JSON.stringify(desc(1)));
+        f(d.nodes);
+        return [what, 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: d }), 400, 'WEIR_REST_INVALID_BODY'];
+      }),
+      ['checkpoints as a number', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), config: { checkpoints: 5 } } }), 400, 'WEIR_REST_INVALID_BODY'],
       ['unknown artifact', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: desc(1) }), 404, 'WEIR_ARTIFACT_NOT_FOUND'],
       ['unknown route', 'GET', '/nope', undefined, 404, 'WEIR_REST_NOT_FOUND'],
       ['cancel unknown', 'POST', '/jobs/0123456789abcdef/cancel', undefined, 404, 'WEIR_JOB_NOT_FOUND'],

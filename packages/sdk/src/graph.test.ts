@@ -72,6 +72,30 @@ test('hand-made descriptions (as REST receives them) are checked too', () => {
   assert.throws(() => validateGraph(edit((d) => (d.nodes[1].kind = 'window'))), code('WEIR_GRAPH_UNKNOWN_OPERATOR'));
 });
 
+test('malformed descriptions (wrong types, missing fields) are WEIR_GRAPH_MALFORMED naming the field, not TypeErrors', () => {
+  const base = buildJob(defineJob({ name: 'd' }, (env) => env.source(generator()).keyBy((x) => x).actor(counter).sink(print()))).description;
+  const edit = (f: (d: any) => void): JobGraphDescription => {
+    const d = JSON.parse(JSON.stringify(base));
+    f(d);
+    return d;
+  };
+  const cases: [string, (d: any) => void, RegExp][] = [
+    ['no inputs', (d) => delete d.nodes[1].inputs, /operator 'actor-1': inputs must be an array/],
+    ['a null input', (d) => (d.nodes[1].inputs = [null]), /operator 'actor-1': input 0 must be an object/],
+    ['keyed as a string', (d) => (d.nodes[1].keyed = 'no'), /operator 'actor-1': keyed must be true or false, got 'no'/],
+    ['chaining missing', (d) => delete d.nodes[0].chaining, /chaining must be true or false, got nothing/],
+    ['checkpoints as a number', (d) => (d.config = { checkpoints: 5 }), /config\.checkpoints must be an object, got 5/],
+    ['config as a string', (d) => (d.config = 'x'), /the job config must be an object/],
+    ['a null operator', (d) => (d.nodes[0] = null), /the operator at position 0 must be an object, got null/],
+    ['state with a non-string kind', (d) => (d.nodes[1].state = { n: 1 }), /state must map state names to kinds/],
+    ['version as a number', (d) => (d.version = 2), /the job version must be a string/],
+  ];
+  for (const [what, f, message] of cases) {
+    assert.throws(() => validateGraph(edit(f)), (e: { code?: string; message?: string }) => e.code === 'WEIR_GRAPH_MALFORMED' && message.test(e.message ?? ''), what);
+  }
+  assert.throws(() => validateGraph(null as never), code('WEIR_GRAPH_MALFORMED'));
+});
+
 test('job arguments parse and fail with WEIR_JOB_ARG_INVALID', () => {
   const a = jobArgs(parseArgPairs(['n=1_000', 'x=1.5', 'b=true', 's=a=b']));
   assert.equal(a.int('n'), 1000);
