@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { describe, test } from 'node:test';
-import { cleanupCluster, freePort, ProcessCluster, ROOT, uniqueId, weir } from './harness.js';
+import { cleanupCluster, FIXTURES, freePort, ProcessCluster, ROOT, uniqueId, weir } from './harness.js';
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -79,4 +79,16 @@ describe('a role that cannot start says why, closes what it opened and exits non
       await cleanupCluster(clusterId);
     }
   });
+});
+
+test('weir run: a job module that throws at import, or whose build function throws, is a typed error naming the file (no stack)', { timeout: 60_000 }, async () => {
+  for (const [fixture, code, cause] of [
+    ['import-throws.ts', 'WEIR_JOB_IMPORT_FAILED', 'threw while it was imported: boom at import'],
+    ['build-throws.ts', 'WEIR_JOB_BUILD_FAILED', "the build function of job 'build-throws' \\(job file .*build-throws\\.ts\\) threw: boom in build"],
+  ] as const) {
+    const r = await weir(['run', join(FIXTURES, fixture)], { WEIR_REST_URL: '' }, 30_000);
+    assert.equal(r.code, 2, `${fixture}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`error ${code}: .*${fixture === 'import-throws.ts' ? 'job file .*import-throws\\.ts ' : ''}${cause}`), fixture);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `${fixture}: no stack trace`);
+  }
 });

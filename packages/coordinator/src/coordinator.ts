@@ -70,7 +70,7 @@ export interface SubmitRequest {
 
 
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
-const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT']);
+const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT', 'WEIR_JOB_IMPORT_FAILED', 'WEIR_JOB_BUILD_FAILED', 'WEIR_JOB_NO_EXPORT']);
 const MAX_EXCEPTIONS = 100;
 
 /**

@@ -5,7 +5,7 @@ import { ActorSystem } from '@weir/actors';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects, Worker } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -181,6 +181,33 @@ test('the coordinator actor answers bad messages with their error and keeps goin
     }
     assert.deepEqual(await ref.ask({ type: 'heartbeat', workerId: 'nobody' }, { timeoutMs: 1_000 }), { known: false });
   } finally {
+    await coordinator.stop();
+    await system.shutdown();
+  }
+});
+
+test('a bundle that throws at import on the worker fails the job at once (WEIR_JOB_IMPORT_FAILED), not restarted: it would fail the same way', { timeout: 20_000 }, async () => {
+  const log = pino({ level: 'silent' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const system = new ActorSystem({ name: 'imp' });
+  const artifacts = new MemoryArtifactStore();
+  const dataPlane = new InProcessDataPlane();
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
+  await coordinator.start();
+  const worker = new Worker({ workerId: 'w', slots: 1, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, 'cache'), nats: () => Promise.reject(new Error('no NATS here')) });
+  await worker.start();
+  try {
+    const artifact = await artifacts.put(new TextEncoder().encode(`// ${Math.random()}\nthrow new Error('boom at import');\n`));
+    const job = await coordinator.submit({ artifact, description: desc(1) });
+    for (let i = 0; i < 100 && coordinator.view(job.id).state !== 'FAILED'; i++) await new Promise((r) => setTimeout(r, 50));
+    const view = coordinator.view(job.id);
+    assert.equal(view.state, 'FAILED');
+    assert.equal(view.restarts, 0);
+    assert.equal(view.failure?.code, 'WEIR_JOB_IMPORT_FAILED');
+    assert.match(view.failure?.message ?? '', /threw while it was imported: boom at import/);
+  } finally {
+    await worker.stop();
     await coordinator.stop();
     await system.shutdown();
   }

@@ -34,3 +34,14 @@ test('a bundle whose bytes do not match the hash it is given is refused (WEIR_AR
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a bundle that throws while it is imported is WEIR_JOB_IMPORT_FAILED naming its source and the cause', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-cache-'));
+  try {
+    const bytes = new TextEncoder().encode(`// ${Math.random()}\nthrow new Error('boom at import');\n`);
+    await assert.rejects(importJobBundle(bytes, dir), (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_IMPORT_FAILED' && e.message!.startsWith(`job bundle ${contentHash(bytes)} threw while it was imported: boom at import`));
+    await assert.rejects(importJobBundle(bytes, dir, undefined, 'job file jobs/x.ts'), (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_IMPORT_FAILED' && /^job file jobs\/x\.ts threw while it was imported: boom at import/.test(e.message ?? ''));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

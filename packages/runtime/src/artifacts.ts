@@ -81,12 +81,23 @@ function cacheBundle(bytes: Uint8Array, cacheDir: string, hash: string): string 
   return file;
 }
 
-/** Import a bundle as an ES module and return the job it exports. */
-export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash?: string): Promise<JobDefinition> {
+/**
+ * Import a bundle as an ES module and return the job it exports. `source` names where the bundle
+ * comes from in errors (default `job bundle <hash>`; `weir run` passes the job file).
+ * @throws WeirError `WEIR_JOB_IMPORT_FAILED` when the module throws while it is imported (its top
+ * level, or an import that cannot be resolved), `WEIR_JOB_NO_EXPORT` when it exports no job.
+ */
+export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash?: string, source?: string): Promise<JobDefinition> {
   const actual = contentHash(bytes);
   if (hash !== undefined && hash !== actual) throw new WeirError('WEIR_ARTIFACT_CORRUPT', `job bundle ${hash} does not match its hash (its bytes hash to ${actual})`);
   const file = cacheBundle(bytes, cacheDir, actual);
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    const cause = e instanceof Error ? e.message : String(e);
+    throw new WeirError('WEIR_JOB_IMPORT_FAILED', `${source ?? `job bundle ${actual}`} threw while it was imported: ${cause}; fix the module's top-level code or its imports`, { cause: e });
+  }
   const def = mod.default ?? mod.job;
   if (!isJobDefinition(def)) {
     throw new WeirError('WEIR_JOB_NO_EXPORT', 'the job module does not export a job: add `export default defineJob({ name: ... }, (env, args) => ...)`');

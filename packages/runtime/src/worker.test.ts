@@ -48,3 +48,25 @@ test('the worker actor answers failing messages with their error and keeps going
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a worker reports a bundle that throws at import or in its build function with the typed codes', { timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-worker-'));
+  const system = new ActorSystem({ name: 'w' });
+  const artifacts = new MemoryArtifactStore();
+  const worker = new Worker({ workerId: 'w2', slots: 1, system, dataPlane: new InProcessDataPlane(), artifacts, snapshots: new FileSnapshotStore(dir), log: pino({ level: 'silent' }), cacheDir: join(dir, 'cache'), nats: () => Promise.reject(new Error('no NATS in this test')), heartbeatIntervalMs: 60_000 });
+  await worker.start();
+  try {
+    const ref = system.ref<unknown>(subjects.worker('w2'));
+    const put = (code: string) => artifacts.put(new TextEncoder().encode(`// ${Math.random()}\n${code}\n`));
+    const importing = await put("throw new Error('boom at import');");
+    await assert.rejects(ref.ask({ type: 'describe', artifact: importing, args: {}, parallelism: 1 }, { timeoutMs: 2_000 }), (e: { code?: string; message?: string }) =>
+      e.code === 'WEIR_JOB_IMPORT_FAILED' && e.message!.includes(`job bundle ${importing} threw while it was imported: boom at import`));
+    const building = await put("export default { [Symbol.for('weir.job')]: true, name: 'bb', version: '1', config: {}, build() { throw new Error('boom in build'); } };");
+    await assert.rejects(ref.ask({ type: 'describe', artifact: building, args: {}, parallelism: 1 }, { timeoutMs: 2_000 }), (e: { code?: string; message?: string }) =>
+      e.code === 'WEIR_JOB_BUILD_FAILED' && e.message!.includes(`the build function of job 'bb' (job bundle ${building}) threw: boom in build`));
+  } finally {
+    await worker.stop();
+    await system.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

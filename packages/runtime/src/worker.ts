@@ -138,7 +138,7 @@ export class Worker {
         return undefined;
       case 'describe': {
         const def = await this.modules.load(m.artifact);
-        return buildJob(def, { args: m.args, parallelism: m.parallelism }).description;
+        return buildJob(def, { args: m.args, parallelism: m.parallelism, source: `job bundle ${m.artifact}` }).description;
       }
       case 'checkpoint-complete':
         for (const t of this.tasksOf(m.jobId, m.attempt)) t.checkpointComplete(m.checkpointId);
@@ -167,7 +167,7 @@ export class Worker {
     }
     const log = this.log.child({ job: d.jobId, attempt: d.attempt, slot: d.slot });
     const def = await this.modules.load(d.artifact);
-    const { graph, description } = buildJob(def, { args: d.args, parallelism: d.parallelism });
+    const { graph, description } = buildJob(def, { args: d.args, parallelism: d.parallelism, source: `job bundle ${d.artifact}` });
     if (JSON.stringify(description) !== JSON.stringify(d.description)) {
       throw new WeirError('WEIR_JOB_GRAPH_MISMATCH', `job ${d.jobId}: the bundle builds a different graph on this worker than the one submitted; the build function must be deterministic for the same --arg values`);
     }

@@ -108,3 +108,19 @@ test('job arguments parse and fail with WEIR_JOB_ARG_INVALID', () => {
   assert.throws(() => jobArgs({ b: 'maybe' }).bool('b'), code('WEIR_JOB_ARG_INVALID'));
   assert.throws(() => parseArgPairs(['novalue']), code('WEIR_JOB_ARG_INVALID'));
 });
+
+test("a build function's own error is WEIR_JOB_BUILD_FAILED naming the job and source; Weir's errors keep their code", () => {
+  const throwing = defineJob({ name: 'bt' }, () => {
+    throw new Error('boom in build');
+  });
+  assert.throws(() => buildJob(throwing, { source: 'job file jobs/bt.ts' }), (e: { code?: string; message?: string; cause?: unknown }) =>
+    e.code === 'WEIR_JOB_BUILD_FAILED' && /the build function of job 'bt' \(job file jobs\/bt\.ts\) threw: boom in build/.test(e.message ?? '') && (e.cause as Error).message === 'boom in build');
+  assert.throws(() => buildJob(defineJob({ name: 's' }, () => { throw 'a string'; })), (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_BUILD_FAILED' && /threw: a string/.test(e.message ?? ''));
+  const needsArg = defineJob({ name: 'a' }, (env, args) => env.source(generator({ count: args.int('n') })).sink(print()));
+  assert.throws(() => buildJob(needsArg), code('WEIR_JOB_ARG_INVALID'));
+  // A bundle's own copy of the SDK throws errors of another class: the code is what counts.
+  const foreign = defineJob({ name: 'f' }, () => {
+    throw Object.assign(new Error('from the bundled SDK'), { code: 'WEIR_GRAPH_INVALID_KEY' });
+  });
+  assert.throws(() => buildJob(foreign), code('WEIR_GRAPH_INVALID_KEY'));
+});
