@@ -124,3 +124,13 @@ test("a build function's own error is WEIR_JOB_BUILD_FAILED naming the job and s
   });
   assert.throws(() => buildJob(foreign), code('WEIR_GRAPH_INVALID_KEY'));
 });
+
+test('an empty or blank --arg for an int, number or bool is refused naming the arg, never read as 0', () => {
+  for (const blank of ['', ' ', '\t ']) {
+    const a = jobArgs(parseArgPairs([`n=${blank}`]));
+    for (const [kind, read] of [['an integer', () => a.int('n', 5)], ['a number', () => a.number('n', 5)], ['true or false', () => a.bool('n', true)]] as const) {
+      assert.throws(read, (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_ARG_INVALID' && e.message === `job argument 'n' is empty; give it ${kind}: --arg n=<value>`, `${kind} from ${JSON.stringify(blank)}`);
+    }
+    assert.equal(a.string('n'), blank, 'a string may be empty');
+  }
+});
