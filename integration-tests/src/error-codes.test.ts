@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import { describe, test } from 'node:test';
-import { cleanupCluster, FIXTURES, freePort, ProcessCluster, ROOT, uniqueId, weir } from './harness.js';
+import { cleanupCluster, FIXTURES, freePort, ProcessCluster, ROOT, uniqueId, weir, WORDCOUNT } from './harness.js';
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -90,5 +90,19 @@ test('weir run: a job module that throws at import, or whose build function thro
     assert.equal(r.code, 2, `${fixture}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`error ${code}: .*${fixture === 'import-throws.ts' ? 'job file .*import-throws\\.ts ' : ''}${cause}`), fixture);
     assert.doesNotMatch(r.stderr, /\n\s+at /, `${fixture}: no stack trace`);
+  }
+});
+
+test('flags refused at once: cluster up --rest-port 0, --restart-strategy null', { timeout: 60_000 }, async () => {
+  const clusterId = uniqueId('ec');
+  try {
+    const up = await weir(['cluster', 'up', '--workers', '1', '--rest-port', '0'], { WEIR_CLUSTER_ID: clusterId }, 10_000);
+    assert.equal(up.code, 2, up.stderr);
+    assert.match(up.stderr, /error WEIR_CONFIG_INVALID: --rest-port 0 is invalid: must be 1\.\.65535/);
+    const rs = await weir(['run', WORDCOUNT, '--restart-strategy', 'null'], { WEIR_REST_URL: '' }, 10_000);
+    assert.equal(rs.code, 2, rs.stderr);
+    assert.match(rs.stderr, /error WEIR_CONFIG_INVALID: --restart-strategy null is invalid: use 'none'/);
+  } finally {
+    await cleanupCluster(clusterId);
   }
 });

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import type { RestartStrategyConfig } from '@weir/sdk';
 import { z } from 'zod';
 import { printCheckpoints } from './checkpoints-table.js';
 import { clusterUp } from './cluster-up.js';
-import { flag, port, positiveInt, readEnv, schemas } from './config.js';
+import { fixedPort, flag, parseRestartStrategy, port, positiveInt, readEnv, schemas } from './config.js';
 import { ConfigError, formatError } from './errors.js';
 import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
@@ -65,7 +64,7 @@ program
       slotWaitTimeoutMs: flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout),
       workers: flag('workers', positiveInt(64), opts.workers),
       slots: flag('slots', positiveInt(1024), opts.slots),
-      restPort: flag('rest-port', port, opts.restPort),
+      restPort: flag('rest-port', fixedPort, opts.restPort),
       env: process.env,
     });
   });
@@ -98,18 +97,6 @@ program
     const fromSavepoint = opts.fromSavepoint === undefined ? undefined : flag('from-savepoint', z.string().regex(/^sp-[0-9a-f]{16}$/, "must be a savepoint id like sp-0123456789abcdef (see 'weir savepoints')"), opts.fromSavepoint);
     exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), ...(fromSavepoint ? { fromSavepoint, allowNonRestoredState: opts.allowNonRestoredState, dryRun: opts.dryRun } : {}), log });
   });
-
-/** `none`, `fixed-delay:<attempts>:<delayMs>` or JSON; the coordinator validates the fields. */
-function parseRestartStrategy(spec: string): RestartStrategyConfig {
-  if (spec === 'none') return { type: 'none' };
-  const fixed = /^fixed-delay:(\d+):(\d+)$/.exec(spec);
-  if (fixed) return { type: 'fixed-delay', attempts: Number(fixed[1]), delayMs: Number(fixed[2]) };
-  try {
-    return JSON.parse(spec) as RestartStrategyConfig;
-  } catch {
-    throw new ConfigError(`--restart-strategy ${spec} is invalid: use 'none', 'fixed-delay:<attempts>:<delayMs>' or a JSON strategy such as {"type":"failure-rate","maxFailures":3,"intervalMs":60000,"delayMs":1000}`);
-  }
-}
 
 const restOption = () => new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL').default('http://127.0.0.1:8081');
 
