@@ -62,6 +62,7 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
     };
     assert.deepEqual((await call('GET', '/overview')).body, { clusterId: null, pid: process.pid, workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
     assert.deepEqual((await call('GET', '/jobs')).body, { jobs: [] });
+    const oneNode = desc(1).nodes[1]!;
     const cases: [string, 'GET' | 'POST', string, string | undefined, number, string][] = [
       ['unknown job', 'GET', '/jobs/0123456789abcdef', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
       ['bad job id', 'GET', '/jobs/nope', undefined, 400, 'WEIR_REST_INVALID_BODY'],
@@ -80,6 +81,8 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
         return [what, 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: d }), 400, 'WEIR_REST_INVALID_BODY'];
       }),
       ['checkpoints as a number', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), config: { checkpoints: 5 } } }), 400, 'WEIR_REST_INVALID_BODY'],
+      ['more than 10,000 operators', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes: Array.from({ length: 10_001 }, (_, i) => ({ ...oneNode, id: i, uid: `n${i}` })) } }), 400, 'WEIR_GRAPH_TOO_LARGE'],
+      ['a body over 16 MiB', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), name: 'x'.repeat(17 * 1024 * 1024) } }), 413, 'WEIR_REST_BAD_REQUEST'],
       ['unknown artifact', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: desc(1) }), 404, 'WEIR_ARTIFACT_NOT_FOUND'],
       ['unknown route', 'GET', '/nope', undefined, 404, 'WEIR_REST_NOT_FOUND'],
       ['cancel unknown', 'POST', '/jobs/0123456789abcdef/cancel', undefined, 404, 'WEIR_JOB_NOT_FOUND'],

@@ -6,7 +6,7 @@ import { buildJob, defineJob } from './job.js';
 import { jobArgs, parseArgPairs } from './args.js';
 import { valueState } from './state.js';
 import { validateGraph } from './validate.js';
-import type { JobGraphDescription } from './graph.js';
+import { MAX_OPERATORS, type JobGraphDescription } from './graph.js';
 
 const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
 const counter = defineActor({ state: { n: valueState(0) }, onMessage(w: string, { state }) { state.n.set(state.n.get() + 1); return w; } });
@@ -133,4 +133,16 @@ test('an empty or blank --arg for an int, number or bool is refused naming the a
     }
     assert.equal(a.string('n'), blank, 'a string may be empty');
   }
+});
+
+test('a graph of more than MAX_OPERATORS (10,000) operators is WEIR_GRAPH_TOO_LARGE', () => {
+  const chain = (n: number): JobGraphDescription => ({
+    apiVersion: 1,
+    name: 'big',
+    version: '1',
+    nodes: Array.from({ length: n }, (_, i) => ({ id: i, uid: `n${i}`, name: `n${i}`, kind: i === 0 ? 'source' : i === n - 1 ? 'sink' : 'map', parallelism: 1, maxParallelism: 1, chaining: false, keyed: false, inputs: i === 0 ? [] : [{ from: i - 1, partitioning: 'forward' }] })),
+  });
+  assert.equal(MAX_OPERATORS, 10_000);
+  validateGraph(chain(MAX_OPERATORS));
+  assert.throws(() => validateGraph(chain(MAX_OPERATORS + 1)), (e: { code?: string; message?: string }) => e.code === 'WEIR_GRAPH_TOO_LARGE' && /the job has 10001 operators; at most 10000/.test(e.message ?? ''));
 });

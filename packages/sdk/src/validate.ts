@@ -1,5 +1,5 @@
 import { GraphValidationError } from './errors.js';
-import { MAX_MAX_PARALLELISM, type JobGraphDescription } from './graph.js';
+import { MAX_MAX_PARALLELISM, MAX_OPERATORS, type JobGraphDescription } from './graph.js';
 
 const UID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const KINDS = new Set(['source', 'map', 'filter', 'flatMap', 'actor', 'sink']);
@@ -58,6 +58,9 @@ export function validateGraph(g: JobGraphDescription): void {
   if (typeof g.version !== 'string') malformed(`the job version must be a string, got ${shown(g.version)}`);
   checkConfig(g.config);
   if (!Array.isArray(g.nodes) || g.nodes.length === 0) fail('WEIR_GRAPH_EMPTY', 'the job defines no operators: start with env.source(...)');
+  if (g.nodes.length > MAX_OPERATORS) {
+    fail('WEIR_GRAPH_TOO_LARGE', `the job has ${g.nodes.length} operators; at most ${MAX_OPERATORS} are allowed: fold steps into fewer operators (one map can do the work of many)`);
+  }
   const uids = new Map<string, number>();
   g.nodes.forEach((n, index) => {
     checkShape(n, index);

@@ -40,3 +40,10 @@ export const descriptionSchema = {
     config: { type: 'object', properties: { checkpoints: { type: 'object' }, restartStrategy: { type: 'object' } } },
   },
 } as const;
+
+/**
+ * Body limit of routes that take a graph description: MAX_OPERATORS operators make about 2 MiB of
+ * JSON, so 16 MiB leaves room and a bigger body is refused before it is parsed (the server's
+ * default, 64 MiB, is for job bundles).
+ */
+export const DESCRIPTION_BODY_LIMIT = 16 * 1024 * 1024;

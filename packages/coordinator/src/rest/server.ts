@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator.js';
 import { statusFor } from './errors.js';
-import { descriptionSchema } from './schemas.js';
+import { DESCRIPTION_BODY_LIMIT, descriptionSchema } from './schemas.js';
 import { savepointRoutes } from './savepoint-routes.js';
 
 const submitSchema = {
@@ -60,7 +60,7 @@ export function createRestServer(coordinator: Coordinator, log: Logger): Fastify
     }
     return reply.status(201).send({ artifact: await coordinator.putArtifact(new Uint8Array(body)) });
   });
-  app.post('/jobs', { schema: { body: submitSchema } }, async (req, reply) => {
+  app.post('/jobs', { schema: { body: submitSchema }, bodyLimit: DESCRIPTION_BODY_LIMIT }, async (req, reply) => {
     const job = await coordinator.submit(req.body as Parameters<Coordinator['submit']>[0]);
     return reply.status(202).send({ jobId: job.id, state: job.status });
   });
