@@ -16,10 +16,10 @@ export async function serve(start: (onFatal: (error: unknown) => void) => Promis
   process.once('SIGTERM', onSignal);
   try {
     const code = await Promise.race([failed, signalled]);
+    // Left armed after the stop: if a handle still keeps the loop alive, the process ends anyway.
     const force = setTimeout(() => exit(code), 5000);
     force.unref();
     await running.stop().catch(() => undefined);
-    clearTimeout(force);
     // A failed role exits at once: lingering handles (sockets, timers) must not keep it looking alive.
     if (code !== 0) exit(code);
   } finally {
