@@ -66,20 +66,24 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
     });
   });
   // Workers start once the coordinator answers, so their first registration is not lost.
+  // Only our coordinator counts: another one (of another cluster) may already answer on the port,
+  // and ours then exits with WEIR_REST_PORT_IN_USE; /overview names the pid that answers.
   const deadline = Date.now() + 30_000;
+  let warned = false;
   for (;;) {
     if (stopping) return done;
-    try {
-      await rest.request('GET', '/overview');
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        say('the coordinator did not come up within 30 s');
-        await stopAll();
-        return 1;
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    const ov = await rest.request<{ pid?: unknown; clusterId?: unknown }>('GET', '/overview').catch(() => undefined);
+    if (ov?.pid === coordinator.pid) break;
+    if (ov && !warned) {
+      warned = true;
+      say(`port ${o.restPort} is answered by another coordinator (pid ${String(ov.pid ?? 'unknown')}, cluster ${String(ov.clusterId ?? 'unknown')}), not the one started here`);
     }
+    if (Date.now() > deadline) {
+      say('the coordinator did not come up within 30 s');
+      await stopAll();
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
   for (let i = 0; i < o.workers; i++) start('worker', ['--slots', String(o.slots), '--id', `w${i + 1}`], `w${i + 1}`);
   for (;;) {

@@ -1,3 +1,4 @@
+import type { RestartStrategyConfig } from '@weir/sdk';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -39,5 +40,31 @@ export function flag<T>(name: string, schemaOf: z.ZodType<T>, value: unknown): T
 }
 
 export const positiveInt = (max = 32768) => z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`);
-export const port = z.coerce.number().int().min(0).max(65535);
+/** Digits only: z.coerce.number() read '' and ' ' as port 0. */
+const portDigits = (allowed: string) => z.string().trim().regex(/^\d{1,5}$/, `must be a port number (${allowed})`).transform(Number);
+/** A port to listen on; 0 lets the system pick a free one (the coordinator logs it). */
+export const port = portDigits('0..65535; 0 picks a free port').pipe(z.number().max(65535, 'must be at most 65535'));
+/** A port others must be told: `cluster up` hands it to its coordinator and then polls it, so 0 (a port it cannot know) is refused. */
+export const fixedPort = portDigits('1..65535').pipe(z.number().min(1, 'must be 1..65535: cluster up has to know the port its coordinator listens on, so 0 (any free port) cannot be used').max(65535, 'must be at most 65535'));
+
+/**
+ * `--restart-strategy`: `none`, `fixed-delay:<attempts>:<delayMs>` or a JSON object; the
+ * coordinator validates the fields. JSON that is not an object (null, a number) is refused here:
+ * null was quietly taken as "no strategy given".
+ */
+export function parseRestartStrategy(spec: string): RestartStrategyConfig {
+  if (spec === 'none') return { type: 'none' };
+  const fixed = /^fixed-delay:(\d+):(\d+)$/.exec(spec);
+  if (fixed) return { type: 'fixed-delay', attempts: Number(fixed[1]), delayMs: Number(fixed[2]) };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(spec);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`--restart-strategy ${spec} is invalid: use 'none', 'fixed-delay:<attempts>:<delayMs>' or a JSON object such as {"type":"failure-rate","maxFailures":3,"intervalMs":60000,"delayMs":1000}`);
+  }
+  return parsed as RestartStrategyConfig;
+}
 export const schemas = { natsUrl, restUrl, redisUrl, token };

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import type { RestartStrategyConfig } from '@weir/sdk';
 import { z } from 'zod';
 import { printCheckpoints } from './checkpoints-table.js';
 import { clusterUp } from './cluster-up.js';
-import { flag, port, positiveInt, readEnv, schemas } from './config.js';
+import { fixedPort, flag, parseRestartStrategy, port, positiveInt, readEnv, schemas } from './config.js';
 import { ConfigError, formatError } from './errors.js';
 import { createLogger } from './logging.js';
 import { RestClient } from './rest-client.js';
 // The role modules load the coordinator or the runtime: only the commands that start one import theirs.
-import type { Running } from './roles.js';
+import { serve } from './serve.js';
 import { run } from './run.js';
 import { registerSavepointCommands } from './savepoint-commands.js';
 
@@ -18,18 +17,6 @@ program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 let exitCode = 0;
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-/** Run a long-lived role until SIGINT/SIGTERM, then stop it gracefully. */
-async function serve(start: () => Promise<Running>): Promise<void> {
-  const running = await start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  const force = setTimeout(() => process.exit(0), 5000);
-  force.unref();
-  await running.stop().catch(() => undefined);
-}
 
 program
   .command('coordinator')
@@ -46,7 +33,7 @@ program
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
     const workerGoneGraceMs = flag('worker-gone-grace', positiveInt(3_600_000), opts.workerGoneGrace);
-    await serve(async () => (await import('./coordinator-role.js')).startCoordinator({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }));
+    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }));
   });
 
 program
@@ -59,7 +46,7 @@ program
     const slots = flag('slots', positiveInt(1024), opts.slots);
     const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
-    await serve(async () => (await import('./worker-role.js')).startWorker({ natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+    await serve(async (onFatal) => (await import('./worker-role.js')).startWorker({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
   });
 
 program
@@ -77,7 +64,7 @@ program
       slotWaitTimeoutMs: flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout),
       workers: flag('workers', positiveInt(64), opts.workers),
       slots: flag('slots', positiveInt(1024), opts.slots),
-      restPort: flag('rest-port', port, opts.restPort),
+      restPort: flag('rest-port', fixedPort, opts.restPort),
       env: process.env,
     });
   });
@@ -110,18 +97,6 @@ program
     const fromSavepoint = opts.fromSavepoint === undefined ? undefined : flag('from-savepoint', z.string().regex(/^sp-[0-9a-f]{16}$/, "must be a savepoint id like sp-0123456789abcdef (see 'weir savepoints')"), opts.fromSavepoint);
     exitCode = await run({ file, parallelism: flag('parallelism', positiveInt(), opts.parallelism), args: opts.arg, detach: opts.detach, restUrl, natsUrl: env.WEIR_NATS_URL, checkpointDir: env.WEIR_CHECKPOINT_DIR, checkpoints, ...(restartStrategy ? { restartStrategy } : {}), ...(fromSavepoint ? { fromSavepoint, allowNonRestoredState: opts.allowNonRestoredState, dryRun: opts.dryRun } : {}), log });
   });
-
-/** `none`, `fixed-delay:<attempts>:<delayMs>` or JSON; the coordinator validates the fields. */
-function parseRestartStrategy(spec: string): RestartStrategyConfig {
-  if (spec === 'none') return { type: 'none' };
-  const fixed = /^fixed-delay:(\d+):(\d+)$/.exec(spec);
-  if (fixed) return { type: 'fixed-delay', attempts: Number(fixed[1]), delayMs: Number(fixed[2]) };
-  try {
-    return JSON.parse(spec) as RestartStrategyConfig;
-  } catch {
-    throw new ConfigError(`--restart-strategy ${spec} is invalid: use 'none', 'fixed-delay:<attempts>:<delayMs>' or a JSON strategy such as {"type":"failure-rate","maxFailures":3,"intervalMs":60000,"delayMs":1000}`);
-  }
-}
 
 const restOption = () => new Option('--rest-url <url>', 'coordinator REST URL').env('WEIR_REST_URL').default('http://127.0.0.1:8081');
 

@@ -7,13 +7,16 @@ import { Redis } from 'ioredis';
  */
 export async function connectRedis(url: string, name: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: name, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  // ioredis reports connection trouble as 'error' events; without a listener Node would crash (and
+  // a refused first connect printed '[ioredis] Unhandled error event' beside the typed error).
+  let lastError: Error | undefined;
+  redis.on('error', (e: Error) => (lastError = e));
   try {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `cannot connect to Redis at ${url} (${(e as Error).message}); start Redis or set WEIR_REDIS_URL`, { cause: e });
+    // The event's error says why (ECONNREFUSED...); connect()'s own is only 'Connection is closed.'.
+    throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `cannot connect to Redis at ${url} (${(lastError ?? (e as Error)).message}); start Redis or set WEIR_REDIS_URL`, { cause: e });
   }
-  // ioredis reports connection trouble as 'error' events; without a listener Node would crash.
-  redis.on('error', () => undefined);
   return redis;
 }

@@ -46,8 +46,8 @@ export async function run(o: RunOptions): Promise<number> {
   const { bundleJob } = await import('./bundle.js'); // esbuild: only `weir run` needs it
   const bundle = await bundleJob(o.file);
   const { importJobBundle } = await import('@weir/runtime');
-  const def = await importJobBundle(bundle, JOB_CACHE_DIR);
-  const { description } = buildJob(def, { args, parallelism: o.parallelism });
+  const def = await importJobBundle(bundle, JOB_CACHE_DIR, undefined, `job file ${o.file}`);
+  const { description } = buildJob(def, { args, parallelism: o.parallelism, source: `job file ${o.file}` });
   if (o.dryRun && o.fromSavepoint) return dryRun(o, description);
   return o.restUrl ? runOnCluster(o, bundle, description, args) : runEmbedded(o, bundle, description, args);
 }

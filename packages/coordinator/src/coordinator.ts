@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ActorRef, ActorSystem } from '@weir/actors';
+import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
 import {
   planExecution,
   subjects,
@@ -28,6 +28,8 @@ import { WorkerRegistry } from './workers.js';
 
 export interface CoordinatorOptions {
   readonly system: ActorSystem;
+  /** The cluster this coordinator serves (WEIR_CLUSTER_ID), shown by GET /overview; none when embedded. */
+  readonly clusterId?: string;
   readonly dataPlane: DataPlane;
   readonly artifacts: ArtifactStore;
   /** Where completed checkpoints live (the same store workers write to). */
@@ -68,7 +70,7 @@ export interface SubmitRequest {
 
 
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
-const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT']);
+const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT', 'WEIR_JOB_IMPORT_FAILED', 'WEIR_JOB_BUILD_FAILED', 'WEIR_JOB_NO_EXPORT']);
 const MAX_EXCEPTIONS = 100;
 
 /**
@@ -118,6 +120,10 @@ export class Coordinator {
     this.ref = this.o.system.spawn<CoordinatorMessage>(subjects.coordinator, {
       create: () => ({ receive: (m: CoordinatorMessage) => this.receive(m) }),
       mailboxCapacity: 10_000,
+      // The actor instance holds no state (the Coordinator does), so a restart would mend nothing;
+      // and a failed message (unknown type, a bad request) is answered with its error to the asker.
+      // Restarting would spend the restart budget and, after 10 within a minute, stop the actor.
+      supervisor: Supervision.resume(),
     });
     this.timer = setInterval(() => void this.tick(), 500);
     void this.savepoints.compactor.sweep();
@@ -130,6 +136,9 @@ export class Coordinator {
   }
 
   private receive(m: CoordinatorMessage): unknown {
+    if (typeof m !== 'object' || m === null) {
+      throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `coordinator got a message that is not an object (${m === null ? 'null' : typeof m}); control messages are objects with a 'type'`);
+    }
     const now = this.now();
     switch (m.type) {
       case 'register': {
@@ -529,6 +538,9 @@ export class Coordinator {
     }
     const workers = this.listWorkers();
     return {
+      // Who answers: `weir cluster up` checks these to tell its own coordinator from another on the port.
+      clusterId: this.o.clusterId ?? null,
+      pid: process.pid,
       workers: workers.length,
       slotsTotal: workers.reduce((n, w) => n + w.slots, 0),
       slotsAvailable: workers.reduce((n, w) => n + w.freeSlots, 0),

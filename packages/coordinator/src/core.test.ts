@@ -5,7 +5,7 @@ import { ActorSystem } from '@weir/actors';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects, Worker } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -60,14 +60,29 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       const r = await app.inject({ method, url, ...(payload === undefined ? {} : { payload, headers: { 'content-type': type } }) });
       return { status: r.statusCode, body: r.json() };
     };
-    assert.deepEqual((await call('GET', '/overview')).body, { workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
+    assert.deepEqual((await call('GET', '/overview')).body, { clusterId: null, pid: process.pid, workers: 0, slotsTotal: 0, slotsAvailable: 0, jobs: { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 } });
     assert.deepEqual((await call('GET', '/jobs')).body, { jobs: [] });
+    const oneNode = desc(1).nodes[1]!;
     const cases: [string, 'GET' | 'POST', string, string | undefined, number, string][] = [
       ['unknown job', 'GET', '/jobs/0123456789abcdef', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
       ['bad job id', 'GET', '/jobs/nope', undefined, 400, 'WEIR_REST_INVALID_BODY'],
       ['malformed JSON', 'POST', '/jobs', '{"artifact":', 400, 'WEIR_REST_MALFORMED_JSON'],
       ['missing fields', 'POST', '/jobs', '{"artifact":"x"}', 400, 'WEIR_REST_INVALID_BODY'],
       ['invalid graph', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes: desc(1).nodes.map((n) => ({ ...n, uid: 'same' })) } }), 400, 'WEIR_GRAPH_DUPLICATE_UID'],
+      ...(
+        [
+          ['an operator without inputs', (n: any[]) => delete n[1].inputs],
+          ['a null input', (n: any[]) => (n[1].inputs = [null])],
+          ['keyed as a string', (n: any[]) => (n[1].keyed = 'no')],
+        ] as const
+      ).map(([what, f]): [string, 'POST', string, string, number, string] => {
+        const d = JSON.parse(JSON.stringify(desc(1)));
+        f(d.nodes);
+        return [what, 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: d }), 400, 'WEIR_REST_INVALID_BODY'];
+      }),
+      ['checkpoints as a number', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), config: { checkpoints: 5 } } }), 400, 'WEIR_REST_INVALID_BODY'],
+      ['more than 10,000 operators', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes: Array.from({ length: 10_001 }, (_, i) => ({ ...oneNode, id: i, uid: `n${i}` })) } }), 400, 'WEIR_GRAPH_TOO_LARGE'],
+      ['a body over 16 MiB', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), name: 'x'.repeat(17 * 1024 * 1024) } }), 413, 'WEIR_REST_BAD_REQUEST'],
       ['unknown artifact', 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: desc(1) }), 404, 'WEIR_ARTIFACT_NOT_FOUND'],
       ['unknown route', 'GET', '/nope', undefined, 404, 'WEIR_REST_NOT_FOUND'],
       ['cancel unknown', 'POST', '/jobs/0123456789abcdef/cancel', undefined, 404, 'WEIR_JOB_NOT_FOUND'],
@@ -151,5 +166,52 @@ test('a registered worker with no subscriber (its process is gone) is dropped: b
     assert.deepEqual(c2.listWorkers(), [], 'the next attempt is scheduled without it');
   } finally {
     await c2.stop();
+  }
+});
+
+test('the coordinator actor answers bad messages with their error and keeps going (no restart budget to run out)', { timeout: 10_000 }, async () => {
+  const system = new ActorSystem({ name: 'bogus' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints: new FileSavepointStore(dir, snapshots), log: pino({ level: 'silent' }) });
+  await coordinator.start();
+  try {
+    const ref = system.ref<unknown>(subjects.coordinator);
+    // Twice the default budget of 10 restarts a minute: with restarts the actor would be stopped by now.
+    for (let i = 0; i < 20; i++) {
+      const bogus = i % 3 === 0 ? null : i % 3 === 1 ? { type: 'bogus', i } : 42;
+      await assert.rejects(ref.ask(bogus, { timeoutMs: 1_000 }), (e: { code?: string; message?: string }) => e.code === 'WEIR_PROTOCOL_UNKNOWN_MESSAGE' && /coordinator got/.test(e.message ?? ''), `message ${i}`);
+    }
+    assert.deepEqual(await ref.ask({ type: 'heartbeat', workerId: 'nobody' }, { timeoutMs: 1_000 }), { known: false });
+  } finally {
+    await coordinator.stop();
+    await system.shutdown();
+  }
+});
+
+test('a bundle that throws at import on the worker fails the job at once (WEIR_JOB_IMPORT_FAILED), not restarted: it would fail the same way', { timeout: 20_000 }, async () => {
+  const log = pino({ level: 'silent' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const system = new ActorSystem({ name: 'imp' });
+  const artifacts = new MemoryArtifactStore();
+  const dataPlane = new InProcessDataPlane();
+  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
+  await coordinator.start();
+  const worker = new Worker({ workerId: 'w', slots: 1, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, 'cache'), nats: () => Promise.reject(new Error('no NATS here')) });
+  await worker.start();
+  try {
+    const artifact = await artifacts.put(new TextEncoder().encode(`// ${Math.random()}\nthrow new Error('boom at import');\n`));
+    const job = await coordinator.submit({ artifact, description: desc(1) });
+    for (let i = 0; i < 100 && coordinator.view(job.id).state !== 'FAILED'; i++) await new Promise((r) => setTimeout(r, 50));
+    const view = coordinator.view(job.id);
+    assert.equal(view.state, 'FAILED');
+    assert.equal(view.restarts, 0);
+    assert.equal(view.failure?.code, 'WEIR_JOB_IMPORT_FAILED');
+    assert.match(view.failure?.message ?? '', /threw while it was imported: boom at import/);
+  } finally {
+    await worker.stop();
+    await coordinator.stop();
+    await system.shutdown();
   }
 });

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Objm, type ObjectStore } from '@nats-io/obj';
@@ -54,12 +54,50 @@ export class ObjectStoreArtifacts implements ArtifactStore {
   }
 }
 
-/** Import a bundle as an ES module and return the job it exports. */
-export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash = contentHash(bytes)): Promise<JobDefinition> {
-  mkdirSync(cacheDir, { recursive: true });
+/**
+ * Make `<cacheDir>/<hash>.mjs` hold exactly `bytes`. A file already there is used only if its
+ * content still has that hash: a crash mid-write, or a disk that lost a block, leaves a file that
+ * would fail every import for ever. Written to a temporary file beside it and renamed, so another
+ * process never imports half a file.
+ */
+function cacheBundle(bytes: Uint8Array, cacheDir: string, hash: string): string {
   const file = join(cacheDir, `${hash}.mjs`);
-  if (!existsSync(file)) writeFileSync(file, bytes);
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let cached: Uint8Array | undefined;
+  try {
+    cached = readFileSync(file);
+  } catch {
+    cached = undefined; // not cached yet (or unreadable): written below
+  }
+  if (cached !== undefined && contentHash(cached) === hash) return file;
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new WeirError('WEIR_JOB_CACHE_UNWRITABLE', `cannot write the job bundle cache file ${file}: ${(e as Error).message}; make the directory writable (and give the disk room)`, { cause: e });
+  }
+  return file;
+}
+
+/**
+ * Import a bundle as an ES module and return the job it exports. `source` names where the bundle
+ * comes from in errors (default `job bundle <hash>`; `weir run` passes the job file).
+ * @throws WeirError `WEIR_JOB_IMPORT_FAILED` when the module throws while it is imported (its top
+ * level, or an import that cannot be resolved), `WEIR_JOB_NO_EXPORT` when it exports no job.
+ */
+export async function importJobBundle(bytes: Uint8Array, cacheDir: string, hash?: string, source?: string): Promise<JobDefinition> {
+  const actual = contentHash(bytes);
+  if (hash !== undefined && hash !== actual) throw new WeirError('WEIR_ARTIFACT_CORRUPT', `job bundle ${hash} does not match its hash (its bytes hash to ${actual})`);
+  const file = cacheBundle(bytes, cacheDir, actual);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    const cause = e instanceof Error ? e.message : String(e);
+    throw new WeirError('WEIR_JOB_IMPORT_FAILED', `${source ?? `job bundle ${actual}`} threw while it was imported: ${cause}; fix the module's top-level code or its imports`, { cause: e });
+  }
   const def = mod.default ?? mod.job;
   if (!isJobDefinition(def)) {
     throw new WeirError('WEIR_JOB_NO_EXPORT', 'the job module does not export a job: add `export default defineJob({ name: ... }, (env, args) => ...)`');

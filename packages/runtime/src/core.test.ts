@@ -73,6 +73,30 @@ test('chaining: forward + equal parallelism chains; keyBy, parallelism change, c
   assert.deepEqual(receiversOf(forward, 1), [1]);
 });
 
+test('planning: each task gets its network edges in edge order, and a chain of 10,000 unchained operators plans in linear time', () => {
+  const { description } = buildJob(defineJob({ name: 'e' }, (env) => {
+    const a = env.source(generator({ count: 1 }), { uid: 'a' });
+    const b = env.source(generator({ count: 1 }), { uid: 'b' }).rebalance().map((x) => x, { uid: 'bm' });
+    const u = a.union(b).keyBy((x) => x).actor(counter, { uid: 'count' });
+    u.sink(discard(), { uid: 'o1', chaining: false });
+    u.union(a).sink(discard(), { uid: 'o2' });
+  }), { parallelism: 2 });
+  const plan = planExecution(description);
+  for (const t of plan.tasks) {
+    assert.deepEqual(t.inputs, plan.edges.filter((e) => !e.chained && e.toTask === t.id), `inputs of task ${t.id}`);
+    assert.deepEqual(t.outputs, plan.edges.filter((e) => !e.chained && e.fromTask === t.id), `outputs of task ${t.id}`);
+  }
+  const n = 10_000;
+  const nodes = Array.from({ length: n }, (_, i) => ({ id: i, uid: `n${i}`, name: `n${i}`, kind: i === 0 ? 'source' : i === n - 1 ? 'sink' : 'map', parallelism: 1, maxParallelism: 1, chaining: false, keyed: false, inputs: i === 0 ? [] : [{ from: i - 1, partitioning: 'forward' }] }));
+  const started = performance.now();
+  const big = planExecution({ apiVersion: 1, name: 'big', version: '1', nodes } as never);
+  const ms = performance.now() - started;
+  assert.equal(big.tasks.length, n);
+  assert.deepEqual(big.tasks[5]!.inputs.map((e) => e.fromTask), [4]);
+  // Linear: about 15 ms here; a scan of all edges per task took 550 ms (and 20 s at 50,000).
+  assert.ok(ms < 250, `planned ${n} tasks in ${ms.toFixed(0)} ms`);
+});
+
 test('frames: encode/decode round trip, readable by a fresh decoder', () => {
   const records = [{ word: 'a', n: 1 }, { word: 'b', n: 2 }, 'text', 42, [1, 'x'], { nested: { deep: [true, null] } }];
   const bytes = encodeRecords(7, records);

@@ -84,6 +84,15 @@ export function planExecution(g: JobGraphDescription): ExecutionPlan {
       });
     });
   }
+  // Network edges bucketed by task in one pass (in edge order, as a filter per task gave them):
+  // a filter over all edges for every task was tasks x edges, 20 s for a chain of 50,000 operators.
+  const inputs: EdgePlan[][] = members.map(() => []);
+  const outputs: EdgePlan[][] = members.map(() => []);
+  for (const e of edges) {
+    if (e.chained) continue;
+    inputs[e.toTask]!.push(e);
+    outputs[e.fromTask]!.push(e);
+  }
   const tasks = members.map((nodes, id): TaskPlan => {
     const head = g.nodes[nodes[0]!]!;
     return {
@@ -92,8 +101,8 @@ export function planExecution(g: JobGraphDescription): ExecutionPlan {
       head: head.id,
       name: nodes.map((i) => g.nodes[i]!.name).join(' -> '),
       parallelism: head.parallelism,
-      inputs: edges.filter((e) => !e.chained && e.toTask === id),
-      outputs: edges.filter((e) => !e.chained && e.fromTask === id),
+      inputs: inputs[id]!,
+      outputs: outputs[id]!,
       isSource: head.kind === 'source',
     };
   });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { ActorRef, ActorSystem } from '@weir/actors';
+import { Supervision, type ActorRef, type ActorSystem } from '@weir/actors';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { buildJob, WeirError } from '@weir/sdk';
 import type { NatsConnectionOptions } from '@weir/sdk/connectors';
@@ -81,6 +81,10 @@ export class Worker {
     this.ref = this.o.system.spawn<WorkerMessage>(this.name, {
       create: () => ({ receive: (m: WorkerMessage) => this.receive(m) }),
       mailboxCapacity: 1000,
+      // The instance holds no state (the Worker does): a failed message (a graph mismatch, a
+      // missing checkpoint, an unknown type) is answered with its error and the next one is
+      // handled. Restarting would spend the restart budget and stop the worker after 10 a minute.
+      supervisor: Supervision.resume(),
     });
     const beat = this.o.heartbeatIntervalMs ?? 1000;
     this.timers.push(setInterval(() => void this.heartbeat(), beat));
@@ -121,6 +125,9 @@ export class Worker {
   }
 
   private async receive(m: WorkerMessage): Promise<unknown> {
+    if (typeof m !== 'object' || m === null) {
+      throw new WeirError('WEIR_PROTOCOL_UNKNOWN_MESSAGE', `worker ${this.o.workerId} got a message that is not an object (${m === null ? 'null' : typeof m}); control messages are objects with a 'type'`);
+    }
     switch (m.type) {
       case 'deploy':
         return this.deploy(m);
@@ -138,7 +145,7 @@ export class Worker {
         return undefined;
       case 'describe': {
         const def = await this.modules.load(m.artifact);
-        return buildJob(def, { args: m.args, parallelism: m.parallelism }).description;
+        return buildJob(def, { args: m.args, parallelism: m.parallelism, source: `job bundle ${m.artifact}` }).description;
       }
       case 'checkpoint-complete':
         for (const t of this.tasksOf(m.jobId, m.attempt)) t.checkpointComplete(m.checkpointId);
@@ -171,7 +178,7 @@ export class Worker {
     }
     const log = this.log.child({ job: d.jobId, attempt: d.attempt, slot: d.slot });
     const def = await this.modules.load(d.artifact);
-    const { graph, description } = buildJob(def, { args: d.args, parallelism: d.parallelism });
+    const { graph, description } = buildJob(def, { args: d.args, parallelism: d.parallelism, source: `job bundle ${d.artifact}` });
     if (JSON.stringify(description) !== JSON.stringify(d.description)) {
       throw new WeirError('WEIR_JOB_GRAPH_MISMATCH', `job ${d.jobId}: the bundle builds a different graph on this worker than the one submitted; the build function must be deterministic for the same --arg values`);
     }

@@ -31,6 +31,11 @@ export function jobArgs(values: Readonly<Record<string, string>>): JobArgs {
     if (v === undefined) throw new JobArgumentError(`missing job argument '${name}': pass --arg ${name}=<value>`);
     return v;
   };
+  // Number('') and Number('  ') are 0: an empty `--arg n=` must not quietly become zero.
+  const nonEmpty = (name: string, v: string, kind: string): string => {
+    if (v.trim() === '') throw new JobArgumentError(`job argument '${name}' is empty; give it ${kind}: --arg ${name}=<value>`);
+    return v;
+  };
   return {
     get: (name) => raw[name],
     has: (name) => raw[name] !== undefined,
@@ -38,20 +43,21 @@ export function jobArgs(values: Readonly<Record<string, string>>): JobArgs {
     int(name, fallback) {
       const v = raw[name];
       if (v === undefined) return fallback ?? Number(required(name));
-      const n = Number(v.replace(/_/g, ''));
+      const n = Number(nonEmpty(name, v, 'an integer').replace(/_/g, ''));
       if (!Number.isSafeInteger(n)) throw new JobArgumentError(`job argument '${name}' must be an integer, got '${v}'`);
       return n;
     },
     number(name, fallback) {
       const v = raw[name];
       if (v === undefined) return fallback ?? Number(required(name));
-      const n = Number(v);
+      const n = Number(nonEmpty(name, v, 'a number'));
       if (!Number.isFinite(n)) throw new JobArgumentError(`job argument '${name}' must be a number, got '${v}'`);
       return n;
     },
     bool(name, fallback) {
       const v = raw[name];
       if (v === undefined) return fallback ?? required(name) === 'true';
+      nonEmpty(name, v, 'true or false');
       if (v === 'true' || v === '1' || v === 'yes') return true;
       if (v === 'false' || v === '0' || v === 'no') return false;
       throw new JobArgumentError(`job argument '${name}' must be true or false, got '${v}'`);

@@ -6,7 +6,7 @@ import { buildJob, defineJob } from './job.js';
 import { jobArgs, parseArgPairs } from './args.js';
 import { valueState } from './state.js';
 import { validateGraph } from './validate.js';
-import type { JobGraphDescription } from './graph.js';
+import { MAX_OPERATORS, type JobGraphDescription } from './graph.js';
 
 const code = (c: string) => (e: unknown) => (e as { code?: string }).code === c;
 const counter = defineActor({ state: { n: valueState(0) }, onMessage(w: string, { state }) { state.n.set(state.n.get() + 1); return w; } });
@@ -72,6 +72,30 @@ test('hand-made descriptions (as REST receives them) are checked too', () => {
   assert.throws(() => validateGraph(edit((d) => (d.nodes[1].kind = 'window'))), code('WEIR_GRAPH_UNKNOWN_OPERATOR'));
 });
 
+test('malformed descriptions (wrong types, missing fields) are WEIR_GRAPH_MALFORMED naming the field, not TypeErrors', () => {
+  const base = buildJob(defineJob({ name: 'd' }, (env) => env.source(generator()).keyBy((x) => x).actor(counter).sink(print()))).description;
+  const edit = (f: (d: any) => void): JobGraphDescription => {
+    const d = JSON.parse(JSON.stringify(base));
+    f(d);
+    return d;
+  };
+  const cases: [string, (d: any) => void, RegExp][] = [
+    ['no inputs', (d) => delete d.nodes[1].inputs, /operator 'actor-1': inputs must be an array/],
+    ['a null input', (d) => (d.nodes[1].inputs = [null]), /operator 'actor-1': input 0 must be an object/],
+    ['keyed as a string', (d) => (d.nodes[1].keyed = 'no'), /operator 'actor-1': keyed must be true or false, got 'no'/],
+    ['chaining missing', (d) => delete d.nodes[0].chaining, /chaining must be true or false, got nothing/],
+    ['checkpoints as a number', (d) => (d.config = { checkpoints: 5 }), /config\.checkpoints must be an object, got 5/],
+    ['config as a string', (d) => (d.config = 'x'), /the job config must be an object/],
+    ['a null operator', (d) => (d.nodes[0] = null), /the operator at position 0 must be an object, got null/],
+    ['state with a non-string kind', (d) => (d.nodes[1].state = { n: 1 }), /state must map state names to kinds/],
+    ['version as a number', (d) => (d.version = 2), /the job version must be a string/],
+  ];
+  for (const [what, f, message] of cases) {
+    assert.throws(() => validateGraph(edit(f)), (e: { code?: string; message?: string }) => e.code === 'WEIR_GRAPH_MALFORMED' && message.test(e.message ?? ''), what);
+  }
+  assert.throws(() => validateGraph(null as never), code('WEIR_GRAPH_MALFORMED'));
+});
+
 test('job arguments parse and fail with WEIR_JOB_ARG_INVALID', () => {
   const a = jobArgs(parseArgPairs(['n=1_000', 'x=1.5', 'b=true', 's=a=b']));
   assert.equal(a.int('n'), 1000);
@@ -83,4 +107,42 @@ test('job arguments parse and fail with WEIR_JOB_ARG_INVALID', () => {
   assert.throws(() => a.string('missing'), code('WEIR_JOB_ARG_INVALID'));
   assert.throws(() => jobArgs({ b: 'maybe' }).bool('b'), code('WEIR_JOB_ARG_INVALID'));
   assert.throws(() => parseArgPairs(['novalue']), code('WEIR_JOB_ARG_INVALID'));
+});
+
+test("a build function's own error is WEIR_JOB_BUILD_FAILED naming the job and source; Weir's errors keep their code", () => {
+  const throwing = defineJob({ name: 'bt' }, () => {
+    throw new Error('boom in build');
+  });
+  assert.throws(() => buildJob(throwing, { source: 'job file jobs/bt.ts' }), (e: { code?: string; message?: string; cause?: unknown }) =>
+    e.code === 'WEIR_JOB_BUILD_FAILED' && /the build function of job 'bt' \(job file jobs\/bt\.ts\) threw: boom in build/.test(e.message ?? '') && (e.cause as Error).message === 'boom in build');
+  assert.throws(() => buildJob(defineJob({ name: 's' }, () => { throw 'a string'; })), (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_BUILD_FAILED' && /threw: a string/.test(e.message ?? ''));
+  const needsArg = defineJob({ name: 'a' }, (env, args) => env.source(generator({ count: args.int('n') })).sink(print()));
+  assert.throws(() => buildJob(needsArg), code('WEIR_JOB_ARG_INVALID'));
+  // A bundle's own copy of the SDK throws errors of another class: the code is what counts.
+  const foreign = defineJob({ name: 'f' }, () => {
+    throw Object.assign(new Error('from the bundled SDK'), { code: 'WEIR_GRAPH_INVALID_KEY' });
+  });
+  assert.throws(() => buildJob(foreign), code('WEIR_GRAPH_INVALID_KEY'));
+});
+
+test('an empty or blank --arg for an int, number or bool is refused naming the arg, never read as 0', () => {
+  for (const blank of ['', ' ', '\t ']) {
+    const a = jobArgs(parseArgPairs([`n=${blank}`]));
+    for (const [kind, read] of [['an integer', () => a.int('n', 5)], ['a number', () => a.number('n', 5)], ['true or false', () => a.bool('n', true)]] as const) {
+      assert.throws(read, (e: { code?: string; message?: string }) => e.code === 'WEIR_JOB_ARG_INVALID' && e.message === `job argument 'n' is empty; give it ${kind}: --arg n=<value>`, `${kind} from ${JSON.stringify(blank)}`);
+    }
+    assert.equal(a.string('n'), blank, 'a string may be empty');
+  }
+});
+
+test('a graph of more than MAX_OPERATORS (10,000) operators is WEIR_GRAPH_TOO_LARGE', () => {
+  const chain = (n: number): JobGraphDescription => ({
+    apiVersion: 1,
+    name: 'big',
+    version: '1',
+    nodes: Array.from({ length: n }, (_, i) => ({ id: i, uid: `n${i}`, name: `n${i}`, kind: i === 0 ? 'source' : i === n - 1 ? 'sink' : 'map', parallelism: 1, maxParallelism: 1, chaining: false, keyed: false, inputs: i === 0 ? [] : [{ from: i - 1, partitioning: 'forward' }] })),
+  });
+  assert.equal(MAX_OPERATORS, 10_000);
+  validateGraph(chain(MAX_OPERATORS));
+  assert.throws(() => validateGraph(chain(MAX_OPERATORS + 1)), (e: { code?: string; message?: string }) => e.code === 'WEIR_GRAPH_TOO_LARGE' && /the job has 10001 operators; at most 10000/.test(e.message ?? ''));
 });

@@ -10,7 +10,7 @@ export type { ValueState, ListState, MapState, ValueStateDecl, ListStateDecl, Ma
 export type { DataStream, KeyedStream, StreamEnvironment } from './stream.js';
 export { jobArgs, parseArgPairs } from './args.js';
 export type { JobArgs } from './args.js';
-export { describeGraph, DEFAULT_MAX_PARALLELISM, MAX_MAX_PARALLELISM } from './graph.js';
+export { describeGraph, DEFAULT_MAX_PARALLELISM, MAX_MAX_PARALLELISM, MAX_OPERATORS } from './graph.js';
 export type { JobGraph, JobGraphDescription, OperatorDescription, OperatorNode, OperatorOptions, InputEdge, Partitioning, OperatorKind } from './graph.js';
 export { validateGraph } from './validate.js';
 export { WeirError, GraphValidationError, JobArgumentError, StateAccessError } from './errors.js';

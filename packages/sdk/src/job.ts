@@ -44,6 +44,8 @@ export interface BuildOptions {
   readonly args?: Readonly<Record<string, string>>;
   /** Default parallelism of operators that set none. Default 1. */
   readonly parallelism?: number;
+  /** Where the job comes from (e.g. `job file jobs/x.ts`), named when its build function throws. */
+  readonly source?: string;
 }
 
 export interface BuiltJob {
@@ -51,14 +53,28 @@ export interface BuiltJob {
   readonly description: JobGraphDescription;
 }
 
-/** Run a job's build function and validate the resulting graph. */
+const hasWeirCode = (e: unknown): boolean => typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('WEIR_');
+
+/**
+ * Run a job's build function and validate the resulting graph.
+ * @throws WeirError `WEIR_JOB_BUILD_FAILED` when the build function throws an error of its own
+ * (Weir's errors, such as `WEIR_JOB_ARG_INVALID`, pass unchanged), `WEIR_GRAPH_*` for an invalid graph.
+ */
 export function buildJob(def: JobDefinition, options: BuildOptions = {}): BuiltJob {
   const parallelism = options.parallelism ?? 1;
   if (!Number.isInteger(parallelism) || parallelism < 1) {
     throw new WeirError('WEIR_GRAPH_INVALID_PARALLELISM', `job parallelism must be a positive integer, got ${String(parallelism)}`);
   }
   const builder = new GraphBuilder(parallelism);
-  def.build(environment(builder), jobArgs(options.args ?? {}));
+  try {
+    def.build(environment(builder), jobArgs(options.args ?? {}));
+  } catch (e) {
+    // Weir's own errors keep their code (a bad --arg, keyBy without a function). The check is by
+    // code, not class: a bundle carries its own copy of the SDK.
+    if (hasWeirCode(e)) throw e;
+    const cause = e instanceof Error ? e.message : String(e);
+    throw new WeirError('WEIR_JOB_BUILD_FAILED', `the build function of job '${def.name}'${options.source ? ` (${options.source})` : ''} threw: ${cause}; fix the job's build function (it runs on the client and again on every worker)`, { cause: e });
+  }
   const graph: JobGraph = { name: def.name, version: def.version, nodes: builder.finish(), ...(def.config && Object.keys(def.config).length > 0 ? { config: def.config } : {}) };
   const description = describeGraph(graph);
   validateGraph(description);

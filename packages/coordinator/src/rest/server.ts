@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator.js';
 import { statusFor } from './errors.js';
+import { DESCRIPTION_BODY_LIMIT, descriptionSchema } from './schemas.js';
 import { savepointRoutes } from './savepoint-routes.js';
 
 const submitSchema = {
@@ -16,11 +17,7 @@ const submitSchema = {
     restartStrategy: { type: 'object' },
     fromSavepoint: { type: 'string', pattern: '^sp-[0-9a-f]{16}$' },
     allowNonRestoredState: { type: 'boolean' },
-    description: {
-      type: 'object',
-      required: ['apiVersion', 'name', 'version', 'nodes'],
-      properties: { apiVersion: { type: 'integer' }, name: { type: 'string' }, version: { type: 'string' }, nodes: { type: 'array', minItems: 1, items: { type: 'object' } } },
-    },
+    description: descriptionSchema,
   },
 } as const;
 
@@ -63,7 +60,7 @@ export function createRestServer(coordinator: Coordinator, log: Logger): Fastify
     }
     return reply.status(201).send({ artifact: await coordinator.putArtifact(new Uint8Array(body)) });
   });
-  app.post('/jobs', { schema: { body: submitSchema } }, async (req, reply) => {
+  app.post('/jobs', { schema: { body: submitSchema }, bodyLimit: DESCRIPTION_BODY_LIMIT }, async (req, reply) => {
     const job = await coordinator.submit(req.body as Parameters<Coordinator['submit']>[0]);
     return reply.status(202).send({ jobId: job.id, state: job.status });
   });
