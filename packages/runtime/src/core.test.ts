@@ -88,13 +88,12 @@ test('planning: each task gets its network edges in edge order, and a chain of 1
   }
   const n = 10_000;
   const nodes = Array.from({ length: n }, (_, i) => ({ id: i, uid: `n${i}`, name: `n${i}`, kind: i === 0 ? 'source' : i === n - 1 ? 'sink' : 'map', parallelism: 1, maxParallelism: 1, chaining: false, keyed: false, inputs: i === 0 ? [] : [{ from: i - 1, partitioning: 'forward' }] }));
-  const started = performance.now();
+  // The largest graph validateGraph allows. Planning is linear (about 15 ms here); a scan of all
+  // edges per task took 550 ms (and 20 s at 50,000 operators). Speed is not asserted here.
   const big = planExecution({ apiVersion: 1, name: 'big', version: '1', nodes } as never);
-  const ms = performance.now() - started;
   assert.equal(big.tasks.length, n);
   assert.deepEqual(big.tasks[5]!.inputs.map((e) => e.fromTask), [4]);
-  // Linear: about 15 ms here; a scan of all edges per task took 550 ms (and 20 s at 50,000).
-  assert.ok(ms < 250, `planned ${n} tasks in ${ms.toFixed(0)} ms`);
+  assert.deepEqual(big.tasks[n - 1]!.inputs.map((e) => e.fromTask), [n - 2]);
 });
 
 test('frames: encode/decode round trip, readable by a fresh decoder', () => {
