@@ -183,3 +183,29 @@ describe('weir cluster up --workers 2 (real processes, real NATS)', { timeout: 3
 });
 
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('weir cluster up killed outright (SIGKILL)', { timeout: 60_000 }, () => {
+  const cluster = new LocalCluster(1);
+  before(async () => cluster.start());
+  after(async () => cluster.stop());
+
+  test('its coordinator and workers stop too instead of running on unseen', { timeout: 40_000 }, async () => {
+    const pids = [(await cluster.rest<{ pid: number }>('GET', '/overview')).body.pid, ...(await cluster.workerPids())];
+    assert.equal(pids.length, 2);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(pids.every(alive));
+    cluster.killSupervisor();
+    try {
+      await waitFor('the children gone', () => (pids.every((pid) => !alive(pid)) ? true : undefined), 20_000, 100);
+    } finally {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});

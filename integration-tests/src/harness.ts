@@ -103,6 +103,11 @@ export class LocalCluster {
     return { status: res.status, body: (await res.json()) as T };
   }
 
+  /** SIGKILL the `weir cluster up` process itself (not its children). */
+  killSupervisor(): void {
+    this.child?.kill('SIGKILL');
+  }
+
   /** Worker process ids as the coordinator knows them. */
   async workerPids(): Promise<number[]> {
     return (await this.rest<{ workers: { pid: number }[] }>('GET', '/workers')).body.workers.map((w) => w.pid);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SUPERVISOR_PID_ENV } from './config.js';
 import { RestClient } from './rest-client.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -30,7 +31,7 @@ export async function clusterUp(o: ClusterUpOptions): Promise<number> {
   /** Exit times of each worker id within the last RESTART_WINDOW_MS (crash-loop guard). */
   const exits = new Map<string, number[]>();
   const start = (role: string, args: string[], id?: string) => {
-    const child = spawn(process.execPath, [MAIN, role, ...args], { env: o.env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [MAIN, role, ...args], { env: { ...o.env, [SUPERVISOR_PID_ENV]: String(process.pid) }, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
     child.on('exit', (code, signal) => {
       if (stopping) return;

@@ -17,7 +17,12 @@ const schema = z.object({
   WEIR_CHECKPOINT_DIR: z.string().min(1).default('.weir/checkpoints'),
   WEIR_CLUSTER_ID: token.default('default'),
   WEIR_LOG_LEVEL: level.optional(),
+  /** Set by `weir cluster up` for its children: the role stops once that process is gone. */
+  WEIR_SUPERVISOR_PID: z.coerce.number().int().min(1).optional(),
 });
+
+/** The variable `weir cluster up` sets for the roles it starts. */
+export const SUPERVISOR_PID_ENV = 'WEIR_SUPERVISOR_PID';
 
 export type Env = z.infer<typeof schema>;
 

@@ -33,7 +33,7 @@ program
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
     const workerGoneGraceMs = flag('worker-gone-grace', positiveInt(3_600_000), opts.workerGoneGrace);
-    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }));
+    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }), process.exit, env.WEIR_SUPERVISOR_PID);
   });
 
 program
@@ -46,7 +46,7 @@ program
     const slots = flag('slots', positiveInt(1024), opts.slots);
     const workerId = opts.id === undefined ? undefined : flag('id', schemas.token, opts.id);
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'worker', cluster: env.WEIR_CLUSTER_ID, ...(workerId ? { worker: workerId } : {}) });
-    await serve(async (onFatal) => (await import('./worker-role.js')).startWorker({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }));
+    await serve(async (onFatal) => (await import('./worker-role.js')).startWorker({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, slots, ...(workerId ? { workerId } : {}) }), process.exit, env.WEIR_SUPERVISOR_PID);
   });
 
 program
