@@ -14,8 +14,8 @@ import { keyGroupBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
-import { INFO, REDIS_URL, RUN, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
-import { onCommand, scanAll, type SentCommand } from './store-testing.js';
+import { INFO, partedSavepoint, REDIS_URL, RUN, savepointBlobs, stallFirstCall, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
+import { exportFile, onCommand, rejectsWith, scanAll, type SentCommand } from './store-testing.js';
 import type { CompletedCheckpoint } from './types.js';
 
 describe('RedisSavepointStore specifics', () => {
@@ -89,6 +89,34 @@ describe('RedisSavepointStore specifics', () => {
     } finally {
       await spied.quit();
     }
+  });
+  test('an import that overlaps another of the same id fails WEIR_SAVEPOINT_EXISTS: the one listed meanwhile, and compacted since, is left as it is', T, async () => {
+    const source = `${cluster}-src`;
+    const srcSnapshots = new RedisSnapshotStore(redis, { cluster: source });
+    const srcSavepoints = new RedisSavepointStore(redis, { cluster: source }, srcSnapshots);
+    const file = await exportFile(srcSavepoints, (await partedSavepoint({ snapshots: srcSnapshots, savepoints: srcSavepoints }, 'overlap')).id);
+    await redis.unlink(...(await scanAll(redis, `weir:{${source}*`)));
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const fast = new RedisSavepointStore(redis, { cluster }, snapshots);
+    // Another coordinator's import of the same file: its checks pass, then its blob writes (a large file) come late.
+    const slow = new RedisSavepointStore(redis, { cluster }, snapshots);
+    const stalled = stallFirstCall(slow, 'writeBlobs');
+    const late = slow.importFile(file);
+    late.catch(() => undefined);
+    await stalled.entered;
+    const sp = await fast.importFile(file);
+    const compacted = await fast.compact(sp.id);
+    assert.ok(compacted?.partsDeleted);
+    const prefix = `weir:{${cluster}:${sp.id}}:`;
+    const keys = (await scanAll(redis, `${prefix}*`)).sort();
+    const blobs = await savepointBlobs(fast, sp.id);
+    stalled.release();
+    await rejectsWith(late, 'WEIR_SAVEPOINT_EXISTS', new RegExp(sp.id));
+    assert.deepEqual(await fast.get(sp.id), compacted.metadata);
+    assert.deepEqual(await savepointBlobs(fast, sp.id), blobs);
+    assert.deepEqual((await scanAll(redis, `${prefix}*`)).sort(), keys, 'the late import leaves nothing behind');
+    await fast.dispose(sp.id);
+    assert.deepEqual(await scanAll(redis, `${prefix}*`), []);
   });
 });
 
