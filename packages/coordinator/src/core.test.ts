@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActorSystem } from '@weir/actors';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects } from '@weir/runtime';
+import { Packr } from 'msgpackr';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -112,6 +113,7 @@ test('reportedBytes: a detached savepoint\'s bytes per operator, summed over sub
   const ack = (ops: Record<string, number | undefined>) => ({ operators: Object.fromEntries(Object.entries(ops).map(([uid, b]) => [uid, { keyGroups: {}, ...(b === undefined ? {} : { savepointBytes: b }) }])) });
   assert.deepEqual(reportedBytes([ack({ src: 18, count: 1000 }), ack({ src: 18, count: 2000 })]), { src: 36, count: 3000 });
   assert.deepEqual(reportedBytes([]), {});
+  assert.deepEqual(reportedBytes([ack({ constructor: 5, toString: 1 }), ack({ constructor: 7, toString: 1 })]), { constructor: 12, toString: 2 });
   assert.equal(reportedBytes([ack({ src: 18 }), ack({ src: undefined })]), undefined);
 });
 
@@ -152,4 +154,42 @@ test('a registered worker with no subscriber (its process is gone) is dropped: b
   } finally {
     await c2.stop();
   }
+});
+
+/** A coordinator on a fresh directory holding savepoint `sp` of a job of desc(1)'s operators (the source's position as state), with its REST server. */
+async function withSavepoint(run: (c: { coordinator: Coordinator; app: ReturnType<typeof createRestServer>; snapshots: FileSnapshotStore; sp: SavepointMetadata; dir: string; artifact: string }) => Promise<void>): Promise<void> {
+  const log = pino({ level: 'silent' });
+  const system = new ActorSystem({ name: 'c' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const savepoints = new FileSavepointStore(dir, snapshots);
+  const source = 'aaaaaaaaaaaaaaaa';
+  await snapshots.fence(source, 1);
+  await snapshots.writeBlobs(source, 1, [{ name: operatorStateBlob('s', 0, 1, 5), bytes: new Packr({ moreTypes: true }).pack({ v: 1, value: { seq: 3 } }) }]);
+  const checkpoint: CompletedCheckpoint = { formatVersion: 1, id: 5, jobId: source, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0, operators: { s: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: operatorStateBlob('s', 0, 1, 5) } } } };
+  await snapshots.commitCheckpoint(source, 1, checkpoint);
+  const sp = await savepoints.create(checkpoint, { jobId: source, jobName: 'j', jobVersion: '1', reason: 'manual', operators: { s: { kind: 'source', keyed: false } } });
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints, log });
+  await coordinator.start();
+  const app = createRestServer(coordinator, log);
+  try {
+    await run({ coordinator, app, snapshots, sp, dir, artifact: await coordinator.putArtifact(new Uint8Array([1])) });
+  } finally {
+    await app.close();
+    await coordinator.stop();
+    await system.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('REST: a savepoint operator named like a property of Object.prototype is not found, not a 500', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ app, sp }) => {
+    for (const operator of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const r = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=${operator}` });
+      assert.equal(r.statusCode, 404, operator);
+      assert.equal(r.json().error.code, 'WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', operator);
+    }
+    const ok = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=s` });
+    assert.deepEqual(ok.json().sample, { operator: 's', keys: 0, entries: [{ subtask: 0, value: { seq: 3 } }] });
+  });
 });

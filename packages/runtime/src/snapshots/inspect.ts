@@ -90,14 +90,15 @@ export function inspectSavepoint(meta: SavepointMetadata, blobs: ReadonlyMap<str
 }
 
 function operatorOf(meta: SavepointMetadata, uid: string) {
-  const op = meta.operators[uid];
+  // Own properties only: the uid comes from a query string ('__proto__', 'toString', …).
+  const op = Object.hasOwn(meta.operators, uid) ? meta.operators[uid] : undefined;
   if (!op) throw new WeirError('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', `savepoint ${meta.id} has no operator '${uid}'; it has ${Object.keys(meta.operators).map((u) => `'${u}'`).join(', ')}`);
   return op;
 }
 
 /** One state of a row, or the whole row without the internal timers entry. */
 function pick(row: Record<string, unknown>, state: string | undefined): unknown {
-  if (state !== undefined) return toPlain(row[state]);
+  if (state !== undefined) return Object.hasOwn(row, state) ? toPlain(row[state]) : undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) if (k !== TIMERS) out[k] = toPlain(v);
   if (row[TIMERS] !== undefined) out['(timers)'] = row[TIMERS];

@@ -1,6 +1,6 @@
 /**
- * The savepoint export file format and the merge of a key group's chain into one full base: pure,
- * no storage involved (the store contract tests are in savepoint-store.test.ts and savepoint-detached.test.ts).
+ * The savepoint export file format, the merge of a key group's chain into one full base, and
+ * look-ups by uid in savepoint metadata: pure, no storage involved (the store contract tests are in savepoint-store.test.ts and savepoint-detached.test.ts).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -8,8 +8,11 @@ import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { mergeChain } from './chain-merge.js';
 import { decodeExport, encodeExport } from './export-format.js';
+import { blobsToInspect, inspectSavepoint } from './inspect.js';
+import { materializePlan, savepointMetadata } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata } from './savepoint-types.js';
 import { codeIs, ROWS } from './store-testing.js';
+import type { CompletedCheckpoint } from './types.js';
 
 /** The state blob settings of snapshot-strategy.ts. */
 const statePackr = new Packr({ moreTypes: true });
@@ -113,5 +116,45 @@ describe('mergeChain', () => {
     assert.throws(() => mergeChain([pack(true, []), pack(false, [], 2)]), codeIs('WEIR_SNAPSHOT_CORRUPT', /format 2/));
     assert.throws(() => mergeChain([pack(false, []), pack(false, [])]), codeIs('WEIR_SNAPSHOT_CORRUPT', /full base/));
     assert.throws(() => mergeChain([pack(true, []), new Uint8Array([0xc1])]), codeIs('WEIR_SNAPSHOT_CORRUPT'));
+  });
+});
+
+describe('uids and state names that are names of Object.prototype', () => {
+  // Valid uids ('constructor', 'toString'), or anything a query string carries ('__proto__').
+  const sp: SavepointMetadata = {
+    formatVersion: SAVEPOINT_FORMAT_VERSION,
+    id: 'sp-0123456789abcdef',
+    jobName: 'j',
+    jobVersion: '1',
+    jobId: 'j',
+    checkpointId: 3,
+    reason: 'stop',
+    createdAt: 1,
+    sizeBytes: 1,
+    operators: { count: { uid: 'count', kind: 'actor', parallelism: 1, maxParallelism: 1, keyed: true, state: { n: 'value' }, keyGroups: { 0: 'ks/count/0' }, operatorState: {}, bytes: 1 } },
+  };
+  const blobs = new Map([['ks/count/0', statePackr.pack({ v: 1, base: true, flat: ['a', { n: 1 }] })]]);
+
+  test('inspect: an operator of such a name is WEIR_SAVEPOINT_OPERATOR_NOT_FOUND; a state of such a name is absent', () => {
+    for (const operator of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      assert.throws(() => blobsToInspect(sp, { operator }), codeIs('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', new RegExp(`no operator '${operator}'`)));
+      assert.throws(() => inspectSavepoint(sp, blobs, { operator }), codeIs('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND'));
+    }
+    assert.deepEqual(inspectSavepoint(sp, blobs, { operator: 'count', state: 'constructor' }).sample?.entries, [{ keyGroup: 0, key: 'a', value: undefined }]);
+  });
+
+  test('materialize leaves out such a uid the savepoint lacks (it starts empty)', () => {
+    const { checkpoint, copies } = materializePlan(sp, { jobId: 'new', attempt: 1, uids: ['count', 'constructor', 'toString', '__proto__'], withoutOperatorState: [] }, 2);
+    assert.deepEqual(Object.keys(checkpoint.operators), ['count']);
+    assert.deepEqual(copies.map((c) => c.from), ['ks/count/0']);
+  });
+
+  test('a savepoint of an operator of such a name that the job info does not describe is of kind unknown', () => {
+    const taken: CompletedCheckpoint = {
+      formatVersion: 1, id: 3, jobId: 'j', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+      operators: { constructor: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: 'os/constructor/0/1-3' } } },
+    };
+    const meta = savepointMetadata('sp-0123456789abcdef', taken, { jobId: 'j', jobName: 'j', jobVersion: '1', reason: 'stop', operators: {} }, { constructor: 5 }, 1);
+    assert.deepEqual(meta.operators.constructor, { uid: 'constructor', kind: 'unknown', parallelism: 1, maxParallelism: 1, keyed: false, keyGroups: {}, operatorState: { 0: 'os/constructor/0' }, bytes: 5 });
   });
 });
