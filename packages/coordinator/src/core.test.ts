@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActorSystem } from '@weir/actors';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
@@ -191,5 +191,16 @@ test('REST: a savepoint operator named like a property of Object.prototype is no
     }
     const ok = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=s` });
     assert.deepEqual(ok.json().sample, { operator: 's', keys: 0, entries: [{ subtask: 0, value: { seq: 3 } }] });
+  });
+});
+
+test('a start from a savepoint whose restore fails leaves no job data behind', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ coordinator, sp, dir, artifact }) => {
+    const jobDirs = () => readdirSync(dir).filter((d) => d !== 'savepoints' && d !== sp.jobId);
+    // As a disposal running meanwhile would: the blob goes after the compatibility check.
+    rmSync(join(dir, 'savepoints', sp.id, 'blobs', encodeURIComponent('os/s/0')));
+    await assert.rejects(coordinator.submit({ artifact, description: desc(1), fromSavepoint: sp.id }), (e: { code?: string }) => e.code === 'WEIR_SNAPSHOT_MISSING');
+    assert.deepEqual(jobDirs(), [], 'the fence and whatever was copied are deleted');
+    assert.deepEqual(coordinator.listJobs(), []);
   });
 });

@@ -328,8 +328,9 @@ export class RedisSavepointStore implements SavepointStore {
     const to = redisJobKeys(this.options.cluster, target.jobId);
     const metadata = await this.metadata(id);
     const { checkpoint, copies } = materializePlan(metadata, target, Date.now());
+    // Every copy settles before a failure is reported: the caller deletes the job's keys then.
     await this.call('materialize a savepoint', () =>
-      Promise.all(
+      allSettledOrThrow(
         chunk(copies, PIPELINE_CHUNK).map(async (part) => {
           const pipeline = this.redis.pipeline();
           for (const c of part) pipeline.copy(from.blob(c.from), to.blob(c.to), 'REPLACE');
