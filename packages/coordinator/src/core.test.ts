@@ -83,6 +83,11 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       ['export of an unknown savepoint', 'GET', '/savepoints/sp-0123456789abcdef/export', undefined, 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
       ['check against an unknown savepoint', 'POST', '/savepoints/sp-0123456789abcdef/check', JSON.stringify({ description: desc(1) }), 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
       ['list with an unknown filter', 'GET', '/savepoints?name=x', undefined, 400, 'WEIR_REST_INVALID_BODY'],
+      // The description is checked in its shape before its meaning, for a check as for a submit.
+      ...[[null], ['x'], [{ ...desc(1).nodes[0], inputs: undefined }], [{ ...desc(1).nodes[0], state: 'value' }], [{ ...desc(1).nodes[0], inputs: [null] }]].flatMap((nodes): [string, 'POST', string, string, number, string][] => [
+        [`check with nodes ${JSON.stringify(nodes)}`, 'POST', '/savepoints/sp-0123456789abcdef/check', JSON.stringify({ description: { ...desc(1), nodes } }), 400, 'WEIR_REST_INVALID_BODY'],
+        [`submit with nodes ${JSON.stringify(nodes)}`, 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes } }), 400, 'WEIR_REST_INVALID_BODY'],
+      ]),
     ];
     for (const [what, method, url, payload, status, code] of cases) {
       const r = await call(method, url, payload);

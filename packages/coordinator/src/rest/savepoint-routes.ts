@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Coordinator } from '../coordinator.js';
 import { MAX_OPERATION_WAIT_MS } from '../savepoints/index.js';
+import { descriptionSchema } from './schemas.js';
 
 const jobId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
 const requestId = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
@@ -66,7 +67,7 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
   });
   app.post<P<{ savepointId: string }> & { Body: { description: Parameters<Coordinator['savepoints']['check']>[1]; allowNonRestoredState?: boolean } }>(
     '/savepoints/:savepointId/check',
-    { schema: { params: savepointParams, body: { type: 'object', required: ['description'], additionalProperties: false, properties: { description: { type: 'object', required: ['apiVersion', 'name', 'version', 'nodes'] }, allowNonRestoredState: { type: 'boolean' } } } } },
+    { schema: { params: savepointParams, body: { type: 'object', required: ['description'], additionalProperties: false, properties: { description: descriptionSchema, allowNonRestoredState: { type: 'boolean' } } } } },
     async (req) => coordinator.savepoints.check(req.params.savepointId, req.body.description, req.body.allowNonRestoredState === true),
   );
   app.get<P<{ savepointId: string }> & { Querystring: { operator?: string; state?: string; limit?: number } }>(

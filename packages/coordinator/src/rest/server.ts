@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator.js';
 import { statusFor } from './errors.js';
 import { savepointRoutes } from './savepoint-routes.js';
+import { descriptionSchema } from './schemas.js';
 
 const submitSchema = {
   type: 'object',
@@ -16,11 +17,7 @@ const submitSchema = {
     restartStrategy: { type: 'object' },
     fromSavepoint: { type: 'string', pattern: '^sp-[0-9a-f]{16}$' },
     allowNonRestoredState: { type: 'boolean' },
-    description: {
-      type: 'object',
-      required: ['apiVersion', 'name', 'version', 'nodes'],
-      properties: { apiVersion: { type: 'integer' }, name: { type: 'string' }, version: { type: 'string' }, nodes: { type: 'array', minItems: 1, items: { type: 'object' } } },
-    },
+    description: descriptionSchema,
   },
 } as const;
 
