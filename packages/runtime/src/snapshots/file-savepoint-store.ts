@@ -15,9 +15,15 @@ import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, s
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources, takenSavepointNames } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
-import { SavepointUsers } from './savepoint-users.js';
+import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { CompletedCheckpoint } from './types.js';
+
+/** Options of {@link FileSavepointStore}. */
+export interface FileSavepointStoreOptions {
+  /** How long a disposal waits for the restores, exports and inspections reading the savepoint in this process (default 5 minutes). */
+  readonly disposeWaitMs?: number;
+}
 
 /** An import building for this long is one whose coordinator died: as the Redis store's staged blobs expire. */
 const STALE_IMPORT_MS = 6 * 60 * 60_000;
@@ -37,6 +43,7 @@ export class FileSavepointStore implements SavepointStore {
   constructor(
     private readonly dir: string,
     private readonly snapshots: FileSnapshotStore,
+    private readonly options: FileSavepointStoreOptions = {},
   ) {
     this.root = fileSavepointRoot(dir);
   }
@@ -157,6 +164,9 @@ export class FileSavepointStore implements SavepointStore {
 
   async dispose(id: string): Promise<void> {
     await this.users.alone(id, async () => {
+      await this.metadata(id);
+      // A restore or export under way would break off half way: it may finish first (bounded).
+      await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
       await this.metadata(id);
       const paths = fileSavepointPaths(this.dir, id);
       await this.io('dispose a savepoint', async () => {

@@ -15,7 +15,7 @@ import { compactSavepoint, type CompactionStorage, type SavepointCompaction } fr
 import { materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
-import { SavepointUsers } from './savepoint-users.js';
+import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint } from './types.js';
 
@@ -104,6 +104,8 @@ return 1`;
 export interface RedisSavepointStoreOptions {
   /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
   readonly cluster: string;
+  /** How long a disposal waits for the restores, exports and inspections reading the savepoint in this process (default 5 minutes). */
+  readonly disposeWaitMs?: number;
 }
 
 /**
@@ -244,6 +246,9 @@ export class RedisSavepointStore implements SavepointStore {
   async dispose(id: string): Promise<void> {
     const keys = this.keys(id);
     await this.users.alone(id, async () => {
+      await this.metadata(id);
+      // A restore or export under way would break off half way: it may finish first (bounded).
+      await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
       const metadata = await this.metadata(id);
       // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
       // A compacted one: every part name of its key groups too, since a compaction whose readers

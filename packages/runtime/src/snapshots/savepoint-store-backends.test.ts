@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { decodeExport } from './export-format.js';
 import { FileSavepointStore } from './file-savepoint-store.js';
 import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob } from './names.js';
@@ -218,6 +219,39 @@ for (const backend of [redisBackend(), fileBackend()]) {
         await there.savepoints.dispose(sp.id);
         assert.deepEqual(await there.stored(), [], `round ${round}: nothing is left once it is disposed`);
       }
+    });
+
+    test('a disposal waits until an export that is reading the savepoint is done', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'export-dispose');
+      const sp = await savepoints.create(checkpoint, INFO('export-dispose'));
+      const stream = (await savepoints.exportStream(sp.id))[Symbol.asyncIterator]();
+      const pieces: Uint8Array[] = [(await stream.next()).value as Uint8Array]; // the header: no blob read yet
+      let disposed = false;
+      const disposal = savepoints.dispose(sp.id).then(() => (disposed = true));
+      await sleep(300);
+      assert.equal(disposed, false, 'the disposal waits for the export');
+      for (let r = await stream.next(); !r.done; r = await stream.next()) pieces.push(r.value);
+      assert.equal(decodeExport(Buffer.concat(pieces)).blobs.length, savepointBlobNames(sp).length);
+      await disposal;
+      assert.equal(await savepoints.get(sp.id), undefined);
+      assert.deepEqual(await stored(), []);
+    });
+
+    test('a disposal waits for readers only so long: then the savepoint goes, and the export breaks off', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh(false, { disposeWaitMs: 200 });
+      const { checkpoint } = await writeCheckpoint(snapshots, 'stalled-export');
+      const sp = await savepoints.create(checkpoint, INFO('stalled-export'));
+      const stream = (await savepoints.exportStream(sp.id))[Symbol.asyncIterator]();
+      await stream.next(); // and its reader never asks for more
+      const started = Date.now();
+      await savepoints.dispose(sp.id);
+      assert.ok(Date.now() - started >= 150, `disposed after ${Date.now() - started} ms`);
+      assert.deepEqual(await stored(), []);
+      const rest = async (): Promise<void> => {
+        for (let r = await stream.next(); !r.done; r = await stream.next());
+      };
+      await assert.rejects(rest(), (e: { code?: string }) => e.code === 'WEIR_SAVEPOINT_NOT_FOUND' || e.code === 'WEIR_SNAPSHOT_MISSING');
     });
   });
 }

@@ -41,8 +41,8 @@ export interface Side {
 export interface Backend {
   readonly name: string;
   before(): Promise<void>;
-  /** Fresh, empty stores; `other`: in another database or directory (for import). */
-  fresh(other?: boolean): Promise<Side>;
+  /** Fresh, empty stores; `other`: in another database or directory (for import); `options` of the savepoint store. */
+  fresh(other?: boolean, options?: { readonly disposeWaitMs?: number }): Promise<Side>;
   /** Delete everything `fresh` made. */
   after(): Promise<void>;
 }
@@ -57,14 +57,14 @@ export function redisBackend(): Backend {
       main = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
       other = new Redis(REDIS_URL_OTHER, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
     },
-    async fresh(useOther = false) {
+    async fresh(useOther = false, options = {}) {
       const redis = useOther ? other : main;
       const cluster = `${RUN}-${made.length}`;
       made.push({ redis, cluster });
       const snapshots = new RedisSnapshotStore(redis, { cluster });
       return {
         snapshots,
-        savepoints: new RedisSavepointStore(redis, { cluster }, snapshots),
+        savepoints: new RedisSavepointStore(redis, { cluster, ...options }, snapshots),
         stored: async () => [...(await scanAll(redis, `weir:{${cluster}:sp-*`)), ...((await redis.exists(`weir:{${cluster}}:savepoints`)) ? ['index'] : [])],
       };
     },
@@ -86,13 +86,13 @@ export function fileBackend(): Backend {
   return {
     name: 'FileSavepointStore',
     async before() {},
-    async fresh() {
+    async fresh(_other = false, options = {}) {
       const dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
       dirs.push(dir);
       const snapshots = new FileSnapshotStore(dir);
       return {
         snapshots,
-        savepoints: new FileSavepointStore(dir, snapshots),
+        savepoints: new FileSavepointStore(dir, snapshots, options),
         stored: async () => {
           const ids = await readdir(join(dir, 'savepoints')).catch(() => []);
           return (await Promise.all(ids.map(async (id) => [id, ...(await readdir(join(dir, 'savepoints', id), { recursive: true })).map((f) => `${id}/${f}`)]))).flat();
