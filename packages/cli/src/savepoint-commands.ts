@@ -116,8 +116,8 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
     .argument('<file>')
     .addOption(restOption())
     .action(async (file: string, opts: { restUrl: string }) => {
-      const bytes = await readFileOrFail(file);
-      const sp = await client(opts).request<SavepointSummary>('POST', '/savepoints/import', bytes, 'application/octet-stream');
+      // Streamed from disk with no overall time limit: an export file may be gigabytes.
+      const sp = await client(opts).upload<SavepointSummary>('/savepoints/import', file);
       out(sp.id);
       say(`imported savepoint ${sp.id} of ${sp.jobName}@${sp.jobVersion} (${formatBytes(sp.sizeBytes)}); resume with: weir run <job-file> --from-savepoint ${sp.id}`);
     });
