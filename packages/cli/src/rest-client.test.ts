@@ -1,10 +1,11 @@
 /**
- * The REST client's file transfers (`weir savepoint import`) against a stand-in coordinator
- * (node:http on a free port): uploads are streamed with no overall time limit.
+ * The REST client's file transfers (`weir savepoint import` and `export`) against a stand-in
+ * coordinator (node:http on a free port): uploads are streamed with no overall time limit, and a
+ * download never leaves a broken file or touches a previous one.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,5 +134,67 @@ describe('weir savepoint import', () => {
       await close(c.server);
     }
     await assert.rejects(new RestClient(c.url).upload('/savepoints/import', file), (e: { code?: string }) => e.code === 'WEIR_REST_UNREACHABLE');
+  });
+});
+
+describe('weir savepoint export', () => {
+  const EXPORT = Buffer.concat([Buffer.from('WEIRSAV1'), Buffer.alloc(300_000, 5)]);
+
+  test('a directory, or a file in a directory that does not exist, is WEIR_FILE_UNWRITABLE naming the path, before any request', { timeout: 30_000 }, async () => {
+    const c = await coordinator((_req, res) => void res.end(EXPORT));
+    try {
+      const rest = new RestClient(c.url);
+      const inside = join(dir, 'exports');
+      await mkdir(inside);
+      await assert.rejects(rest.download('/savepoints/sp-0123456789abcdef/export', inside), (e: { code?: string; message: string }) => e.code === 'WEIR_FILE_UNWRITABLE' && e.message.includes(inside) && /is a directory/.test(e.message));
+      const missing = join(dir, 'no-such-dir', 'sp.weirsp');
+      await assert.rejects(rest.download('/savepoints/sp-0123456789abcdef/export', missing), (e: { code?: string; message: string }) => e.code === 'WEIR_FILE_UNWRITABLE' && e.message.includes(missing) && /does not exist/.test(e.message));
+      assert.deepEqual(c.requests, []);
+      assert.deepEqual(await readdir(inside), []);
+    } finally {
+      await close(c.server);
+    }
+  });
+
+  test('a download that breaks off leaves the previous file at that path as it was, and no other file', { timeout: 30_000 }, async () => {
+    const out = join(dir, 'keep');
+    await mkdir(out);
+    const file = join(out, 'sp.weirsp');
+    await writeFile(file, 'PREVIOUS GOOD EXPORT');
+    const c = await coordinator((_req, res) => {
+      // Half the file, then the connection goes (a disposal or a coordinator crash mid-stream).
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write(EXPORT.subarray(0, 100_000), () => setTimeout(() => res.destroy(), 50));
+    });
+    try {
+      await assert.rejects(new RestClient(c.url).download('/savepoints/sp-0123456789abcdef/export', file), (e: { code?: string; message: string }) => e.code === 'WEIR_REST_INTERRUPTED' && /unchanged/.test(e.message));
+      assert.equal(await readFile(file, 'utf8'), 'PREVIOUS GOOD EXPORT');
+      assert.deepEqual(await readdir(out), ['sp.weirsp']);
+    } finally {
+      await close(c.server);
+    }
+  });
+
+  test('a refused export is its typed error and leaves the previous file; a complete one replaces it', { timeout: 30_000 }, async () => {
+    const out = join(dir, 'replace');
+    await mkdir(out);
+    const file = join(out, 'sp.weirsp');
+    await writeFile(file, 'PREVIOUS GOOD EXPORT');
+    let found = false;
+    const c = await coordinator((_req, res) => {
+      if (!found) return json(res, 404, { error: { code: 'WEIR_SAVEPOINT_NOT_FOUND', message: "no savepoint 'sp-0123456789abcdef'" } });
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(EXPORT);
+    });
+    try {
+      const rest = new RestClient(c.url);
+      await assert.rejects(rest.download('/savepoints/sp-0123456789abcdef/export', file), (e: { code?: string }) => e.code === 'WEIR_SAVEPOINT_NOT_FOUND');
+      assert.equal(await readFile(file, 'utf8'), 'PREVIOUS GOOD EXPORT');
+      found = true;
+      assert.equal(await rest.download('/savepoints/sp-0123456789abcdef/export', file), EXPORT.length);
+      assert.deepEqual(await readFile(file), EXPORT);
+      assert.deepEqual(await readdir(out), ['sp.weirsp']);
+    } finally {
+      await close(c.server);
+    }
   });
 });

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { WeirError } from '@weir/sdk';
 
@@ -10,9 +11,9 @@ export interface RestClientOptions {
   /** An ordinary request fails if the coordinator has not answered it within this (default 30 s). */
   readonly requestTimeoutMs?: number;
   /**
-   * An upload (import) has no overall limit, since a large file takes long: it fails only when
-   * nothing moves on its connection for this long, including the wait for the answer once the
-   * file is sent (default 30 minutes).
+   * An upload (import) or download (export) has no overall limit, since a large file takes long:
+   * it fails only when nothing moves on its connection for this long, including the wait for the
+   * answer once a file is sent (default 30 minutes).
    */
   readonly transferIdleTimeoutMs?: number;
 }
@@ -74,25 +75,30 @@ export class RestClient {
     }
   }
 
-  /** Stream a binary answer into a file (savepoint export), never holding it whole. */
+  /**
+   * Stream a binary answer into `file` (savepoint export), never holding it whole. The file is
+   * written under a temporary name beside it and renamed at the end, so a failed download leaves
+   * whatever was at `file` before as it was. Resolves with the bytes written.
+   */
   async download(path: string, file: string): Promise<number> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), { signal: AbortSignal.timeout(3_600_000) });
-    } catch (e) {
-      throw this.unreachable(e);
-    }
-    if (!res.ok || !res.body) throw restError((await res.json().catch(() => ({}))) as ErrorBody, res.status);
+    const { target, temp } = await reserveBeside(file);
     let bytes = 0;
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).on('data', (c: Uint8Array) => (bytes += c.length));
     try {
-      await pipeline(body, createWriteStream(file));
+      const res = await this.exchange('GET', path);
+      if ((res.statusCode ?? 0) >= 300) throw restError(parseJson(await readAll(res).catch(() => Buffer.alloc(0))), res.statusCode ?? 0);
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      try {
+        // flush: the bytes are on disk before the rename puts them in place of the previous file.
+        await pipeline(res, createWriteStream(temp, { flush: true }));
+      } catch (e) {
+        throw new WeirError('WEIR_REST_INTERRUPTED', `the download of ${path} into ${file} broke off after ${bytes} bytes (${(e as Error).message}); ${file} is unchanged`);
+      }
+      await rename(temp, target);
+      return bytes;
     } catch (e) {
-      // A cut-off download must not look like an export file.
-      await rm(file, { force: true });
-      throw new WeirError('WEIR_REST_UNREACHABLE', `the download of ${path} into ${file} broke off after ${bytes} bytes: ${(e as Error).message}`);
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw e;
     }
-    return bytes;
   }
 
   /**
@@ -162,4 +168,28 @@ async function readAll(res: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/**
+ * Checks that `file` can be written before anything is downloaded (not a directory, its directory
+ * exists and takes a new file) and creates an empty temporary file beside it, in the same
+ * directory so that the final rename is atomic. WEIR_FILE_UNWRITABLE naming the path otherwise.
+ */
+async function reserveBeside(file: string): Promise<{ target: string; temp: string }> {
+  const target = resolve(file);
+  const dir = dirname(target);
+  const unwritable = (why: string) => new WeirError('WEIR_FILE_UNWRITABLE', `cannot write ${file}: ${why}`);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory()) throw unwritable(`it is a directory; give the path of a file, e.g. ${join(file, 'savepoint.weirsp')}`);
+  if (existing && !existing.isFile()) throw unwritable('it exists and is not a regular file');
+  const parent = await stat(dir).catch(() => undefined);
+  if (!parent) throw unwritable(`directory ${dir} does not exist`);
+  if (!parent.isDirectory()) throw unwritable(`${dir} is not a directory`);
+  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+  try {
+    await (await open(temp, 'wx')).close();
+    return { target, temp };
+  } catch (e) {
+    throw unwritable(`cannot create a file in ${dir} (${(e as Error).message})`);
+  }
 }
