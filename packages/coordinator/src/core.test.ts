@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, keyGroupBlob, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -195,7 +195,7 @@ test('REST: a savepoint operator named like a property of Object.prototype is no
       assert.equal(r.json().error.code, 'WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', operator);
     }
     const ok = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=s` });
-    assert.deepEqual(ok.json().sample, { operator: 's', keys: 0, entries: [{ subtask: 0, value: { seq: 3 } }] });
+    assert.deepEqual(ok.json().sample, { operator: 's', keys: 0, keyGroupsRead: 0, entries: [{ subtask: 0, value: { seq: 3 } }] });
   });
 });
 
@@ -207,5 +207,37 @@ test('a start from a savepoint whose restore fails leaves no job data behind', {
     await assert.rejects(coordinator.submit({ artifact, description: desc(1), fromSavepoint: sp.id }), (e: { code?: string }) => e.code === 'WEIR_SNAPSHOT_MISSING');
     assert.deepEqual(jobDirs(), [], 'the fence and whatever was copied are deleted');
     assert.deepEqual(coordinator.listJobs(), []);
+  });
+});
+
+test('REST inspect reads an operator a few key groups at a time and stops once it has its sample; count=true reads them all', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ app, snapshots, coordinator }) => {
+    const packr = new Packr({ moreTypes: true });
+    const job = 'bbbbbbbbbbbbbbbb';
+    await snapshots.fence(job, 1);
+    const groups = 64;
+    const names = Array.from({ length: groups }, (_, g) => keyGroupBlob('count', g, 1, 5, 'base'));
+    // Two keys in each key group.
+    await snapshots.writeBlobs(job, 1, names.map((name, g) => ({ name, bytes: packr.pack({ v: 1, base: true, flat: [`a${g}`, { n: g }, `b${g}`, { n: g }] }) })));
+    const checkpoint: CompletedCheckpoint = { formatVersion: 1, id: 5, jobId: job, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0, operators: { count: { parallelism: 1, maxParallelism: groups, keyGroups: Object.fromEntries(names.map((n, g) => [g, [n]])), operatorState: {} } } };
+    await snapshots.commitCheckpoint(job, 1, checkpoint);
+    const store = coordinator.savepoints.store;
+    const sp = await store.create(checkpoint, { jobId: job, jobName: 'k', jobVersion: '1', reason: 'manual', operators: { count: { kind: 'actor', keyed: true, state: { n: 'value' } } } });
+    const reads: number[] = [];
+    const readBlobs = store.readBlobs.bind(store);
+    store.readBlobs = async (id, blobNames) => {
+      reads.push(blobNames.length);
+      return readBlobs(id, blobNames);
+    };
+    const sampled = (await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=count&limit=3` })).json();
+    assert.deepEqual(sampled.sample.entries.map((e: { key: string }) => e.key), ['a0', 'b0', 'a1']);
+    assert.ok(reads.reduce((a, b) => a + b, 0) <= 4, `read ${JSON.stringify(reads)}`);
+    assert.equal(sampled.sample.keys, 2 * sampled.sample.keyGroupsRead, 'keys of the key groups read');
+    reads.length = 0;
+    const counted = (await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=count&limit=3&count=true` })).json();
+    assert.equal(counted.sample.keys, 2 * groups);
+    assert.equal(counted.sample.keyGroupsRead, groups);
+    assert.equal(counted.sample.entries.length, 3);
+    assert.ok(Math.max(...reads) <= 4 && reads.reduce((a, b) => a + b, 0) === groups, `read ${JSON.stringify(reads)}`);
   });
 });

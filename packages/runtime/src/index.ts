@@ -29,4 +29,4 @@ export { FileSavepointStore, type FileSavepointStoreOptions } from './snapshots/
 export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from './snapshots/export-format.js';
 export { mergeChain } from './snapshots/chain-merge.js';
 export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
-export { inspectSavepoint, blobsToInspect, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';
+export { inspectSavepoint, type InspectBlobReader, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';

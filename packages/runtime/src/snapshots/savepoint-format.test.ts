@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { mergeChain } from './chain-merge.js';
 import { decodeExport, encodeExport } from './export-format.js';
-import { blobsToInspect, inspectSavepoint } from './inspect.js';
+import { inspectSavepoint } from './inspect.js';
 import { materializePlan, savepointMetadata } from './savepoint-names.js';
 import { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata } from './savepoint-types.js';
 import { codeIs, ROWS } from './store-testing.js';
@@ -134,13 +134,13 @@ describe('uids and state names that are names of Object.prototype', () => {
     operators: { count: { uid: 'count', kind: 'actor', parallelism: 1, maxParallelism: 1, keyed: true, state: { n: 'value' }, keyGroups: { 0: 'ks/count/0' }, operatorState: {}, bytes: 1 } },
   };
   const blobs = new Map([['ks/count/0', statePackr.pack({ v: 1, base: true, flat: ['a', { n: 1 }] })]]);
+  const read = async (names: readonly string[]) => names.map((n) => blobs.get(n)!);
 
-  test('inspect: an operator of such a name is WEIR_SAVEPOINT_OPERATOR_NOT_FOUND; a state of such a name is absent', () => {
+  test('inspect: an operator of such a name is WEIR_SAVEPOINT_OPERATOR_NOT_FOUND; a state of such a name is absent', async () => {
     for (const operator of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
-      assert.throws(() => blobsToInspect(sp, { operator }), codeIs('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', new RegExp(`no operator '${operator}'`)));
-      assert.throws(() => inspectSavepoint(sp, blobs, { operator }), codeIs('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND'));
+      await assert.rejects(inspectSavepoint(sp, read, { operator }), codeIs('WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', new RegExp(`no operator '${operator}'`)));
     }
-    assert.deepEqual(inspectSavepoint(sp, blobs, { operator: 'count', state: 'constructor' }).sample?.entries, [{ keyGroup: 0, key: 'a', value: undefined }]);
+    assert.deepEqual((await inspectSavepoint(sp, read, { operator: 'count', state: 'constructor' })).sample?.entries, [{ keyGroup: 0, key: 'a', value: undefined }]);
   });
 
   test('materialize leaves out such a uid the savepoint lacks (it starts empty)', () => {
@@ -156,5 +156,52 @@ describe('uids and state names that are names of Object.prototype', () => {
     };
     const meta = savepointMetadata('sp-0123456789abcdef', taken, { jobId: 'j', jobName: 'j', jobVersion: '1', reason: 'stop', operators: {} }, { constructor: 5 }, 1);
     assert.deepEqual(meta.operators.constructor, { uid: 'constructor', kind: 'unknown', parallelism: 1, maxParallelism: 1, keyed: false, keyGroups: {}, operatorState: { 0: 'os/constructor/0' }, bytes: 5 });
+  });
+});
+
+describe('inspect', () => {
+  // 10 key groups of 3 keys each; key group 1 is a base and a delta that removes a key and adds one.
+  const groups = 10;
+  const blobs = new Map<string, Uint8Array>();
+  for (let g = 0; g < groups; g++) blobs.set(`ks/count/${g}`, statePackr.pack({ v: 1, base: true, flat: [0, 1, 2].flatMap((k) => [`k${g}-${k}`, { n: k }]) }));
+  blobs.set('ks/count/1/1', statePackr.pack({ v: 1, base: false, flat: ['k1-0', null, 'k1-9', { n: 9 }] }));
+  blobs.set('os/count/0', statePackr.pack({ v: 1, row: { seen: 4 } }));
+  blobs.set('os/count/1', statePackr.pack({ v: 1, row: { seen: 5 } }));
+  const sp: SavepointMetadata = {
+    formatVersion: SAVEPOINT_FORMAT_VERSION, id: 'sp-0123456789abcdef', jobName: 'j', jobVersion: '1', jobId: 'j', checkpointId: 3, reason: 'manual', createdAt: 1, sizeBytes: 1,
+    operators: {
+      count: {
+        uid: 'count', kind: 'actor', parallelism: 2, maxParallelism: groups, keyed: true, state: { n: 'value' },
+        keyGroups: Object.fromEntries(Array.from({ length: groups }, (_, g) => [g, `ks/count/${g}`])), keyGroupParts: { 1: 2 }, operatorState: { 0: 'os/count/0', 1: 'os/count/1' }, bytes: 1,
+      },
+    },
+  };
+  const reader = () => {
+    const calls: string[][] = [];
+    return { calls, read: async (names: readonly string[]) => (calls.push([...names]), names.map((n) => blobs.get(n)!)) };
+  };
+
+  test('reads a few key groups at a time and stops once the sample is full: keys counts those read', async () => {
+    const { calls, read } = reader();
+    const r = await inspectSavepoint(sp, read, { operator: 'count', limit: 4 });
+    assert.deepEqual(calls, [['ks/count/0', 'ks/count/1', 'ks/count/1/1', 'ks/count/2', 'ks/count/3']]);
+    assert.deepEqual(r.sample, {
+      operator: 'count', keys: 12, keyGroupsRead: 4,
+      entries: [{ keyGroup: 0, key: 'k0-0', value: { n: 0 } }, { keyGroup: 0, key: 'k0-1', value: { n: 1 } }, { keyGroup: 0, key: 'k0-2', value: { n: 2 } }, { keyGroup: 1, key: 'k1-1', value: { n: 1 } }],
+    });
+  });
+
+  test('count reads every key group, still a few at a time; operator state fills what room the sample has left', async () => {
+    const { calls, read } = reader();
+    const r = await inspectSavepoint(sp, read, { operator: 'count', limit: 31, count: true, state: 'seen' });
+    assert.ok(calls.every((c) => c.filter((n) => /^ks\/count\/\d+$/.test(n)).length <= 4), JSON.stringify(calls));
+    assert.equal(r.sample?.keys, 30);
+    assert.equal(r.sample?.keyGroupsRead, groups);
+    assert.deepEqual(r.sample?.entries.slice(-1), [{ subtask: 0, value: 4 }]);
+    assert.deepEqual(calls.at(-1), ['os/count/0']);
+    // No operator, no blob read.
+    const none = reader();
+    assert.equal((await inspectSavepoint(sp, none.read)).sample, undefined);
+    assert.deepEqual(none.calls, []);
   });
 });
