@@ -116,8 +116,8 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
     .argument('<file>')
     .addOption(restOption())
     .action(async (file: string, opts: { restUrl: string }) => {
-      const bytes = await readFileOrFail(file);
-      const sp = await client(opts).request<SavepointSummary>('POST', '/savepoints/import', bytes, 'application/octet-stream');
+      // Streamed from disk with no overall time limit: an export file may be gigabytes.
+      const sp = await client(opts).upload<SavepointSummary>('/savepoints/import', file);
       out(sp.id);
       say(`imported savepoint ${sp.id} of ${sp.jobName}@${sp.jobVersion} (${formatBytes(sp.sizeBytes)}); resume with: weir run <job-file> --from-savepoint ${sp.id}`);
     });
@@ -178,10 +178,11 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
     .option('--operator <uid>', 'sample the state of this operator')
     .option('--state <name>', 'only this state of each sampled key')
     .option('--limit <n>', 'sample size', '10')
+    .option('--count', "read every key group of the operator to count all its keys (otherwise reading stops once the sample is full)", false)
     .option('--json', 'print JSON', false)
     .addOption(restOption())
-    .action(async (target: string, opts: { operator?: string; state?: string; limit: string; json: boolean; restUrl: string }) => {
-      const inspectOpts = { ...(opts.operator ? { operator: opts.operator } : {}), ...(opts.state ? { state: opts.state } : {}), limit: flag('limit', positiveInt(100_000), opts.limit) };
+    .action(async (target: string, opts: { operator?: string; state?: string; limit: string; count: boolean; json: boolean; restUrl: string }) => {
+      const inspectOpts = { ...(opts.operator ? { operator: opts.operator } : {}), ...(opts.state ? { state: opts.state } : {}), limit: flag('limit', positiveInt(100_000), opts.limit), ...(opts.count ? { count: true } : {}) };
       let result: SavepointInspection;
       if (/^sp-[0-9a-f]{16}$/.test(target)) {
         // In a cluster: the coordinator reads only the blobs of the operator asked for.
@@ -190,7 +191,8 @@ export function registerSavepointCommands(program: Command, restOption: () => Op
       } else {
         const { decodeExport, inspectSavepoint } = await import('@weir/runtime');
         const { metadata, blobs } = decodeExport(await readFileOrFail(target));
-        result = inspectSavepoint(metadata, new Map(blobs.map((b) => [b.name, b.bytes])), inspectOpts);
+        const byName = new Map(blobs.map((b) => [b.name, b.bytes]));
+        result = await inspectSavepoint(metadata, async (names) => names.map((n) => byName.get(n)!), inspectOpts);
       }
       if (opts.json) return out(JSON.stringify(result, null, 2));
       printInspection(result);
@@ -213,7 +215,10 @@ function printInspection(r: SavepointInspection): void {
     ...r.operators.map((o) => [o.uid, `${o.keyed ? 'keyed ' : ''}${o.kind}`, String(o.parallelism), String(o.maxParallelism), String(o.keyGroups), String(o.operatorStates), formatBytes(o.bytes), Object.entries(o.state).map(([k, v]) => `${k}:${v}`).join(',') || '-']),
   ]);
   if (!r.sample) return;
-  out(`\n${r.sample.operator}: ${r.sample.keys} keys; sample:`);
+  const groups = r.operators.find((o) => o.uid === r.sample!.operator)?.keyGroups ?? 0;
+  // Reading stopped once the sample was full: the keys are those of the key groups read.
+  const counted = r.sample.keyGroupsRead < groups ? ` in the first ${r.sample.keyGroupsRead} of ${groups} key groups (--count for all)` : '';
+  out(`\n${r.sample.operator}: ${r.sample.keys} keys${counted}; sample:`);
   for (const e of r.sample.entries) {
     const where = e.keyGroup !== undefined ? `group ${e.keyGroup}` : `subtask ${e.subtask}`;
     out(`  ${where}  ${e.key !== undefined ? `${JSON.stringify(e.key)} => ` : ''}${JSON.stringify(e.value)}`);

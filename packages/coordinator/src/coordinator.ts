@@ -263,12 +263,18 @@ export class Coordinator {
       checkpoints: undefined as unknown as JobCheckpoints,
       ...(savepoint ? { fromSavepoint: savepoint.id } : {}),
     };
-    await this.o.snapshots.fence(id, job.attempt);
     let initial: CompletedCheckpoint | undefined;
-    if (savepoint) {
-      // Sinks' pending transactions belong to the job that took the savepoint (it commits them).
-      const sinks = req.description.nodes.filter((n) => n.kind === 'sink').map((n) => n.uid);
-      initial = await this.o.savepoints.materialize(savepoint.id, { jobId: id, attempt: job.attempt, uids: restored, withoutOperatorState: sinks });
+    try {
+      await this.o.snapshots.fence(id, job.attempt);
+      if (savepoint) {
+        // Sinks' pending transactions belong to the job that took the savepoint (it commits them).
+        const sinks = req.description.nodes.filter((n) => n.kind === 'sink').map((n) => n.uid);
+        initial = await this.o.savepoints.materialize(savepoint.id, { jobId: id, attempt: job.attempt, uids: restored, withoutOperatorState: sinks });
+      }
+    } catch (err) {
+      // No job is created: nothing else would ever delete its fence and the state copied so far.
+      await this.o.snapshots.deleteJob(id).catch((e: unknown) => this.log.warn({ err: e, job: id }, 'could not delete the data of a job that did not start'));
+      throw err;
     }
     (job as { checkpoints: JobCheckpoints }).checkpoints = new JobCheckpoints({
       job,

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActorSystem } from '@weir/actors';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, MemoryArtifactStore, planExecution, subjects, Worker } from '@weir/runtime';
+import { Packr } from 'msgpackr';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, keyGroupBlob, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, Worker, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -97,6 +98,11 @@ test('REST: validated bodies, typed JSON errors', { timeout: 10_000 }, async () 
       ['export of an unknown savepoint', 'GET', '/savepoints/sp-0123456789abcdef/export', undefined, 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
       ['check against an unknown savepoint', 'POST', '/savepoints/sp-0123456789abcdef/check', JSON.stringify({ description: desc(1) }), 404, 'WEIR_SAVEPOINT_NOT_FOUND'],
       ['list with an unknown filter', 'GET', '/savepoints?name=x', undefined, 400, 'WEIR_REST_INVALID_BODY'],
+      // The description is checked in its shape before its meaning, for a check as for a submit.
+      ...[[null], ['x'], [{ ...desc(1).nodes[0], inputs: undefined }], [{ ...desc(1).nodes[0], state: 'value' }], [{ ...desc(1).nodes[0], inputs: [null] }]].flatMap((nodes): [string, 'POST', string, string, number, string][] => [
+        [`check with nodes ${JSON.stringify(nodes)}`, 'POST', '/savepoints/sp-0123456789abcdef/check', JSON.stringify({ description: { ...desc(1), nodes } }), 400, 'WEIR_REST_INVALID_BODY'],
+        [`submit with nodes ${JSON.stringify(nodes)}`, 'POST', '/jobs', JSON.stringify({ artifact: '0'.repeat(64), description: { ...desc(1), nodes } }), 400, 'WEIR_REST_INVALID_BODY'],
+      ]),
     ];
     for (const [what, method, url, payload, status, code] of cases) {
       const r = await call(method, url, payload);
@@ -127,6 +133,7 @@ test('reportedBytes: a detached savepoint\'s bytes per operator, summed over sub
   const ack = (ops: Record<string, number | undefined>) => ({ operators: Object.fromEntries(Object.entries(ops).map(([uid, b]) => [uid, { keyGroups: {}, ...(b === undefined ? {} : { savepointBytes: b }) }])) });
   assert.deepEqual(reportedBytes([ack({ src: 18, count: 1000 }), ack({ src: 18, count: 2000 })]), { src: 36, count: 3000 });
   assert.deepEqual(reportedBytes([]), {});
+  assert.deepEqual(reportedBytes([ack({ constructor: 5, toString: 1 }), ack({ constructor: 7, toString: 1 })]), { constructor: 12, toString: 2 });
   assert.equal(reportedBytes([ack({ src: 18 }), ack({ src: undefined })]), undefined);
 });
 
@@ -214,4 +221,85 @@ test('a bundle that throws at import on the worker fails the job at once (WEIR_J
     await coordinator.stop();
     await system.shutdown();
   }
+});
+
+/** A coordinator on a fresh directory holding savepoint `sp` of a job of desc(1)'s operators (the source's position as state), with its REST server. */
+async function withSavepoint(run: (c: { coordinator: Coordinator; app: ReturnType<typeof createRestServer>; snapshots: FileSnapshotStore; sp: SavepointMetadata; dir: string; artifact: string }) => Promise<void>): Promise<void> {
+  const log = pino({ level: 'silent' });
+  const system = new ActorSystem({ name: 'c' });
+  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
+  const snapshots = new FileSnapshotStore(dir);
+  const savepoints = new FileSavepointStore(dir, snapshots);
+  const source = 'aaaaaaaaaaaaaaaa';
+  await snapshots.fence(source, 1);
+  await snapshots.writeBlobs(source, 1, [{ name: operatorStateBlob('s', 0, 1, 5), bytes: new Packr({ moreTypes: true }).pack({ v: 1, value: { seq: 3 } }) }]);
+  const checkpoint: CompletedCheckpoint = { formatVersion: 1, id: 5, jobId: source, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0, operators: { s: { parallelism: 1, maxParallelism: 1, keyGroups: {}, operatorState: { 0: operatorStateBlob('s', 0, 1, 5) } } } };
+  await snapshots.commitCheckpoint(source, 1, checkpoint);
+  const sp = await savepoints.create(checkpoint, { jobId: source, jobName: 'j', jobVersion: '1', reason: 'manual', operators: { s: { kind: 'source', keyed: false } } });
+  const coordinator = new Coordinator({ system, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints, log });
+  await coordinator.start();
+  const app = createRestServer(coordinator, log);
+  try {
+    await run({ coordinator, app, snapshots, sp, dir, artifact: await coordinator.putArtifact(new Uint8Array([1])) });
+  } finally {
+    await app.close();
+    await coordinator.stop();
+    await system.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('REST: a savepoint operator named like a property of Object.prototype is not found, not a 500', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ app, sp }) => {
+    for (const operator of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const r = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=${operator}` });
+      assert.equal(r.statusCode, 404, operator);
+      assert.equal(r.json().error.code, 'WEIR_SAVEPOINT_OPERATOR_NOT_FOUND', operator);
+    }
+    const ok = await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=s` });
+    assert.deepEqual(ok.json().sample, { operator: 's', keys: 0, keyGroupsRead: 0, entries: [{ subtask: 0, value: { seq: 3 } }] });
+  });
+});
+
+test('a start from a savepoint whose restore fails leaves no job data behind', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ coordinator, sp, dir, artifact }) => {
+    const jobDirs = () => readdirSync(dir).filter((d) => d !== 'savepoints' && d !== sp.jobId);
+    // As a disposal running meanwhile would: the blob goes after the compatibility check.
+    rmSync(join(dir, 'savepoints', sp.id, 'blobs', encodeURIComponent('os/s/0')));
+    await assert.rejects(coordinator.submit({ artifact, description: desc(1), fromSavepoint: sp.id }), (e: { code?: string }) => e.code === 'WEIR_SNAPSHOT_MISSING');
+    assert.deepEqual(jobDirs(), [], 'the fence and whatever was copied are deleted');
+    assert.deepEqual(coordinator.listJobs(), []);
+  });
+});
+
+test('REST inspect reads an operator a few key groups at a time and stops once it has its sample; count=true reads them all', { timeout: 10_000 }, async () => {
+  await withSavepoint(async ({ app, snapshots, coordinator }) => {
+    const packr = new Packr({ moreTypes: true });
+    const job = 'bbbbbbbbbbbbbbbb';
+    await snapshots.fence(job, 1);
+    const groups = 64;
+    const names = Array.from({ length: groups }, (_, g) => keyGroupBlob('count', g, 1, 5, 'base'));
+    // Two keys in each key group.
+    await snapshots.writeBlobs(job, 1, names.map((name, g) => ({ name, bytes: packr.pack({ v: 1, base: true, flat: [`a${g}`, { n: g }, `b${g}`, { n: g }] }) })));
+    const checkpoint: CompletedCheckpoint = { formatVersion: 1, id: 5, jobId: job, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0, operators: { count: { parallelism: 1, maxParallelism: groups, keyGroups: Object.fromEntries(names.map((n, g) => [g, [n]])), operatorState: {} } } };
+    await snapshots.commitCheckpoint(job, 1, checkpoint);
+    const store = coordinator.savepoints.store;
+    const sp = await store.create(checkpoint, { jobId: job, jobName: 'k', jobVersion: '1', reason: 'manual', operators: { count: { kind: 'actor', keyed: true, state: { n: 'value' } } } });
+    const reads: number[] = [];
+    const readBlobs = store.readBlobs.bind(store);
+    store.readBlobs = async (id, blobNames) => {
+      reads.push(blobNames.length);
+      return readBlobs(id, blobNames);
+    };
+    const sampled = (await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=count&limit=3` })).json();
+    assert.deepEqual(sampled.sample.entries.map((e: { key: string }) => e.key), ['a0', 'b0', 'a1']);
+    assert.ok(reads.reduce((a, b) => a + b, 0) <= 4, `read ${JSON.stringify(reads)}`);
+    assert.equal(sampled.sample.keys, 2 * sampled.sample.keyGroupsRead, 'keys of the key groups read');
+    reads.length = 0;
+    const counted = (await app.inject({ method: 'GET', url: `/savepoints/${sp.id}/inspect?operator=count&limit=3&count=true` })).json();
+    assert.equal(counted.sample.keys, 2 * groups);
+    assert.equal(counted.sample.keyGroupsRead, groups);
+    assert.equal(counted.sample.entries.length, 3);
+    assert.ok(Math.max(...reads) <= 4 && reads.reduce((a, b) => a + b, 0) === groups, `read ${JSON.stringify(reads)}`);
+  });
 });

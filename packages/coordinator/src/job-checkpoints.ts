@@ -394,7 +394,8 @@ export function reportedBytes(acks: readonly SubtaskSnapshot[]): Record<string, 
   for (const ack of acks) {
     for (const [uid, snap] of Object.entries(ack.operators)) {
       if (snap.savepointBytes === undefined) return undefined;
-      bytes[uid] = (bytes[uid] ?? 0) + snap.savepointBytes;
+      // Own properties only: bytes['constructor'] would start from Object otherwise.
+      bytes[uid] = (Object.hasOwn(bytes, uid) ? bytes[uid]! : 0) + snap.savepointBytes;
     }
   }
   return bytes;

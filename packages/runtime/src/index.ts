@@ -26,8 +26,8 @@ export { isTransactional, FINAL_TRANSACTION, type TransactionalSinkWriter, type 
 export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator, type SavepointReason, type SavepointJobInfo, type SavepointStore } from './snapshots/savepoint-types.js';
 export { compactionPlan, type SavepointCompaction } from './snapshots/savepoint-compaction.js';
 export { RedisSavepointStore, type RedisSavepointStoreOptions } from './snapshots/redis-savepoint-store.js';
-export { FileSavepointStore } from './snapshots/file-savepoint-store.js';
+export { FileSavepointStore, type FileSavepointStoreOptions } from './snapshots/file-savepoint-store.js';
 export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from './snapshots/export-format.js';
 export { mergeChain } from './snapshots/chain-merge.js';
 export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
-export { inspectSavepoint, blobsToInspect, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';
+export { inspectSavepoint, type InspectBlobReader, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';

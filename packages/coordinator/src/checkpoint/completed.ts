@@ -65,7 +65,7 @@ export function buildCompletedCheckpoint(input: BuildCompletedCheckpointInput): 
 
   const operators: Record<string, OperatorSnapshot> = {};
   for (const [uid, shape] of Object.entries(input.operators)) {
-    const prev = input.previous?.operators[uid];
+    const prev = input.previous && Object.hasOwn(input.previous.operators, uid) ? input.previous.operators[uid] : undefined;
     if (prev !== undefined && prev.maxParallelism === shape.maxParallelism) {
       for (const [kg, blobs] of Object.entries(prev.keyGroups)) {
         const group = Number(kg);

@@ -70,12 +70,12 @@ export function savepointRoutes(app: FastifyInstance, coordinator: Coordinator):
     { schema: { params: savepointParams, body: { type: 'object', required: ['description'], additionalProperties: false, properties: { description: descriptionSchema, allowNonRestoredState: { type: 'boolean' } } } }, bodyLimit: DESCRIPTION_BODY_LIMIT },
     async (req) => coordinator.savepoints.check(req.params.savepointId, req.body.description, req.body.allowNonRestoredState === true),
   );
-  app.get<P<{ savepointId: string }> & { Querystring: { operator?: string; state?: string; limit?: number } }>(
+  app.get<P<{ savepointId: string }> & { Querystring: { operator?: string; state?: string; limit?: number; count?: boolean } }>(
     '/savepoints/:savepointId/inspect',
     {
       schema: {
         params: savepointParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { operator: { type: 'string', minLength: 1 }, state: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1, maximum: 100_000 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { operator: { type: 'string', minLength: 1 }, state: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1, maximum: 100_000 }, count: { type: 'boolean' } } },
       },
     },
     async (req) => coordinator.savepoints.inspect(req.params.savepointId, { ...req.query }),

@@ -2,7 +2,7 @@
  * The savepoints a cluster keeps, as the REST API shows them: look-ups with typed errors, the
  * list with ages, asynchronous disposal, export and import.
  */
-import { blobsToInspect, inspectSavepoint, type InspectOptions, type SavepointInspection, type SavepointMetadata, type SavepointStore } from '@weir/runtime';
+import { inspectSavepoint, type InspectOptions, type SavepointInspection, type SavepointMetadata, type SavepointStore } from '@weir/runtime';
 import { validateGraph, WeirError, type JobGraphDescription } from '@weir/sdk';
 import { checkSavepointCompatibility, type SavepointMapping } from './compatibility.js';
 import type { SavepointCompactor } from './compactor.js';
@@ -39,14 +39,15 @@ export class SavepointCatalog {
     return { savepoint: this.summary(meta), ...checkSavepointCompatibility(meta, description, allowNonRestoredState) };
   }
 
-  /** Operators, key groups, sizes and sample keys/values, reading only the blobs of the operator asked for. */
+  /**
+   * Operators, key groups, sizes and sample keys/values, reading only blobs of the operator asked
+   * for, a few key groups at a time, and only until the sample is full (unless `opts.count`).
+   */
   async inspect(id: string, opts: InspectOptions): Promise<SavepointInspection> {
     for (let attempt = 1; ; attempt++) {
       const meta = await this.get(id);
-      const names = blobsToInspect(meta, opts);
       try {
-        const bytes = names.length > 0 ? await this.store.readBlobs(id, names) : [];
-        return inspectSavepoint(meta, new Map(names.map((n, i) => [n, bytes[i]!])), opts);
+        return await inspectSavepoint(meta, (names) => this.store.readBlobs(id, names), opts);
       } catch (err) {
         // Compacted between the metadata and the read (its old parts are gone): once more, with the new metadata.
         const compactedMeanwhile = (err as { code?: unknown }).code === 'WEIR_SNAPSHOT_MISSING' && (await this.store.get(id))?.compactedAt !== meta.compactedAt;

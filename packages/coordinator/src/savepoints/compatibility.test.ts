@@ -53,3 +53,12 @@ test('a changed state kind, operator kind or keyedness is refused', () => {
 test('a newer format version is refused', () => {
   assert.throws(() => checkSavepointCompatibility(meta([op('count')], { formatVersion: SAVEPOINT_FORMAT_VERSION + 1 }), job([node(0, 'count')]), false), { code: 'WEIR_SAVEPOINT_FORMAT_UNSUPPORTED' });
 });
+
+test('uids and state names that are names of Object.prototype are looked up as the savepoint has them, not inherited', () => {
+  const sp = meta([source, op('count')]);
+  const m = checkSavepointCompatibility(sp, job([sourceNode, node(1, 'count', { state: { sum: 'value', constructor: 'list' } }), node(2, 'constructor'), node(3, 'toString', { kind: 'sink', keyed: false, state: undefined })]), false);
+  assert.deepEqual(m.restored, ['src', 'count']);
+  assert.deepEqual(m.fresh, ['constructor', 'toString']);
+  // And the other way: the savepoint's operator 'constructor' is one the job lacks.
+  assert.throws(() => checkSavepointCompatibility(meta([source, op('constructor')]), job([sourceNode]), false), (e: { code?: string; message: string }) => e.code === 'WEIR_SAVEPOINT_NON_RESTORED_STATE' && /'constructor'/.test(e.message));
+});

@@ -40,7 +40,8 @@ export function checkSavepointCompatibility(meta: SavepointMetadata, description
   const rescaled: string[] = [];
   const fresh: string[] = [];
   for (const n of description.nodes) {
-    const op = meta.operators[n.uid];
+    // Own properties only: uids such as 'constructor' or 'toString' are valid.
+    const op = Object.hasOwn(meta.operators, n.uid) ? meta.operators[n.uid] : undefined;
     if (!op) {
       fresh.push(n.uid);
       continue;
@@ -52,7 +53,7 @@ export function checkSavepointCompatibility(meta: SavepointMetadata, description
       throw new WeirError('WEIR_SAVEPOINT_MAX_PARALLELISM_CHANGED', `operator '${n.uid}' has maxParallelism ${n.maxParallelism} but its state in savepoint ${meta.id} is split into ${op.maxParallelism} key groups; set maxParallelism: ${op.maxParallelism} on it`);
     }
     for (const [name, kind] of Object.entries(n.state ?? {})) {
-      const before = op.state?.[name];
+      const before = op.state && Object.hasOwn(op.state, name) ? op.state[name] : undefined;
       if (before !== undefined && before !== kind) {
         throw new WeirError('WEIR_SAVEPOINT_STATE_TYPE_CHANGED', `state '${name}' of operator '${n.uid}' was a ${before} state in savepoint ${meta.id} and is declared as ${kind} now; rename the state (the old one is then dropped) or keep its kind`);
       }

@@ -2,11 +2,12 @@
  * Savepoint store in the directory of a FileSnapshotStore (embedded mode). Layout: see
  * file-savepoint-layout.ts, beside the snapshot store's `<dir>/<jobId>/blobs/...`.
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '@weir/sdk';
 import { assertToken } from '../subjects.js';
-import { fileSavepointPaths, fileSavepointRoot } from './file-savepoint-layout.js';
+import { fileSavepointPaths, fileSavepointRoot, fileSavepointStaging } from './file-savepoint-layout.js';
 import { decodeExport } from './export-format.js';
 import type { FileSnapshotStore } from './file-store.js';
 import { forEachLimited, isNotFound, linkAtomic, mapLimited, readOptional, writeAtomic } from './fs-util.js';
@@ -14,9 +15,18 @@ import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, s
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { assertSavepointId, isSavepointId, materializePlan, newSavepointId, savepointMetadata, savepointSources, takenSavepointNames } from './savepoint-names.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
-import { SavepointUsers } from './savepoint-users.js';
+import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { CompletedCheckpoint } from './types.js';
+
+/** Options of {@link FileSavepointStore}. */
+export interface FileSavepointStoreOptions {
+  /** How long a disposal waits for the restores, exports and inspections reading the savepoint in this process (default 5 minutes). */
+  readonly disposeWaitMs?: number;
+}
+
+/** An import building for this long is one whose coordinator died: as the Redis store's staged blobs expire. */
+const STALE_IMPORT_MS = 6 * 60 * 60_000;
 
 /**
  * {@link SavepointStore} in the directory `dir` that `snapshots` uses too. Blob files are
@@ -33,6 +43,7 @@ export class FileSavepointStore implements SavepointStore {
   constructor(
     private readonly dir: string,
     private readonly snapshots: FileSnapshotStore,
+    private readonly options: FileSavepointStoreOptions = {},
   ) {
     this.root = fileSavepointRoot(dir);
   }
@@ -154,10 +165,21 @@ export class FileSavepointStore implements SavepointStore {
   async dispose(id: string): Promise<void> {
     await this.users.alone(id, async () => {
       await this.metadata(id);
-      // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+      // A restore or export under way would break off half way: it may finish first (bounded).
+      await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
+      await this.metadata(id);
+      const paths = fileSavepointPaths(this.dir, id);
       await this.io('dispose a savepoint', async () => {
-        await rm(this.blobDir(id), { recursive: true, force: true });
-        await rm(this.spDir(id), { recursive: true, force: true });
+        // All but the metadata first: if this stops half way, the metadata is still there and a second
+        // dispose finishes. While the metadata is there, the directory is this savepoint's (an import
+        // renames its own into place only over an empty one).
+        for (const entry of await readdir(paths.dir)) if (entry !== 'meta.json') await rm(join(paths.dir, entry), { recursive: true, force: true });
+        await rm(paths.meta, { force: true });
+        // Not recursive: an import of the same id may have renamed its directory into place since.
+        await rmdir(paths.dir).catch((err: unknown) => {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        });
       });
     });
   }
@@ -198,18 +220,50 @@ export class FileSavepointStore implements SavepointStore {
     const id = metadata.id;
     if (await this.get(id)) throw savepointExists(id);
     const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
+    // Built beside the target and renamed into place: another import of the same id builds its own,
+    // and a rename never replaces a savepoint's directory (it is not empty), so neither import
+    // writes into or deletes what the other (or a listed savepoint) owns.
+    await this.sweepStaleImports();
+    const staging = fileSavepointStaging(this.dir, id, randomBytes(6).toString('hex'));
+    const blobPath = (name: string): string => join(staging, 'blobs', encodeURIComponent(name));
     try {
       await this.io('import a savepoint', async () => {
-        await rm(this.spDir(id), { recursive: true, force: true }); // leftovers of an interrupted create or import
-        await mkdir(this.blobDir(id), { recursive: true });
-        await forEachLimited(blobs, (b) => writeAtomic(this.blobPath(id, b.name), b.bytes));
-        await writeAtomic(this.metaPath(id), JSON.stringify(imported));
+        await mkdir(join(staging, 'blobs'), { recursive: true });
+        await forEachLimited(blobs, (b) => writeAtomic(blobPath(b.name), b.bytes));
+        await writeAtomic(join(staging, 'meta.json'), JSON.stringify(imported));
       });
+      await this.moveIntoPlace(staging, id);
     } catch (err) {
-      await rm(this.spDir(id), { recursive: true, force: true }).catch(() => undefined);
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
     return imported;
+  }
+
+  /** Deletes what imports that never finished (their coordinator died) left, once no import can still be building it. */
+  private async sweepStaleImports(): Promise<void> {
+    const entries = await readdir(this.root).catch(() => [] as string[]);
+    const before = Date.now() - STALE_IMPORT_MS;
+    for (const entry of entries.filter((e) => e.startsWith('.import-'))) {
+      const path = join(this.root, entry);
+      const st = await stat(path).catch(() => undefined);
+      if (st && st.mtimeMs < before) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Renames a built import to savepoint `id`'s directory; WEIR_SAVEPOINT_EXISTS if that directory is taken. */
+  private async moveIntoPlace(staging: string, id: string): Promise<void> {
+    const paths = fileSavepointPaths(this.dir, id);
+    try {
+      await rename(staging, paths.dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') return this.io('import a savepoint', () => Promise.reject(err));
+    }
+    if (await this.get(id)) throw savepointExists(id);
+    // Not listed, yet not empty: a savepoint being taken or disposed, or what a crash left. Left alone.
+    throw new WeirError('WEIR_SAVEPOINT_EXISTS', `savepoint '${id}' cannot be imported: its directory ${paths.dir} exists without metadata (a savepoint being taken or disposed, or left by a crash); if neither is under way, delete that directory and import again`);
   }
 
   async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {

@@ -3,18 +3,19 @@
  * the two namespaces with server-side COPY, so creating and materializing a savepoint of single-blob
  * chains moves no state bytes over the network.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
 import { decodeExport } from './export-format.js';
 import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
-import { checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
+import { allSettledOrThrow, checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
-import { SavepointUsers } from './savepoint-users.js';
+import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint } from './types.js';
 
@@ -29,6 +30,33 @@ const COMMIT_METADATA = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
+
+/**
+ * How long an import's staged blobs live: long enough for any import (a 4 GiB file is written in
+ * minutes), and those of a coordinator that died while importing do not stay forever.
+ */
+const IMPORT_STAGING_TTL_MS = 6 * 60 * 60_000;
+
+/**
+ * Commit an import whose blobs were staged under its own token, in one command: refused if the
+ * metadata exists (another import of the id, or a savepoint already listed, won), so a late import
+ * never overwrites a listed savepoint's blobs. KEYS[1] meta, KEYS[2] index, then n staged blobs,
+ * then their n final keys; ARGV json, score, id. {1} done, {0} metadata exists, {2, i} staged blob
+ * i (from 1) is gone (expired). Nothing is renamed unless every check passed.
+ */
+const COMMIT_IMPORT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local n = (#KEYS - 2) / 2
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[2 + i]) == 0 then return {2, i} end
+end
+for i = 1, n do
+  redis.call('RENAME', KEYS[2 + i], KEYS[2 + n + i])
+  redis.call('PERSIST', KEYS[2 + n + i])
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return {1}`;
 
 /** KEYS the blobs: the size of each (0 for a missing one), in one command. */
 const BLOB_SIZES = `
@@ -76,6 +104,8 @@ return 1`;
 export interface RedisSavepointStoreOptions {
   /** Cluster id: the same as the snapshot store's, whose job keys the savepoints copy from and to. */
   readonly cluster: string;
+  /** How long a disposal waits for the restores, exports and inspections reading the savepoint in this process (default 5 minutes). */
+  readonly disposeWaitMs?: number;
 }
 
 /**
@@ -113,7 +143,7 @@ export class RedisSavepointStore implements SavepointStore {
         await mergeChains(this.snapshots, checkpoint.jobId, sources, async (merged) => {
           const blobs = [...merged];
           for (const b of blobs) sizes.set(b.name, b.bytes.byteLength);
-          await this.writeBlobs(keys, blobs);
+          await this.writeBlobs(keys.blob, blobs);
         });
       });
       const metadata = savepointMetadata(id, checkpoint, info, sizes, Date.now());
@@ -216,6 +246,9 @@ export class RedisSavepointStore implements SavepointStore {
   async dispose(id: string): Promise<void> {
     const keys = this.keys(id);
     await this.users.alone(id, async () => {
+      await this.metadata(id);
+      // A restore or export under way would break off half way: it may finish first (bounded).
+      await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
       const metadata = await this.metadata(id);
       // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
       // A compacted one: every part name of its key groups too, since a compaction whose readers
@@ -246,7 +279,7 @@ export class RedisSavepointStore implements SavepointStore {
     const storage: CompactionStorage = {
       readMeta: async () => (await this.call('read a savepoint', () => this.redis.get(keys.meta))) ?? undefined,
       readBlobs: (names) => this.readRaw(id, names),
-      writeBlobs: (blobs) => this.call('compact a savepoint', () => this.writeBlobs(keys, blobs)),
+      writeBlobs: (blobs) => this.call('compact a savepoint', () => this.writeBlobs(keys.blob, blobs)),
       copyBlobs: (copies) =>
         this.call('compact a savepoint', async () => {
           const pipeline = this.redis.pipeline();
@@ -266,18 +299,29 @@ export class RedisSavepointStore implements SavepointStore {
   async importFile(bytes: Uint8Array): Promise<SavepointMetadata> {
     const { metadata, blobs } = decodeExport(bytes);
     const keys = this.keys(metadata.id);
+    // Refused before any write when it plainly exists; the commit checks again, in the same step as it writes.
     const exists = await this.call('import a savepoint', () => this.redis.exists(keys.meta));
     if (exists) throw savepointExists(metadata.id);
     const imported: SavepointMetadata = { ...metadata, importedAt: Date.now() };
+    // Staged under this import's own token: another import of the same id at the same time writes
+    // elsewhere, and whichever commits second changes nothing of the first one's savepoint.
+    const token = randomBytes(8).toString('hex');
+    const staged = (name: string): string => keys.staged(token, name);
+    const names = blobs.map((b) => b.name);
     try {
-      await this.call('import a savepoint', () => this.writeBlobs(keys, blobs));
+      await this.call('import a savepoint', () => this.writeBlobs(staged, blobs, IMPORT_STAGING_TTL_MS));
+      const index = redisSavepointIndex(this.options.cluster);
+      const [code, detail] = (await this.call('import a savepoint', () =>
+        this.redis.eval(COMMIT_IMPORT, 2 + 2 * names.length, keys.meta, index, ...names.map(staged), ...names.map((n) => keys.blob(n)), JSON.stringify(imported), imported.createdAt, imported.id),
+      )) as [number, number | undefined];
+      if (code === 0) throw savepointExists(metadata.id);
+      if (code === 2) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[detail! - 1]}' of the import of savepoint ${metadata.id} expired before the import could commit (${redisAddress(this.redis)}); import the file again`);
+      return imported;
     } catch (err) {
-      await this.unlinkBlobs(keys, blobs.map((b) => b.name)).catch(() => undefined);
+      // Only this import's staged keys: a committed import's blobs were renamed away from them.
+      await unlinkAll(this.redis, names.map(staged)).catch(() => undefined);
       throw err;
     }
-    // Refused only if an import of the same id won the race since the check: its blobs are as good as ours.
-    await this.commitMetadata(imported);
-    return imported;
   }
 
   async materialize(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
@@ -289,8 +333,9 @@ export class RedisSavepointStore implements SavepointStore {
     const to = redisJobKeys(this.options.cluster, target.jobId);
     const metadata = await this.metadata(id);
     const { checkpoint, copies } = materializePlan(metadata, target, Date.now());
+    // Every copy settles before a failure is reported: the caller deletes the job's keys then.
     await this.call('materialize a savepoint', () =>
-      Promise.all(
+      allSettledOrThrow(
         chunk(copies, PIPELINE_CHUNK).map(async (part) => {
           const pipeline = this.redis.pipeline();
           for (const c of part) pipeline.copy(from.blob(c.from), to.blob(c.to), 'REPLACE');
@@ -324,11 +369,15 @@ export class RedisSavepointStore implements SavepointStore {
     });
   }
 
-  private async writeBlobs(keys: RedisSavepointKeys, blobs: readonly BlobWrite[]): Promise<void> {
-    await Promise.all(
+  /** SET of each blob under `key(name)`; expiring after `expireMs` if given. */
+  private async writeBlobs(key: (name: string) => string, blobs: readonly BlobWrite[], expireMs?: number): Promise<void> {
+    await allSettledOrThrow(
       chunkBySize(blobs).map(async (part) => {
         const pipeline = this.redis.pipeline();
-        for (const b of part) pipeline.set(keys.blob(b.name), toBuffer(b.bytes));
+        for (const b of part) {
+          if (expireMs === undefined) pipeline.set(key(b.name), toBuffer(b.bytes));
+          else pipeline.set(key(b.name), toBuffer(b.bytes), 'PX', expireMs);
+        }
         checkExec(await pipeline.exec());
       }),
     );

@@ -62,6 +62,17 @@ export async function unlinkAll(redis: Redis, keys: readonly string[]): Promise<
   await Promise.all(chunk(keys, DELETE_CHUNK).map((part) => redis.unlink(part)));
 }
 
+/**
+ * Like Promise.all, but settles only once every promise has: a caller that cleans up after a
+ * failure must not race writes that are still under way.
+ */
+export async function allSettledOrThrow<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** The replies of a pipeline or MULTI; the first failed command's error is thrown. */
 export function checkExec(results: [Error | null, unknown][] | null): unknown[] {
   if (results === null) throw new Error('the transaction was aborted');

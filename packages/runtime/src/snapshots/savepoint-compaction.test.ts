@@ -9,36 +9,12 @@ import { Redis } from 'ioredis';
 import { applyKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
 import { decodeExport } from './export-format.js';
 import { compactSavepoint, type CompactionStorage } from './savepoint-compaction.js';
-import { chainedWriteParts, newSavepointId, savepointBlobNames, savepointKeyGroupParts } from './savepoint-names.js';
+import { savepointBlobNames, savepointKeyGroupParts } from './savepoint-names.js';
 import { redisSavepointKeys } from './savepoint-redis-keys.js';
-import { fileBackend, INFO, REDIS_URL, redisBackend, savepointBlobs, statePackr, T, writeCheckpoint, type Side } from './savepoint-store-fixtures.js';
+import { fileBackend, G1, partedSavepoint, REDIS_URL, redisBackend, savepointBlobs, T } from './savepoint-store-fixtures.js';
 import type { SavepointMetadata } from './savepoint-types.js';
 import { SavepointUsers } from './savepoint-users.js';
-import { exportFile, ROWS } from './store-testing.js';
-import type { CompletedCheckpoint } from './types.js';
-
-/** Key group 1's rows in the savepoint below: the job's chain, then the tail's changes. */
-const G1 = [...ROWS.g1Merged.map(([k, v]) => (k === 'x' ? ['x', { n: 99 }] : [k, v])), ['v', { n: 5 }]];
-
-/** A detached savepoint of a job whose key group 1 is a base and two deltas, plus a tail: 4 parts. */
-async function partedSavepoint(side: Side, jobId: string): Promise<SavepointMetadata> {
-  const { snapshots, savepoints } = side;
-  const { checkpoint } = await writeCheckpoint(snapshots, jobId);
-  const g0 = checkpoint.operators.counter!.keyGroups[0]!;
-  const g1 = checkpoint.operators.counter!.keyGroups[1]!;
-  const tail = statePackr.pack({ v: 1, base: false, flat: ['x', { n: 99 }, 'v', { n: 5 }] });
-  const writes = [{ name: 'ks/counter/1', chain: g1, tail }, { name: 'ks/counter/0', chain: g0 }];
-  const id = newSavepointId();
-  await savepoints.prepare(id, 1);
-  await snapshots.writeSavepointChains(jobId, id, 1, writes);
-  const taken: CompletedCheckpoint = {
-    formatVersion: 1, id: 6, jobId, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
-    operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: chainedWriteParts(writes[0]!) }, operatorState: {} } },
-  };
-  const sp = await savepoints.complete(id, taken, INFO(jobId));
-  assert.deepEqual(sp.operators.counter!.keyGroupParts, { 1: 4 });
-  return sp;
-}
+import { exportFile } from './store-testing.js';
 
 /** Key group `g` of `counter` as a restore rebuilds it from `blobs`, following `metadata`'s parts. */
 function rowsOf(metadata: SavepointMetadata, blobs: ReadonlyMap<string, Uint8Array>, g: number): unknown[] {

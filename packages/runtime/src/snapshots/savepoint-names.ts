@@ -133,7 +133,7 @@ export function possibleSavepointNames(operators: readonly { readonly uid: strin
 export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, info: SavepointJobInfo, sizes: ReadonlyMap<string, number> | Readonly<Record<string, number>>, createdAt: number): SavepointMetadata {
   const operators: Record<string, SavepointOperator> = {};
   for (const [uid, op] of Object.entries(checkpoint.operators)) {
-    const described = info.operators[uid];
+    const described = Object.hasOwn(info.operators, uid) ? info.operators[uid] : undefined;
     const keyGroups: Record<number, string> = {};
     const keyGroupParts: Record<number, number> = {};
     const operatorState: Record<number, string> = {};
@@ -144,7 +144,7 @@ export function savepointMetadata(id: string, checkpoint: CompletedCheckpoint, i
       if (chain.length > 1 && chain.every((n, i) => n === savepointPartName(name, i))) keyGroupParts[Number(g)] = chain.length;
     }
     for (const s of Object.keys(op.operatorState)) operatorState[Number(s)] = savepointOperatorStateBlob(uid, Number(s));
-    const bytes = sizes instanceof Map ? savepointOperatorBlobNames({ keyGroups, keyGroupParts, operatorState }).reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0) : ((sizes as Readonly<Record<string, number>>)[uid] ?? 0);
+    const bytes = sizes instanceof Map ? savepointOperatorBlobNames({ keyGroups, keyGroupParts, operatorState }).reduce((sum, n) => sum + (sizes.get(n) ?? 0), 0) : Object.hasOwn(sizes, uid) ? (sizes as Readonly<Record<string, number>>)[uid]! : 0;
     operators[uid] = {
       uid,
       kind: described?.kind ?? 'unknown',
@@ -190,7 +190,8 @@ export function materializePlan(metadata: SavepointMetadata, target: Parameters<
   const copies: MaterializeCopy[] = [];
   let stateBytes = 0;
   for (const uid of target.uids) {
-    const op = metadata.operators[uid];
+    // Own properties only: a job's uid may be 'constructor' or 'toString'.
+    const op = Object.hasOwn(metadata.operators, uid) ? metadata.operators[uid] : undefined;
     if (!op) continue;
     const keyGroups: Record<number, string[]> = {};
     const operatorState: Record<number, string> = {};

@@ -20,10 +20,15 @@ export interface RedisSavepointKeys {
   readonly pending: string;
   /** A blob's binary value, by its canonical name (savepoint-names.ts). */
   blob(name: string): string;
+  /**
+   * A blob an import staged under its own token (16 hex digits) before it commits: renamed to
+   * `blob(name)` by the commit, or expiring if the import never commits.
+   */
+  staged(token: string, name: string): string;
 }
 
 /** Keys of savepoint `id` in `cluster` (a token; the id is checked with assertSavepointId). */
 export function redisSavepointKeys(cluster: string, id: string): RedisSavepointKeys {
   const prefix = `weir:{${assertToken('cluster id', cluster)}:${assertSavepointId(id)}}:`;
-  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, blob: (name) => `${prefix}blob:${name}` };
+  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, blob: (name) => `${prefix}blob:${name}`, staged: (token, name) => `${prefix}import:${token}:blob:${name}` };
 }

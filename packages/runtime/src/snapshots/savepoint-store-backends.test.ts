@@ -1,21 +1,24 @@
 /**
  * What only one SavepointStore does: the Redis store's key layout and its server-side copies and
- * one-command record step; the file store's layout and hard links.
+ * one-command record step; the file store's layout and hard links. Then, against both, operations
+ * on one savepoint that overlap: imports of one id, a disposal during an export.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { decodeExport } from './export-format.js';
 import { FileSavepointStore } from './file-savepoint-store.js';
 import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
-import { INFO, REDIS_URL, RUN, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
-import { onCommand, scanAll, type SentCommand } from './store-testing.js';
+import { fileBackend, INFO, partedSavepoint, REDIS_URL, redisBackend, RUN, savepointBlobs, stallFirstCall, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
+import { exportFile, onCommand, rejectsWith, scanAll, type SentCommand } from './store-testing.js';
 import type { CompletedCheckpoint } from './types.js';
 
 describe('RedisSavepointStore specifics', () => {
@@ -90,6 +93,34 @@ describe('RedisSavepointStore specifics', () => {
       await spied.quit();
     }
   });
+  test('an import that overlaps another of the same id fails WEIR_SAVEPOINT_EXISTS: the one listed meanwhile, and compacted since, is left as it is', T, async () => {
+    const source = `${cluster}-src`;
+    const srcSnapshots = new RedisSnapshotStore(redis, { cluster: source });
+    const srcSavepoints = new RedisSavepointStore(redis, { cluster: source }, srcSnapshots);
+    const file = await exportFile(srcSavepoints, (await partedSavepoint({ snapshots: srcSnapshots, savepoints: srcSavepoints }, 'overlap')).id);
+    await redis.unlink(...(await scanAll(redis, `weir:{${source}*`)));
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const fast = new RedisSavepointStore(redis, { cluster }, snapshots);
+    // Another coordinator's import of the same file: its checks pass, then its blob writes (a large file) come late.
+    const slow = new RedisSavepointStore(redis, { cluster }, snapshots);
+    const stalled = stallFirstCall(slow, 'writeBlobs');
+    const late = slow.importFile(file);
+    late.catch(() => undefined);
+    await stalled.entered;
+    const sp = await fast.importFile(file);
+    const compacted = await fast.compact(sp.id);
+    assert.ok(compacted?.partsDeleted);
+    const prefix = `weir:{${cluster}:${sp.id}}:`;
+    const keys = (await scanAll(redis, `${prefix}*`)).sort();
+    const blobs = await savepointBlobs(fast, sp.id);
+    stalled.release();
+    await rejectsWith(late, 'WEIR_SAVEPOINT_EXISTS', new RegExp(sp.id));
+    assert.deepEqual(await fast.get(sp.id), compacted.metadata);
+    assert.deepEqual(await savepointBlobs(fast, sp.id), blobs);
+    assert.deepEqual((await scanAll(redis, `${prefix}*`)).sort(), keys, 'the late import leaves nothing behind');
+    await fast.dispose(sp.id);
+    assert.deepEqual(await scanAll(redis, `${prefix}*`), []);
+  });
 });
 
 describe('FileSavepointStore specifics', () => {
@@ -118,4 +149,109 @@ describe('FileSavepointStore specifics', () => {
     // Merged chains are new files.
     assert.notEqual(await ino(join(spDir, 'blobs', encodeURIComponent('ks/counter/1'))), await ino(join(dir, 'layout', 'blobs', encodeURIComponent(keyGroupBlob('counter', 1, 1, 3, 'base')))));
   });
+  test('an import that overlaps another of the same id fails WEIR_SAVEPOINT_EXISTS: the one listed meanwhile, and compacted since, is left as it is', T, async () => {
+    const srcDir = join(dir, 'overlap-src');
+    const srcSnapshots = new FileSnapshotStore(srcDir);
+    const srcSavepoints = new FileSavepointStore(srcDir, srcSnapshots);
+    const file = await exportFile(srcSavepoints, (await partedSavepoint({ snapshots: srcSnapshots, savepoints: srcSavepoints }, 'overlap')).id);
+    const here = join(dir, 'overlap');
+    const snapshots = new FileSnapshotStore(here);
+    const fast = new FileSavepointStore(here, snapshots);
+    // Another import of the same file: it has found no savepoint of that id, then its writes come late.
+    const slow = new FileSavepointStore(here, snapshots);
+    const stalled = stallFirstCall(slow, 'get', true);
+    const late = slow.importFile(file);
+    late.catch(() => undefined);
+    await stalled.entered;
+    const sp = await fast.importFile(file);
+    const compacted = await fast.compact(sp.id);
+    assert.ok(compacted?.partsDeleted);
+    const files = async (): Promise<string[]> => (await readdir(join(here, 'savepoints'), { recursive: true })).sort();
+    const before = await files();
+    const blobs = await savepointBlobs(fast, sp.id);
+    stalled.release();
+    await rejectsWith(late, 'WEIR_SAVEPOINT_EXISTS', new RegExp(sp.id));
+    assert.deepEqual(await fast.get(sp.id), compacted.metadata);
+    assert.deepEqual(await savepointBlobs(fast, sp.id), blobs);
+    assert.deepEqual(await files(), before, 'the late import leaves nothing behind');
+  });
+
+  test('an import deletes what imports left that never finished over 6 hours ago, and nothing newer', T, async () => {
+    const here = join(dir, 'stale');
+    const snapshots = new FileSnapshotStore(here);
+    const savepoints = new FileSavepointStore(here, snapshots);
+    const { checkpoint } = await writeCheckpoint(snapshots, 'stale');
+    const sp = await savepoints.create(checkpoint, INFO('stale'));
+    const file = await exportFile(savepoints, sp.id);
+    await savepoints.dispose(sp.id);
+    const root = join(here, 'savepoints');
+    const stale = join(root, `.import-${sp.id}-000000000000`);
+    const recent = join(root, `.import-${sp.id}-111111111111`);
+    for (const d of [stale, recent]) await mkdir(join(d, 'blobs'), { recursive: true });
+    const longAgo = new Date(Date.now() - 7 * 3_600_000);
+    await utimes(stale, longAgo, longAgo);
+    await savepoints.importFile(file);
+    assert.deepEqual((await readdir(root)).sort(), [`.import-${sp.id}-111111111111`, sp.id]);
+  });
 });
+
+for (const backend of [redisBackend(), fileBackend()]) {
+  describe(`${backend.name} (operations on one savepoint at once)`, () => {
+    before(() => backend.before());
+    after(() => backend.after());
+
+    test('imports of one file at once: exactly one succeeds, the others get WEIR_SAVEPOINT_EXISTS and leave nothing behind', T, async () => {
+      const here = await backend.fresh();
+      const there = await backend.fresh(true);
+      const sp = await partedSavepoint(here, 'at-once');
+      const file = await exportFile(here.savepoints, sp.id);
+      const blobs = await savepointBlobs(here.savepoints, sp.id);
+      for (let round = 0; round < 8; round++) {
+        const results = await Promise.allSettled([0, 1, 2, 3].map(async (i) => {
+          await sleep(i * (round % 4));
+          return there.savepoints.importFile(file);
+        }));
+        const won = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(won.length, 1, `round ${round}: ${results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'ok')).join('; ')}`);
+        for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'WEIR_SAVEPOINT_EXISTS', (r.reason as Error).message);
+        assert.deepEqual((await there.savepoints.list()).map((m) => m.id), [sp.id]);
+        assert.deepEqual(await savepointBlobs(there.savepoints, sp.id), blobs);
+        await there.savepoints.dispose(sp.id);
+        assert.deepEqual(await there.stored(), [], `round ${round}: nothing is left once it is disposed`);
+      }
+    });
+
+    test('a disposal waits until an export that is reading the savepoint is done', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh();
+      const { checkpoint } = await writeCheckpoint(snapshots, 'export-dispose');
+      const sp = await savepoints.create(checkpoint, INFO('export-dispose'));
+      const stream = (await savepoints.exportStream(sp.id))[Symbol.asyncIterator]();
+      const pieces: Uint8Array[] = [(await stream.next()).value as Uint8Array]; // the header: no blob read yet
+      let disposed = false;
+      const disposal = savepoints.dispose(sp.id).then(() => (disposed = true));
+      await sleep(300);
+      assert.equal(disposed, false, 'the disposal waits for the export');
+      for (let r = await stream.next(); !r.done; r = await stream.next()) pieces.push(r.value);
+      assert.equal(decodeExport(Buffer.concat(pieces)).blobs.length, savepointBlobNames(sp).length);
+      await disposal;
+      assert.equal(await savepoints.get(sp.id), undefined);
+      assert.deepEqual(await stored(), []);
+    });
+
+    test('a disposal waits for readers only so long: then the savepoint goes, and the export breaks off', T, async () => {
+      const { snapshots, savepoints, stored } = await backend.fresh(false, { disposeWaitMs: 200 });
+      const { checkpoint } = await writeCheckpoint(snapshots, 'stalled-export');
+      const sp = await savepoints.create(checkpoint, INFO('stalled-export'));
+      const stream = (await savepoints.exportStream(sp.id))[Symbol.asyncIterator]();
+      await stream.next(); // and its reader never asks for more
+      const started = Date.now();
+      await savepoints.dispose(sp.id);
+      assert.ok(Date.now() - started >= 150, `disposed after ${Date.now() - started} ms`);
+      assert.deepEqual(await stored(), []);
+      const rest = async (): Promise<void> => {
+        for (let r = await stream.next(); !r.done; r = await stream.next());
+      };
+      await assert.rejects(rest(), (e: { code?: string }) => e.code === 'WEIR_SAVEPOINT_NOT_FOUND' || e.code === 'WEIR_SNAPSHOT_MISSING');
+    });
+  });
+}

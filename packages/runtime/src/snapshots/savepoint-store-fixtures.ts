@@ -5,6 +5,7 @@
  * afterwards; never flushed) and on fresh temp directories, and a checkpoint to take savepoints of.
  * Not a test file itself: the name matches none of the patterns `node --test` looks for.
  */
+import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +16,8 @@ import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
-import { savepointBlobNames } from './savepoint-names.js';
-import type { SavepointJobInfo, SavepointStore } from './savepoint-types.js';
+import { chainedWriteParts, newSavepointId, savepointBlobNames } from './savepoint-names.js';
+import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import { ROWS, scanAll } from './store-testing.js';
 import type { CompletedCheckpoint, SnapshotStore } from './types.js';
 
@@ -40,8 +41,8 @@ export interface Side {
 export interface Backend {
   readonly name: string;
   before(): Promise<void>;
-  /** Fresh, empty stores; `other`: in another database or directory (for import). */
-  fresh(other?: boolean): Promise<Side>;
+  /** Fresh, empty stores; `other`: in another database or directory (for import); `options` of the savepoint store. */
+  fresh(other?: boolean, options?: { readonly disposeWaitMs?: number }): Promise<Side>;
   /** Delete everything `fresh` made. */
   after(): Promise<void>;
 }
@@ -56,14 +57,14 @@ export function redisBackend(): Backend {
       main = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
       other = new Redis(REDIS_URL_OTHER, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
     },
-    async fresh(useOther = false) {
+    async fresh(useOther = false, options = {}) {
       const redis = useOther ? other : main;
       const cluster = `${RUN}-${made.length}`;
       made.push({ redis, cluster });
       const snapshots = new RedisSnapshotStore(redis, { cluster });
       return {
         snapshots,
-        savepoints: new RedisSavepointStore(redis, { cluster }, snapshots),
+        savepoints: new RedisSavepointStore(redis, { cluster, ...options }, snapshots),
         stored: async () => [...(await scanAll(redis, `weir:{${cluster}:sp-*`)), ...((await redis.exists(`weir:{${cluster}}:savepoints`)) ? ['index'] : [])],
       };
     },
@@ -85,13 +86,13 @@ export function fileBackend(): Backend {
   return {
     name: 'FileSavepointStore',
     async before() {},
-    async fresh() {
+    async fresh(_other = false, options = {}) {
       const dir = await mkdtemp(join(tmpdir(), 'weir-savepoints-'));
       dirs.push(dir);
       const snapshots = new FileSnapshotStore(dir);
       return {
         snapshots,
-        savepoints: new FileSavepointStore(dir, snapshots),
+        savepoints: new FileSavepointStore(dir, snapshots, options),
         stored: async () => {
           const ids = await readdir(join(dir, 'savepoints')).catch(() => []);
           return (await Promise.all(ids.map(async (id) => [id, ...(await readdir(join(dir, 'savepoints', id), { recursive: true })).map((f) => `${id}/${f}`)]))).flat();
@@ -160,6 +161,53 @@ export async function writeCheckpoint(snapshots: SnapshotStore, jobId: string, w
   };
   await snapshots.commitCheckpoint(jobId, 1, checkpoint);
   return { checkpoint, blobs };
+}
+
+/** Key group 1's rows in the savepoint `partedSavepoint` takes: the job's chain, then the tail's changes. */
+export const G1 = [...ROWS.g1Merged.map(([k, v]) => (k === 'x' ? ['x', { n: 99 }] : [k, v])), ['v', { n: 5 }]];
+
+/** A detached savepoint of a job whose key group 1 is a base and two deltas, plus a tail: 4 parts. */
+export async function partedSavepoint(side: Pick<Side, 'snapshots' | 'savepoints'>, jobId: string): Promise<SavepointMetadata> {
+  const { snapshots, savepoints } = side;
+  const { checkpoint } = await writeCheckpoint(snapshots, jobId);
+  const g0 = checkpoint.operators.counter!.keyGroups[0]!;
+  const g1 = checkpoint.operators.counter!.keyGroups[1]!;
+  const tail = statePackr.pack({ v: 1, base: false, flat: ['x', { n: 99 }, 'v', { n: 5 }] });
+  const writes = [{ name: 'ks/counter/1', chain: g1, tail }, { name: 'ks/counter/0', chain: g0 }];
+  const id = newSavepointId();
+  await savepoints.prepare(id, 1);
+  await snapshots.writeSavepointChains(jobId, id, 1, writes);
+  const taken: CompletedCheckpoint = {
+    formatVersion: 1, id: 6, jobId, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+    operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: chainedWriteParts(writes[0]!) }, operatorState: {} } },
+  };
+  const sp = await savepoints.complete(id, taken, INFO(jobId));
+  assert.deepEqual(sp.operators.counter!.keyGroupParts, { 1: 4 });
+  return sp;
+}
+
+/**
+ * Holds the first call of `target[method]` (a private one too) until `release()`: before it runs,
+ * or (`after`) once it has run, before its result is handed back. `entered` resolves when it is
+ * held. Later calls pass through.
+ */
+export function stallFirstCall(target: object, method: string, after = false): { entered: Promise<void>; release(): void } {
+  const t = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const original = t[method]!.bind(target);
+  let entered!: () => void;
+  let release!: () => void;
+  const enteredP = new Promise<void>((r) => (entered = r));
+  const gate = new Promise<void>((r) => (release = r));
+  let first = true;
+  t[method] = async (...args: unknown[]) => {
+    if (!first) return original(...args);
+    first = false;
+    const result = after ? await original(...args) : undefined;
+    entered();
+    await gate;
+    return after ? result : original(...args);
+  };
+  return { entered: enteredP, release };
 }
 
 /** Canonical name -> bytes of every blob of savepoint `id`. */

@@ -1,13 +1,20 @@
 /**
  * Who is using which savepoint inside this process, for the savepoint stores: readers (restores,
  * exports, inspections) are counted, so that a compaction deletes the parts it replaced only once
- * no reader that may still ask for them is left; and a compaction and a disposal of the same
- * savepoint never interleave.
+ * no reader that may still ask for them is left, and a disposal deletes the savepoint only once its
+ * readers are done (or after a bound); a compaction and a disposal of the same savepoint never
+ * interleave.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How often `idle` looks again while readers are left. */
 const IDLE_POLL_MS = 50;
+
+/**
+ * How long a disposal waits for the readers of its savepoint (a restore, an export being
+ * downloaded) before it deletes the savepoint anyway: a stalled download must not keep it forever.
+ */
+export const DISPOSE_READERS_WAIT_MS = 5 * 60_000;
 
 export class SavepointUsers {
   private readonly readers = new Map<string, number>();

@@ -128,9 +128,11 @@ export class Checkpointer {
     const names: string[] = [];
     // Listed by its chain's head; subtask indexes mean other shares after a rescale.
     const head = this.s.operators[0]?.node;
-    const finishedBefore = head !== undefined && checkpoint.operators[head.uid]?.parallelism === head.parallelism && checkpoint.finished.includes(`${head.uid}/${this.s.subtask}`);
+    // Own properties only: a uid may be 'constructor' or 'toString', and a checkpoint materialized from a savepoint lacks new operators.
+    const snapOf = (uid: string) => (Object.hasOwn(checkpoint.operators, uid) ? checkpoint.operators[uid] : undefined);
+    const finishedBefore = head !== undefined && snapOf(head.uid)?.parallelism === head.parallelism && checkpoint.finished.includes(`${head.uid}/${this.s.subtask}`);
     for (const op of this.s.operators) {
-      const snap = checkpoint.operators[op.node.uid];
+      const snap = snapOf(op.node.uid);
       if (!snap || !op.restoreState || !op.restoreNames) continue;
       let snapshot: OperatorSubtaskSnapshot;
       if (snap.parallelism !== op.node.parallelism) {

@@ -163,7 +163,8 @@ export class Task {
       if (head.kind === 'source') {
         const sourceOp = this.operators[0] as SourceOp;
         // `finished` names old subtask indexes: after a rescale they mean other shares.
-        const sameParallelism = this.s.restore?.operators[head.uid]?.parallelism === task.parallelism;
+        const restored = this.s.restore && Object.hasOwn(this.s.restore.operators, head.uid) ? this.s.restore.operators[head.uid] : undefined;
+        const sameParallelism = restored?.parallelism === task.parallelism;
         if (sameParallelism && this.s.restore?.finished.includes(`${head.uid}/${subtask}`)) {
           // It had read all its input before the checkpoint: do not read it again.
           const position = sourceOp.restoredPosition;
