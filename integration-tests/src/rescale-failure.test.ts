@@ -19,7 +19,7 @@ type Job = Awaited<ReturnType<Coordinator['submit']>>;
 /**
  * A coordinator and a 4-slot worker in this process, running the job module `body` (the code
  * after the SDK imports, `defineJob` and the connectors in scope) with `args` at parallelism 1,
- * once it has completed a checkpoint. `patch` may wrap the savepoint store first.
+ * once it runs and, with checkpoints on, has completed one. `patch` may wrap the savepoint store first.
  */
 async function withRunningJob(body: string, args: Record<string, string>, run: (c: { coordinator: Coordinator; job: Job; dir: string }) => Promise<void>, patch?: (savepoints: FileSavepointStore) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-rescale-'));
@@ -40,7 +40,8 @@ async function withRunningJob(body: string, args: Record<string, string>, run: (
     writeFileSync(jobFile, `import { defineJob } from '${import.meta.resolve('@weir/sdk')}';\nimport * as connectors from '${import.meta.resolve('@weir/sdk/connectors')}';\nconst { generator, fileSink, discard } = connectors;\n${body}`);
     const def = (await import(jobFile)).default as JobDefinition;
     const job = await coordinator.submit({ artifact: await coordinator.putArtifact(readFileSync(jobFile)), description: buildJob(def, { args, parallelism: 1 }).description, args });
-    await waitFor('a completed checkpoint', () => (coordinator.checkpointStats(job.id).counts.completed > 0 ? true : undefined), 20_000, 50);
+    if (coordinator.checkpointConfig(job.id).enabled) await waitFor('a completed checkpoint', () => (coordinator.checkpointStats(job.id).counts.completed > 0 ? true : undefined), 20_000, 50);
+    else await waitFor('the job running', () => (job.status === 'RUNNING' ? true : undefined), 20_000, 50);
     await run({ coordinator, job, dir });
     await coordinator.cancel(job.id);
     await sleep(200);
@@ -107,5 +108,24 @@ test('a rescale whose graph would change the state\'s layout (maxParallelism der
     assert.equal(job.status, 'RUNNING', 'nothing stopped');
     assert.equal(job.attempt, 1);
     assert.equal(job.parallelism, 1);
+  });
+});
+
+test('with checkpoints off, a stop or rescale of a job whose bounded part has finished is refused before anything stops: no checkpoint holds that part\'s final state', { timeout: 60_000 }, async () => {
+  const body = `export default defineJob({ name: 'parts', checkpoints: { intervalMs: 0 } }, (env) => {
+  env.source(generator({ count: 100, make: (i) => i }), { uid: 'bounded' }).sink(discard(), { uid: 'done' });
+  env.source(generator({ ratePerSecond: 500, make: (i) => i }), { uid: 'ticks' }).sink(discard(), { uid: 'drop' });
+});
+`;
+  await withRunningJob(body, {}, async ({ coordinator, job }) => {
+    await waitFor('the bounded part finished', () => (coordinator.view(job.id).vertices.find((v: { uid: string }) => v.uid === 'bounded')?.status === 'FINISHED' ? true : undefined), 20_000, 50);
+    // Refused when asked (REST: 409), with the job left as it was.
+    const refused = (e: unknown) => (e as { code?: string }).code === 'WEIR_SAVEPOINT_TRIGGER_REJECTED' && /subtask 0 of 'bounded' has finished and checkpoints are off/.test((e as Error).message);
+    assert.throws(() => coordinator.control.rescale(job.id, 2), refused);
+    assert.throws(() => coordinator.control.stop(job.id, { savepoint: true, drain: false }), refused);
+    assert.throws(() => coordinator.control.stop(job.id, { savepoint: true, drain: true }), refused);
+    await sleep(300);
+    assert.equal(job.status, 'RUNNING', 'nothing stopped');
+    assert.equal(job.attempt, 1);
   });
 });

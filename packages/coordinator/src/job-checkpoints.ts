@@ -94,6 +94,24 @@ export class JobCheckpoints {
     });
   }
 
+  /**
+   * A snapshot that carries finished subtasks' state over from the job's checkpoints needs them to
+   * hold it: with checkpoints on, a subtask finishes only after a final checkpoint took its final
+   * state. With checkpoints off it finishes at once and no checkpoint has it, so a savepoint would
+   * resume its share from a stale position or from the start: refused, before anything stops.
+   * Checked by the operations before they start (job-control.ts), so a refusal stops nothing.
+   * @throws WeirError WEIR_SAVEPOINT_TRIGGER_REJECTED naming a finished subtask.
+   */
+  assertFinishedStateKept(): void {
+    if (this.s.config.intervalMs > 0) return;
+    const { job } = this.s;
+    const finished = [...job.subtasks.entries()].find(([, s]) => s.state === 'FINISHED');
+    if (!finished) return;
+    const [task, subtask] = finished[0].split('/').map(Number) as [number, number];
+    const uid = job.description.nodes[job.plan.tasks[task]!.head]!.uid;
+    throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: subtask ${subtask} of '${uid}' has finished and checkpoints are off, so no checkpoint holds its final state and a savepoint would read its share again; turn checkpoints on (checkpoints.intervalMs > 0) to stop or rescale a job whose parts end`);
+  }
+
   /** Close a detached savepoint that will not complete and delete what its workers wrote. */
   private async abandon(target: string): Promise<void> {
     await this.s.savepoints.abandon(target, possibleSavepointNames(this.s.job.description.nodes)).catch((e: unknown) => this.log.warn({ err: e, savepoint: target }, 'abandoned savepoint not cleaned up'));

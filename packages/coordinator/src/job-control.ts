@@ -121,11 +121,13 @@ export class JobControl {
     if (job.status === 'RUNNING' && job.attempt === attempt) void this.c.failJob(job, { code: 'WEIR_STOP_FAILED', message, time: this.c.now() });
   }
 
+  /** The job, if it runs, has no stop or rescale going on, and its snapshot could hold every part's state. */
   private runningJob(jobId: string): Job {
     const job = this.c.getJob(jobId);
     if (job.status !== 'RUNNING') throw new WeirError('WEIR_JOB_NOT_RUNNING', `job ${jobId} is ${job.status}; savepoints, stops and rescales need a RUNNING job`);
     const busy = this.c.operations.busy(jobId, ['stop', 'rescale']);
     if (busy) throw new WeirError('WEIR_JOB_STOPPING', `job ${jobId} has a ${busy.kind} in progress (request ${busy.requestId})`);
+    job.checkpoints.assertFinishedStateKept();
     return job;
   }
 
