@@ -177,7 +177,11 @@ export class Coordinator {
       }
       case 'task-inputs-ended': {
         const job = this.jobs.get(m.jobId);
-        if (job && job.attempt === m.attempt && job.status === 'RUNNING') job.checkpoints.onInputsEnded(m.task, m.subtask);
+        if (!job || job.attempt !== m.attempt) return undefined;
+        if (job.status === 'RUNNING') job.checkpoints.onInputsEnded(m.task, m.subtask);
+        // Workers start tasks before every slot's deployment has answered: a part that ends that
+        // soon is kept until the attempt runs (dropped, its task waited for a trigger that never came).
+        else if (job.status === 'CREATED' || job.status === 'RESTARTING') job.checkpoints.inputsEndedEarly(m.task, m.subtask);
         return undefined;
       }
       case 'checkpoint-ack':

@@ -44,6 +44,8 @@ export class JobCheckpoints {
   /** Retained completed checkpoints, oldest first. */
   private readonly completed = new Map<number, CompletedCheckpoint>();
   private queue: Promise<void> = Promise.resolve();
+  /** Subtasks of the attempt being deployed whose inputs ended before it ran (startAttempt applies them). */
+  private readonly endedEarly = new Set<string>();
   /** Finalizes of detached savepoints, which run beside the queue. */
   private readonly detachedFinalizes = new Set<Promise<void>>();
   /** Checkpoint ids of detached savepoints being recorded. */
@@ -163,6 +165,17 @@ export class JobCheckpoints {
     const expected = [...job.subtasks.keys()].filter((k) => job.subtasks.get(k)!.state !== 'FINISHED');
     const sources = expected.filter((k) => job.description.nodes[job.plan.tasks[Number(k.split('/')[0])]!.head]!.kind === 'source');
     this.core.start(expected, sources, this.s.now());
+    const early = [...this.endedEarly];
+    this.endedEarly.clear();
+    for (const key of early) {
+      const [task, subtask] = key.split('/').map(Number) as [number, number];
+      if (job.subtasks.get(key)?.state !== 'FINISHED') this.onInputsEnded(task, subtask);
+    }
+  }
+
+  /** A subtask of the attempt being deployed reported its inputs ended: applied once it runs. */
+  inputsEndedEarly(task: number, subtask: number): void {
+    this.endedEarly.add(subtaskKey(task, subtask));
   }
 
   tick(): void {
@@ -198,6 +211,7 @@ export class JobCheckpoints {
 
   /** The attempt is failing over or stopping: pending checkpoints are aborted. */
   abortAll(reason: 'JOB_FAILOVER' | 'STOPPED', message: string): void {
+    this.endedEarly.clear();
     this.run(this.core.abortAll(reason, message, this.s.now()));
     if (this.drain) {
       clearTimeout(this.drain.timer);

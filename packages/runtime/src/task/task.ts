@@ -261,7 +261,11 @@ export class Task {
           return;
         }
         case 'complete':
-          if (this.waitingForFinalCheckpoint && this.finalCheckpoint !== undefined && m.checkpointId >= this.finalCheckpoint) await this.complete();
+          if (!this.waitingForFinalCheckpoint) return;
+          if (this.finalCheckpoint !== undefined && m.checkpointId >= this.finalCheckpoint) return await this.complete();
+          // A checkpoint this task took before its input ended: it still waits. Say so again, or
+          // the coordinator (which started none while this one ran) waits for the next interval.
+          this.s.onInputsEnded(this);
           return;
       }
     } catch (e) {
