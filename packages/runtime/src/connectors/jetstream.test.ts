@@ -116,6 +116,24 @@ describe('JetStream connectors (real NATS)', { timeout: 60_000 }, () => {
     assert.equal((await jsm.streams.info(commitMarkerStream(s))).state.messages, 2, 'one marker per origin');
   });
 
+  test('exactly-once sink: a marker stream that exists is used as it is (another expiry, made by hand); one without the markers\' subjects is a clear error; uids with dots make valid marker subjects', async () => {
+    const open = async (name: string, uid: string, markerExpiryMs?: number) => (await jetstreamSink({ subject: `t.${id}.${name}`, delivery: 'exactly-once', ...(markerExpiryMs ? { markerExpiryMs } : {}) }, { ...ctx(0, 1), operatorUid: uid })) as TransactionalSinkWriter<(Uint8Array | string)[]>;
+    const shared = await stream('shared', 0);
+    await (await open('shared', 'out.', 1000)).commit(1, ['a'], 0);
+    const second = await open('shared', 'a..b'); // the default expiry: the stream made by the first is used as it is
+    await second.commit(1, ['b'], 0);
+    await second.commit(1, ['b'], 0);
+    assert.equal((await jsm.streams.info(shared)).state.messages, 2);
+    assert.equal((await jsm.streams.info(commitMarkerStream(shared))).state.messages, 2, 'a marker each');
+    const byHand = await stream('byhand', 0);
+    await jsm.streams.add({ name: commitMarkerStream(byHand), subjects: [`weir.commits.${byHand}.>`], max_msgs_per_subject: 1 });
+    await (await open('byhand', 'op')).commit(3, ['c'], 0);
+    assert.equal((await jsm.streams.info(commitMarkerStream(byHand))).state.messages, 1);
+    const wrong = await stream('wrong', 0);
+    await jsm.streams.add({ name: commitMarkerStream(wrong), subjects: [`elsewhere.${id}`] });
+    await assert.rejects(open('wrong', 'op'), (e: { code?: string; message: string }) => e.code === 'WEIR_SINK_MARKERS_UNAVAILABLE' && e.message.includes(`weir.commits.${wrong}.>`));
+  });
+
   test('exactly-once sink refuses a stream whose duplicate window is too short; a missing stream is a clear error', async () => {
     await stream('short', 0, { duplicate_window: 1_000_000_000 });
     await assert.rejects(jetstreamSink({ subject: `t.${id}.short`, delivery: 'exactly-once' }, ctx(0, 1)), (e: { code?: string; message: string }) => e.code === 'WEIR_SINK_DUPLICATE_WINDOW_TOO_SMALL' && /1000 ms/.test(e.message));
