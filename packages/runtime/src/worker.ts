@@ -52,6 +52,9 @@ interface Slot {
   tasks: Task[];
 }
 
+/** How long a deployment waits for the job's older attempts on this worker to be canceled. */
+const OLDER_ATTEMPT_CANCEL_WAIT_MS = 5_000;
+
 /**
  * A worker process's actor (Flink: TaskManager): registers with the coordinator, keeps a
  * heartbeat, runs the subtasks deployed to its slots, reports their states and record counts.
@@ -171,7 +174,10 @@ export class Worker {
     // A newer attempt supersedes the job's older ones here. Their tasks still run if this worker was
     // declared lost while it was alive (a stall, a partition) and its cancel never came: left
     // running, and no longer tracked once the slot is taken over, they would write output forever.
-    await this.cancel(d.jobId, d.attempt - 1);
+    // Bounded: a cancel waits for the sinks' running commits, and the deployment must answer in time.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([this.cancel(d.jobId, d.attempt - 1), new Promise((r) => (bound = setTimeout(r, OLDER_ATTEMPT_CANCEL_WAIT_MS)))]);
+    clearTimeout(bound);
     const busy = this.slots[d.slot];
     if (busy && busy.tasks.some((t) => !TERMINAL_TASK_STATES.has(t.state))) {
       throw new WeirError('WEIR_SLOT_BUSY', `slot ${d.slot} of worker ${this.o.workerId} runs job ${busy.jobId} (attempt ${busy.attempt})`);
