@@ -19,6 +19,7 @@ export async function serve(start: (onFatal: (error: unknown) => void) => Promis
   // another parent and would run on unseen, holding its REST port and slots. Stop with it instead.
   const orphaned = supervisorPid === undefined ? undefined : setInterval(() => {
     if (process.ppid === supervisorPid) return;
+    clearInterval(orphaned);
     process.stderr.write(`weir: the 'weir cluster up' process (pid ${supervisorPid}) that started this one is gone: stopping\n`);
     onSignal();
   }, 500);
