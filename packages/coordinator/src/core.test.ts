@@ -196,31 +196,68 @@ test('the coordinator actor answers bad messages with their error and keeps goin
   }
 });
 
-test('a bundle that throws at import on the worker fails the job at once (WEIR_JOB_IMPORT_FAILED), not restarted: it would fail the same way', { timeout: 20_000 }, async () => {
+interface InProcess {
+  readonly coordinator: Coordinator;
+  readonly artifacts: MemoryArtifactStore;
+  readonly snapshots: FileSnapshotStore;
+  readonly workers: Worker[];
+}
+
+/**
+ * A coordinator and workers (`slots` each, by id) in this process on a fresh directory, started
+ * after `prepare` may patch the stores or workers; all stopped and deleted after `run`.
+ */
+async function withInProcessCluster(workers: Record<string, number>, run: (c: InProcess) => Promise<void>, prepare?: (c: InProcess) => void): Promise<void> {
   const log = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
   const snapshots = new FileSnapshotStore(dir);
-  const system = new ActorSystem({ name: 'imp' });
+  const system = new ActorSystem({ name: 'in-process' });
   const artifacts = new MemoryArtifactStore();
   const dataPlane = new InProcessDataPlane();
   const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
-  await coordinator.start();
-  const worker = new Worker({ workerId: 'w', slots: 1, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, 'cache'), nats: () => Promise.reject(new Error('no NATS here')) });
-  await worker.start();
+  const c: InProcess = {
+    coordinator,
+    artifacts,
+    snapshots,
+    workers: Object.entries(workers).map(([id, slots]) => new Worker({ workerId: id, slots, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, `cache-${id}`), localChannels: false, nats: () => Promise.reject(new Error('no NATS here')) })),
+  };
+  prepare?.(c);
   try {
+    await coordinator.start();
+    for (const w of c.workers) await w.start();
+    await run(c);
+  } finally {
+    for (const w of c.workers) await w.stop();
+    await coordinator.stop();
+    await system.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Submit a job module whose body (after the SDK imports, with generator and discard in scope) is `body`, at parallelism 1. */
+async function submitModule({ coordinator, artifacts }: InProcess, body: string): Promise<string> {
+  const source = `import { defineJob } from '${import.meta.resolve('@weir/sdk')}';\nimport { generator, discard } from '${import.meta.resolve('@weir/sdk/connectors')}';\n${body}`;
+  const artifact = await artifacts.put(new TextEncoder().encode(source));
+  const def = (await import(`data:text/javascript,${encodeURIComponent(source)}`)).default;
+  return (await coordinator.submit({ artifact, description: buildJob(def, { parallelism: 1 }).description })).id;
+}
+
+/** Until the job is in one of `states` (or 15 s passed). */
+async function settle(coordinator: Coordinator, jobId: string, states: readonly string[]): Promise<void> {
+  for (let i = 0; i < 300 && !states.includes(coordinator.view(jobId).state); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+test('a bundle that throws at import on the worker fails the job at once (WEIR_JOB_IMPORT_FAILED), not restarted: it would fail the same way', { timeout: 20_000 }, async () => {
+  await withInProcessCluster({ w: 1 }, async ({ coordinator, artifacts }) => {
     const artifact = await artifacts.put(new TextEncoder().encode(`// ${Math.random()}\nthrow new Error('boom at import');\n`));
     const job = await coordinator.submit({ artifact, description: desc(1) });
-    for (let i = 0; i < 100 && coordinator.view(job.id).state !== 'FAILED'; i++) await new Promise((r) => setTimeout(r, 50));
+    await settle(coordinator, job.id, ['FAILED']);
     const view = coordinator.view(job.id);
     assert.equal(view.state, 'FAILED');
     assert.equal(view.restarts, 0);
     assert.equal(view.failure?.code, 'WEIR_JOB_IMPORT_FAILED');
     assert.match(view.failure?.message ?? '', /threw while it was imported: boom at import/);
-  } finally {
-    await worker.stop();
-    await coordinator.stop();
-    await system.shutdown();
-  }
+  });
 });
 
 /** A coordinator on a fresh directory holding savepoint `sp` of a job of desc(1)'s operators (the source's position as state), with its REST server. */
@@ -305,85 +342,46 @@ test('REST inspect reads an operator a few key groups at a time and stops once i
 });
 
 test('a part that ends while another slot is still deploying waits for its final checkpoint, and the job finishes (its report is kept until the attempt runs)', { timeout: 30_000 }, async () => {
-  const log = pino({ level: 'silent' });
-  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
-  const snapshots = new FileSnapshotStore(dir);
-  const system = new ActorSystem({ name: 'early' });
-  const artifacts = new MemoryArtifactStore();
-  const dataPlane = new InProcessDataPlane();
-  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
-  const worker = (id: string) => new Worker({ workerId: id, slots: 1, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, `cache-${id}`), localChannels: false, nats: () => Promise.reject(new Error('no NATS here')) });
-  const [a, b] = [worker('a'), worker('b')];
   // Worker b loads the bundle slowly: slot 0's tasks on a run and end before the attempt is RUNNING.
-  const modules = (b as unknown as { modules: { load: (x: string) => Promise<unknown> } }).modules;
-  const load = modules.load.bind(modules);
-  modules.load = async (x) => {
-    await new Promise((r) => setTimeout(r, 1500));
-    return load(x);
+  const slowLoad = ({ workers: [, b] }: InProcess) => {
+    const modules = (b as unknown as { modules: { load: (x: string) => Promise<unknown> } }).modules;
+    const load = modules.load.bind(modules);
+    modules.load = async (x) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return load(x);
+    };
   };
-  try {
-    await coordinator.start();
-    await a.start();
-    await b.start();
-    const source = `import { defineJob } from '${import.meta.resolve('@weir/sdk')}';
-import { generator, discard } from '${import.meta.resolve('@weir/sdk/connectors')}';
-export default defineJob({ name: 'early', checkpoints: { intervalMs: 600_000, timeoutMs: 2000 }, restartStrategy: { type: 'fixed-delay', attempts: 1, delayMs: 100 } }, (env) => {
+  await withInProcessCluster({ a: 1, b: 1 }, async (c) => {
+    const job = await submitModule(c, `export default defineJob({ name: 'early', checkpoints: { intervalMs: 600_000, timeoutMs: 2000 }, restartStrategy: { type: 'fixed-delay', attempts: 1, delayMs: 100 } }, (env) => {
   env.source(generator({ count: 10, make: (i) => 'k' + (i % 3) }), { uid: 'gen', parallelism: 1 }).keyBy((k) => k).sum(() => 1, { uid: 'count', parallelism: 1 }).sink(discard(), { uid: 'out', parallelism: 1 });
   env.source(generator({ count: 10, make: (i) => i }), { uid: 'gen2', parallelism: 2 }).sink(discard(), { uid: 'out2', parallelism: 2 });
 });
-`;
-    const artifact = await artifacts.put(new TextEncoder().encode(source));
-    const def = (await import(`data:text/javascript,${encodeURIComponent(source)}`)).default;
-    const job = await coordinator.submit({ artifact, description: buildJob(def, { parallelism: 1 }).description });
+`);
     // No periodic checkpoint comes within the test (10 minutes apart): only the final ones can end it.
-    for (let i = 0; i < 200 && !['FINISHED', 'FAILED'].includes(coordinator.view(job.id).state); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(coordinator.view(job.id).state, 'FINISHED', JSON.stringify(coordinator.exceptions(job.id).history));
-    assert.equal(coordinator.view(job.id).restarts, 0);
-  } finally {
-    await a.stop();
-    await b.stop();
-    await coordinator.stop();
-    await system.shutdown();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    await settle(c.coordinator, job, ['FINISHED', 'FAILED']);
+    assert.equal(c.coordinator.view(job).state, 'FINISHED', JSON.stringify(c.coordinator.exceptions(job).history));
+    assert.equal(c.coordinator.view(job).restarts, 0);
+  }, slowLoad);
 });
 
 test('a part whose input ends while a checkpoint it took earlier is still being written does not wait for the next interval to finish', { timeout: 30_000 }, async () => {
-  const log = pino({ level: 'silent' });
-  const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
-  const snapshots = new FileSnapshotStore(dir);
   // Slow state writes: checkpoint 1 (triggered when the short part ends) is still in progress when the long part ends.
-  const writeBlobs = snapshots.writeBlobs.bind(snapshots);
-  snapshots.writeBlobs = async (...a) => {
-    await new Promise((r) => setTimeout(r, 1000));
-    return writeBlobs(...a);
+  const slowWrites = ({ snapshots }: InProcess) => {
+    const writeBlobs = snapshots.writeBlobs.bind(snapshots);
+    snapshots.writeBlobs = async (...a) => {
+      await new Promise((r) => setTimeout(r, 1000));
+      return writeBlobs(...a);
+    };
   };
-  const system = new ActorSystem({ name: 'late' });
-  const artifacts = new MemoryArtifactStore();
-  const dataPlane = new InProcessDataPlane();
-  const coordinator = new Coordinator({ system, dataPlane, artifacts, snapshots, savepoints: new FileSavepointStore(dir, snapshots), log });
-  const worker = new Worker({ workerId: 'w', slots: 2, system, dataPlane, artifacts, snapshots, log, cacheDir: join(dir, 'cache'), localChannels: false, nats: () => Promise.reject(new Error('no NATS here')) });
-  try {
-    await coordinator.start();
-    await worker.start();
-    const source = `import { defineJob } from '${import.meta.resolve('@weir/sdk')}';
-import { generator, discard } from '${import.meta.resolve('@weir/sdk/connectors')}';
-export default defineJob({ name: 'late', checkpoints: { intervalMs: 600_000 } }, (env) => {
+  await withInProcessCluster({ w: 2 }, async (c) => {
+    const job = await submitModule(c, `export default defineJob({ name: 'late', checkpoints: { intervalMs: 600_000 } }, (env) => {
   env.source(generator({ count: 5, make: (i) => i }), { uid: 'short' }).sink(discard(), { uid: 'a' });
   env.source(generator({ count: 300, ratePerSecond: 500, make: (i) => i }), { uid: 'long' }).sink(discard(), { uid: 'b' });
 });
-`;
-    const artifact = await artifacts.put(new TextEncoder().encode(source));
-    const def = (await import(`data:text/javascript,${encodeURIComponent(source)}`)).default;
-    const job = await coordinator.submit({ artifact, description: buildJob(def, { parallelism: 1 }).description });
+`);
     // The next periodic checkpoint is 10 minutes away: before, the long part waited for it.
-    for (let i = 0; i < 300 && coordinator.view(job.id).state !== 'FINISHED'; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(coordinator.view(job.id).state, 'FINISHED');
-    assert.ok(coordinator.checkpointStats(job.id).counts.completed >= 2, 'the short part\'s final checkpoint, and one after the long part ended');
-  } finally {
-    await worker.stop();
-    await coordinator.stop();
-    await system.shutdown();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    await settle(c.coordinator, job, ['FINISHED', 'FAILED']);
+    assert.equal(c.coordinator.view(job).state, 'FINISHED');
+    assert.ok(c.coordinator.checkpointStats(job).counts.completed >= 2, 'the short part\'s final checkpoint, and one after the long part ended');
+  }, slowWrites);
 });
