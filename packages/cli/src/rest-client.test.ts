@@ -49,6 +49,17 @@ function cliImport(file: string, url: string): Promise<{ code: number; stdout: s
   });
 }
 
+/** `weir savepoint import <file>` against `url`, SIGKILLed if it has not exited after `boundMs`. */
+function cliExit(file: string, url: string, boundMs: number): Promise<{ code: number | null; stderr: string; killed: boolean }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [MAIN, 'savepoint', 'import', file], { env: { ...process.env, WEIR_REST_URL: url } }, (_err, _stdout, stderr) => {
+      clearTimeout(timer);
+      resolve({ code: child.exitCode, stderr, killed: child.signalCode === 'SIGKILL' });
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+  });
+}
+
 const json = (res: ServerResponse, status: number, body: unknown): void => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 };
@@ -116,6 +127,26 @@ describe('weir savepoint import', () => {
         await assert.rejects(rest.upload('/savepoints/import', bad), (e: { code?: string; message: string }) => e.code === 'WEIR_FILE_UNREADABLE' && e.message.includes(bad));
       }
       assert.equal(c.requests.length, 1);
+    } finally {
+      await close(c.server);
+    }
+  });
+
+  test('the CLI exits as soon as an import is refused, also when the answer comes before the upload has finished', { timeout: 60_000 }, async () => {
+    const file = join(dir, 'tiny.weirsp');
+    await writeFile(file, 'hello');
+    // Keeps an idle connection as long as fastify does (72 s): a CLI that kept its socket for reuse
+    // stayed alive that long after printing the error.
+    const c = await coordinator((_req, res) => json(res, 400, { error: { code: 'WEIR_SAVEPOINT_CORRUPT', message: 'bad magic' } }));
+    c.server.keepAliveTimeout = 120_000;
+    try {
+      for (let i = 0; i < 8; i++) {
+        const started = Date.now();
+        const r = await cliExit(file, c.url, 15_000);
+        assert.equal(r.code, 2, `run ${i}: ${r.stderr}`);
+        assert.match(r.stderr, /WEIR_SAVEPOINT_CORRUPT/);
+        assert.ok(!r.killed, `run ${i}: the CLI was still running ${Date.now() - started} ms after the refusal`);
+      }
     } finally {
       await close(c.server);
     }

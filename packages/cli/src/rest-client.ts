@@ -113,12 +113,16 @@ export class RestClient {
       let connected = false;
       let sent = 0;
       const what = `${method} ${path}`;
+      // One connection per exchange, closed after it: a socket kept alive for reuse held the CLI
+      // process open until the coordinator dropped it (72 s) when the answer came before the
+      // request had finished sending (an import refused at once).
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
         method,
-        headers: upload ? { 'content-type': 'application/octet-stream', 'content-length': upload.size } : {},
+        agent: false,
+        headers: { connection: 'close', ...(upload ? { 'content-type': 'application/octet-stream', 'content-length': upload.size } : {}) },
       });
       req.on('socket', (socket) => {
-        if (!socket.connecting) connected = true; // a kept-alive socket
+        if (!socket.connecting) connected = true; // already connected
         else socket.once('connect', () => (connected = true));
       });
       req.setTimeout(this.idleTimeoutMs, () => {
