@@ -226,13 +226,31 @@ export class ProcessCluster {
     return child;
   }
 
-  async start(workerIds: readonly string[]): Promise<void> {
+  /** `coordinatorEnv`: extra environment of the coordinator (e.g. a WEIR_FAULT crash point). */
+  async start(workerIds: readonly string[], coordinatorEnv: Record<string, string> = {}): Promise<void> {
     const port = await freePort();
     this.restUrl = `http://127.0.0.1:${port}`;
-    this.coordinator = this.spawnRole(['coordinator', '--rest-port', String(port), ...this.coordinatorArgs]);
-    await waitFor('coordinator REST', async () => (await fetch(`${this.restUrl}/overview`, { signal: AbortSignal.timeout(1000) })).ok || undefined, 30_000, 100);
+    await this.startCoordinator(coordinatorEnv);
     for (const id of workerIds) this.startWorker(id);
     await this.waitForWorkers(workerIds.length);
+  }
+
+  /** Start a coordinator on this cluster's REST port once the previous one has exited (a supervisor's restart). */
+  async restartCoordinator(env: Record<string, string> = {}): Promise<void> {
+    const old = this.coordinator;
+    if (old) await waitFor('the previous coordinator gone', () => old.exitCode !== null || old.signalCode !== null || undefined, 15_000, 20);
+    await this.startCoordinator(env);
+  }
+
+  /** Until the coordinator process exits by itself (a crash point), or fail after `timeoutMs`. */
+  async coordinatorExited(timeoutMs: number): Promise<void> {
+    const c = this.coordinator!;
+    await waitFor('the coordinator exits', () => c.exitCode !== null || c.signalCode !== null || undefined, timeoutMs, 20);
+  }
+
+  private async startCoordinator(env: Record<string, string>): Promise<void> {
+    this.coordinator = this.spawnRole(['coordinator', '--rest-port', new URL(this.restUrl).port, ...this.coordinatorArgs], env);
+    await waitFor('coordinator REST', async () => (await fetch(`${this.restUrl}/overview`, { signal: AbortSignal.timeout(1000) })).ok || undefined, 30_000, 100);
   }
 
   /** Start a worker (`env`: extra environment, e.g. a WEIR_FAULT crash point). */

@@ -315,6 +315,58 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assertExact(await readHash(hash, REDIS_DB1), expected);
   });
 
+  test('a coordinator that dies while taking a savepoint: the next one deletes what that savepoint left; completed savepoints stay', { timeout: 120_000 }, async () => {
+    const { stream, subject, hash } = names('orphan');
+    await publishKeys(stream, subject, 2000);
+    const c = new ProcessCluster(['--orphan-savepoint-age', '1000']);
+    clusters.push(c);
+    // The second savepoint kills the coordinator once its workers have written its blobs.
+    await c.start([], { WEIR_FAULT: 'before-savepoint-record:2' });
+    c.startWorker('o1', {}, 2);
+    await c.waitForWorkers(1);
+    const jobId = await run(c, V1, 1, { stream, hash, spin: SPIN });
+    await waitFor('the job running', async () => ((await c.job(jobId)).state === 'RUNNING' ? true : undefined), 30_000);
+    const kept = await weir(['savepoint', jobId], c.env);
+    assert.equal(kept.code, 0, kept.stderr);
+    const keptId = kept.stdout.trim();
+    assert.equal((await c.rest('POST', `/jobs/${jobId}/savepoints`)).status, 202);
+    await c.coordinatorExited(30_000);
+
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const keysOf = async (): Promise<Map<string, string[]>> => {
+        const byId = new Map<string, string[]>();
+        let cursor = '0';
+        for (let i = 0; i < 1000; i++) {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `weir:{${c.clusterId}:sp-*`, 'COUNT', 1000);
+          for (const k of keys) {
+            const id = /:(sp-[0-9a-f]{16})\}:/.exec(k)![1]!;
+            byId.set(id, [...(byId.get(id) ?? []), k]);
+          }
+          cursor = next;
+          if (cursor === '0') break;
+        }
+        return byId;
+      };
+      const before = await keysOf();
+      const orphans = [...before].filter(([, keys]) => !keys.some((k) => k.endsWith('}:meta')));
+      assert.equal(orphans.length, 1, `one savepoint left unrecorded: ${JSON.stringify([...before.keys()])}`);
+      const [orphan, left] = orphans[0]!;
+      assert.ok(left.some((k) => k.includes('}:blob:')) && left.some((k) => k.endsWith('}:pending')), `its blobs and its fence are there: ${left.join(', ')}`);
+
+      await c.restartCoordinator();
+      await waitFor('what the savepoint left deleted', async () => ((await keysOf()).has(orphan) ? undefined : true), 30_000, 250);
+      // The completed one is listed and whole.
+      assert.equal((await c.rest('GET', `/savepoints/${keptId}`)).status, 200);
+      const file = join(tmp, 'kept.weirsp');
+      const exported = await weir(['savepoint', 'export', keptId, file], c.env);
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.ok((await keysOf()).has(keptId));
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
     assert.ok(sharedSavepoint, 'the first test left a savepoint');
     const { stream, subject, hash } = names('ref');

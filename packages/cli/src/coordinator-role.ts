@@ -7,7 +7,7 @@ import { connectRedis } from './redis.js';
 import { fatalOnEscalate, Resources, type ClusterConfig, type Running } from './roles.js';
 
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
-export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number; workerGoneGraceMs?: number }): Promise<Running & { url: string }> {
+export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number; workerGoneGraceMs?: number; orphanSavepointAgeMs?: number }): Promise<Running & { url: string }> {
   // Whatever opened before a failure is closed again, so a failed start exits instead of hanging on an open socket.
   const res = new Resources();
   try {
@@ -33,6 +33,7 @@ export async function startCoordinator(c: ClusterConfig & { restHost: string; re
       ...(c.heartbeatTimeoutMs ? { heartbeatTimeoutMs: c.heartbeatTimeoutMs } : {}),
       ...(c.slotWaitTimeoutMs ? { slotWaitTimeoutMs: c.slotWaitTimeoutMs } : {}),
       ...(c.workerGoneGraceMs ? { workerGoneGraceMs: c.workerGoneGraceMs } : {}),
+      ...(c.orphanSavepointAgeMs ? { orphanSavepointAgeMs: c.orphanSavepointAgeMs } : {}),
     });
     res.add(() => coordinator.stop());
     const rest = createRestServer(coordinator, c.log);

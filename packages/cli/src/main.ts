@@ -26,14 +26,16 @@ program
   .option('--heartbeat-timeout <ms>', 'a worker silent this long is lost', '10000')
   .option('--slot-wait-timeout <ms>', 'how long a job waits for free slots before it fails', '30000')
   .option('--worker-gone-grace <ms>', 'a worker NATS has had no subscriber for this long (its process exited) is lost', '1000')
-  .action(async (opts: { restPort: string; restHost: string; heartbeatTimeout: string; slotWaitTimeout: string; workerGoneGrace: string }) => {
+  .option('--orphan-savepoint-age <ms>', 'what a savepoint never completed left (a coordinator died while taking it) is deleted once untouched this long', '600000')
+  .action(async (opts: { restPort: string; restHost: string; heartbeatTimeout: string; slotWaitTimeout: string; workerGoneGrace: string; orphanSavepointAge: string }) => {
     const env = readEnv();
     const log = createLogger(env.WEIR_LOG_LEVEL ?? 'info', { role: 'coordinator', cluster: env.WEIR_CLUSTER_ID });
     const restPort = flag('rest-port', port, opts.restPort);
     const heartbeatTimeoutMs = flag('heartbeat-timeout', positiveInt(3_600_000), opts.heartbeatTimeout);
     const slotWaitTimeoutMs = flag('slot-wait-timeout', positiveInt(3_600_000), opts.slotWaitTimeout);
     const workerGoneGraceMs = flag('worker-gone-grace', positiveInt(3_600_000), opts.workerGoneGrace);
-    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs }), process.exit, env.WEIR_SUPERVISOR_PID);
+    const orphanSavepointAgeMs = flag('orphan-savepoint-age', positiveInt(7 * 24 * 3_600_000), opts.orphanSavepointAge);
+    await serve(async (onFatal) => (await import('./coordinator-role.js')).startCoordinator({ onFatal, natsUrl: env.WEIR_NATS_URL, redisUrl: env.WEIR_REDIS_URL, clusterId: env.WEIR_CLUSTER_ID, log, restHost: opts.restHost, restPort, heartbeatTimeoutMs, slotWaitTimeoutMs, workerGoneGraceMs, orphanSavepointAgeMs }), process.exit, env.WEIR_SUPERVISOR_PID);
   });
 
 program

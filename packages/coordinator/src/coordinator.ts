@@ -50,6 +50,11 @@ export interface CoordinatorOptions {
   readonly cancelTimeoutMs?: number;
   /** Quiet time after the last savepoint before savepoints are compacted (default 5 s; savepoints/compactor.ts). */
   readonly savepointCompactionDelayMs?: number;
+  /**
+   * What a savepoint never completed left (a coordinator died while taking it) is deleted once
+   * untouched for this long (default 10 minutes); looked for at start and then as often.
+   */
+  readonly orphanSavepointAgeMs?: number;
   readonly now?: () => number;
 }
 
@@ -72,6 +77,8 @@ export interface SubmitRequest {
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
 const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT', 'WEIR_JOB_IMPORT_FAILED', 'WEIR_JOB_BUILD_FAILED', 'WEIR_JOB_NO_EXPORT']);
 const MAX_EXCEPTIONS = 100;
+/** Default of CoordinatorOptions.orphanSavepointAgeMs: far beyond any savepoint's write phase. */
+export const DEFAULT_ORPHAN_SAVEPOINT_AGE_MS = 10 * 60_000;
 
 /**
  * The coordinator (Flink: JobManager): accepts jobs, builds their execution plan, schedules
@@ -82,6 +89,7 @@ export class Coordinator {
   readonly jobs = new Map<string, Job>();
   private ref: ActorRef<CoordinatorMessage> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private orphanTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
   /** Finds workers whose process is gone (worker-probe.ts). */
@@ -127,10 +135,25 @@ export class Coordinator {
     });
     this.timer = setInterval(() => void this.tick(), 500);
     void this.savepoints.compactor.sweep();
+    const age = this.o.orphanSavepointAgeMs ?? DEFAULT_ORPHAN_SAVEPOINT_AGE_MS;
+    void this.sweepOrphanSavepoints(age);
+    this.orphanTimer = setInterval(() => void this.sweepOrphanSavepoints(age), Math.max(1_000, age));
+    this.orphanTimer.unref();
+  }
+
+  /** Deletes what savepoints never completed left; a failure is logged and tried again next time. */
+  private async sweepOrphanSavepoints(ageMs: number): Promise<void> {
+    try {
+      const swept = await this.o.savepoints.sweepOrphans(ageMs);
+      if (swept.length > 0) this.log.info({ savepoints: swept }, 'deleted what savepoints never completed left (their coordinator stopped while taking them)');
+    } catch (err) {
+      this.log.warn({ err }, 'could not look for what savepoints never completed left; tried again later');
+    }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.orphanTimer);
     await this.savepoints.compactor.stop();
     if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
   }

@@ -1,9 +1,12 @@
 import type { ActorSystem } from '@weir/actors';
-import { newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { crashPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
 import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
 import { subtaskKey, type Job } from './job.js';
+
+/** Detached savepoints this process has come to record, for the `before-savepoint-record` crash point. */
+let savepointsRecorded = 0;
 
 export interface JobCheckpointsSetup {
   readonly job: Job;
@@ -372,6 +375,7 @@ export class JobCheckpoints {
       finished: [],
     });
     const started = this.s.now();
+    crashPoint('before-savepoint-record', ++savepointsRecorded);
     const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason), reportedBytes(c.acks.map((a) => a.handle)));
     this.log.info({ savepoint: meta.id, checkpoint: c.id, bytes: meta.sizeBytes, detached: true, completeMs: this.s.now() - started, ms: this.s.now() - c.timestamp }, 'savepoint completed');
     return meta;

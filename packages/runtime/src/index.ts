@@ -31,3 +31,4 @@ export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from '
 export { mergeChain } from './snapshots/chain-merge.js';
 export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
 export { inspectSavepoint, type InspectBlobReader, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';
+export { crashPoint } from './faults.js';

@@ -39,6 +39,8 @@ export class FileSavepointStore implements SavepointStore {
   private readonly root: string;
   /** Readers and compactions in this process (the store's only writer of savepoints once taken). */
   private readonly users = new SavepointUsers();
+  /** Savepoints this process is writing (create; prepare until complete or abandon): never orphans. */
+  private readonly writing = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -54,6 +56,7 @@ export class FileSavepointStore implements SavepointStore {
     const jobBlobs = join(this.dir, assertToken('job id', checkpoint.jobId), 'blobs');
     const sources = savepointSources(checkpoint);
     const sizes = new Map<string, number>();
+    this.writing.add(id);
     try {
       await this.io('create a savepoint', async () => {
         await mkdir(this.blobDir(id), { recursive: true });
@@ -81,11 +84,14 @@ export class FileSavepointStore implements SavepointStore {
     } catch (err) {
       await rm(this.spDir(id), { recursive: true, force: true }).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(id);
     }
   }
 
   async prepare(id: string, attempt: number): Promise<void> {
     const paths = fileSavepointPaths(this.dir, id);
+    this.writing.add(id);
     await this.io('prepare a savepoint', async () => {
       await mkdir(paths.blobs, { recursive: true });
       await writeAtomic(paths.pending, String(attempt));
@@ -120,12 +126,39 @@ export class FileSavepointStore implements SavepointStore {
     } catch (err) {
       await rm(paths.dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(id);
     }
   }
 
   async abandon(id: string): Promise<void> {
     // One directory holds all of it; the fence (pending) goes with it.
     await this.io('abandon a savepoint', () => rm(fileSavepointPaths(this.dir, id).dir, { recursive: true, force: true }));
+    this.writing.delete(id);
+  }
+
+  async sweepOrphans(olderThanMs: number): Promise<string[]> {
+    const before = Date.now() - olderThanMs;
+    const swept: string[] = [];
+    const entries = await this.io('look for orphaned savepoints', () => readdir(this.root).catch((err: unknown) => (isNotFound(err) ? [] : Promise.reject(err))));
+    for (const id of entries.filter(isSavepointId)) {
+      if (this.writing.has(id)) continue;
+      const paths = fileSavepointPaths(this.dir, id);
+      const orphan = await this.io('look for orphaned savepoints', async () => {
+        if ((await readOptional(paths.meta)) !== undefined) return false;
+        // Touched lately (a blob written, the fence set): maybe still being taken.
+        const files = [paths.dir, paths.blobs, paths.pending, ...(await readdir(paths.blobs).catch(() => [] as string[])).map((f) => join(paths.blobs, f))];
+        for (const f of files) {
+          const st = await stat(f).catch(() => undefined);
+          if (st && Math.max(st.mtimeMs, st.ctimeMs) > before) return false;
+        }
+        return true;
+      });
+      if (!orphan) continue;
+      await this.io('delete an orphaned savepoint', () => rm(paths.dir, { recursive: true, force: true }));
+      swept.push(id);
+    }
+    return swept;
   }
 
   async get(id: string): Promise<SavepointMetadata | undefined> {

@@ -12,7 +12,7 @@ import type { RedisSnapshotStore } from './redis-store.js';
 import { allSettledOrThrow, checkExec, chunk, chunkBySize, mgetBuffers, mgetStrings, redisAddress, toBuffer, unlinkAll } from './redis-util.js';
 import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, savepointExists } from './savepoint-build.js';
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
-import { materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
+import { isSavepointId, materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
 import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
@@ -94,6 +94,23 @@ if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {3} end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 return {1}`;
 
+/**
+ * KEYS[1] meta, KEYS[2] the pending marker, KEYS[3..] the other keys of one savepoint id; ARGV[1]
+ * seconds. Deletes them if there is no metadata and no blob was touched for ARGV[1] seconds (OBJECT
+ * IDLETIME, which touches nothing): what a coordinator that died while taking a savepoint left.
+ * The marker's own idle time means nothing: its value, the attempt, is one of Redis's shared
+ * integers. Deleting a marker alone only fences a savepoint that no blob was written for yet.
+ * 1 deleted, 0 left.
+ */
+const SWEEP_ORPHAN = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local min = tonumber(ARGV[1])
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('OBJECT', 'IDLETIME', KEYS[i]) < min then return 0 end
+end
+for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end
+return 1`;
+
 /** KEYS[1] meta; ARGV expected, next: the metadata is replaced only if it still is what the caller read. */
 const REPLACE_METADATA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -121,6 +138,8 @@ export interface RedisSavepointStoreOptions {
 export class RedisSavepointStore implements SavepointStore {
   /** Readers and compactions in this process (the store's only writer of savepoints once taken). */
   private readonly users = new SavepointUsers();
+  /** Savepoints this process is writing (create; prepare until complete or abandon): never orphans. */
+  private readonly writing = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
@@ -136,6 +155,7 @@ export class RedisSavepointStore implements SavepointStore {
     const keys = this.keys(id);
     const sources = savepointSources(checkpoint);
     const sizes = new Map<string, number>();
+    this.writing.add(id);
     try {
       await this.call('create a savepoint', async () => {
         const single = sources.filter((s) => s.chain.length === 1);
@@ -153,10 +173,13 @@ export class RedisSavepointStore implements SavepointStore {
       // Nothing names these blobs yet: without the cleanup they would stay forever.
       await this.unlinkBlobs(keys, sources.map((s) => s.name)).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(id);
     }
   }
 
   async prepare(id: string, attempt: number): Promise<void> {
+    this.writing.add(id);
     await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt)));
   }
 
@@ -181,6 +204,8 @@ export class RedisSavepointStore implements SavepointStore {
     } catch (err) {
       await this.unlinkBlobs(keys, names).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(id);
     }
   }
 
@@ -209,6 +234,7 @@ export class RedisSavepointStore implements SavepointStore {
     const keys = this.keys(id);
     // Fence first, so no write lands after the deletes.
     await this.call('abandon a savepoint', () => this.redis.del(keys.pending));
+    this.writing.delete(id);
     await this.unlinkBlobs(keys, names);
   }
 
@@ -347,6 +373,35 @@ export class RedisSavepointStore implements SavepointStore {
     );
     await this.snapshots.commitCheckpoint(target.jobId, target.attempt, checkpoint);
     return checkpoint;
+  }
+
+  async sweepOrphans(olderThanMs: number): Promise<string[]> {
+    const head = `weir:{${this.options.cluster}:`;
+    const byId = new Map<string, string[]>();
+    await this.call('look for orphaned savepoints', async () => {
+      let cursor = '0';
+      do {
+        const [next, found] = await this.redis.scan(cursor, 'MATCH', `${head}sp-*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of found) {
+          const id = key.slice(head.length, key.indexOf('}:', head.length));
+          // An import's staged blobs expire by themselves; an import under way must keep them.
+          if (!isSavepointId(id) || key.startsWith(`${this.keys(id).prefix}import:`)) continue;
+          byId.set(id, [...(byId.get(id) ?? []), key]);
+        }
+      } while (cursor !== '0');
+    });
+    const swept: string[] = [];
+    for (const [id, found] of byId) {
+      if (this.writing.has(id)) continue;
+      const keys = this.keys(id);
+      const others = found.filter((k) => k !== keys.meta);
+      if (others.length === 0 || others.length < found.length) continue;
+      const blobs = others.filter((k) => k !== keys.pending);
+      const done = await this.call('delete an orphaned savepoint', () => this.redis.eval(SWEEP_ORPHAN, 2 + blobs.length, keys.meta, keys.pending, ...blobs, Math.ceil(olderThanMs / 1000)));
+      if (done === 1) swept.push(id);
+    }
+    return swept;
   }
 
   /** The Redis address and the prefix of the savepoint's keys. */

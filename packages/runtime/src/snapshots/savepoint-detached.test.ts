@@ -52,6 +52,44 @@ for (const backend of [redisBackend(), fileBackend()]) {
       assert.deepEqual((await stored()).filter((k) => k.includes(id)), []);
     });
 
+    test('orphans: what a savepoint never completed left (its coordinator died) is deleted once untouched for the age; one being taken here, a completed one and a recent one are kept', T, async () => {
+      const side = await backend.fresh();
+      const { snapshots, stored } = side;
+      const dead = side.savepoints; // the coordinator that dies: it never completes what it prepared
+      const live = side.another(); // the one started after it
+      const blob = (name: string, n: number): { name: string; bytes: Uint8Array } => ({ name, bytes: statePackr.pack({ v: 1, base: true, flat: [`k${n}`, { count: n }] }) });
+      const taken = (id: string): Promise<unknown> => snapshots.writeSavepointBlobs(id, 1, [blob('ks/counter/0', 1)]);
+      const [orphan, beingTaken, completed, recent] = [newSavepointId(), newSavepointId(), newSavepointId(), newSavepointId()];
+      for (const id of [orphan, completed]) {
+        await dead.prepare(id, 1);
+        await taken(id);
+      }
+      const checkpoint: CompletedCheckpoint = {
+        formatVersion: 1, id: 9, jobId: 'j', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'] }, operatorState: {} } },
+      };
+      await dead.complete(completed, checkpoint, INFO('j'));
+      await live.prepare(beingTaken, 1);
+      await taken(beingTaken);
+      const of = async (id: string): Promise<number> => (await stored()).filter((k) => k.includes(id)).length;
+      assert.deepEqual(await live.sweepOrphans(60_000), [], 'nothing is that old yet');
+      await new Promise((r) => setTimeout(r, 2_100));
+      await dead.prepare(recent, 1);
+      await taken(recent);
+      assert.deepEqual(await live.sweepOrphans(1_000), [orphan]);
+      assert.equal(await of(orphan), 0, 'the orphan is gone, fence included');
+      assert.ok((await of(beingTaken)) > 0 && (await of(recent)) > 0);
+      await rejectsWith(snapshots.writeSavepointBlobs(orphan, 1, [blob('ks/counter/1', 2)]), 'WEIR_SNAPSHOT_FENCED');
+      // The savepoint this store is taking completes as if nothing happened; the completed one reads whole.
+      assert.equal((await live.complete(beingTaken, checkpoint, INFO('j'))).id, beingTaken);
+      assert.equal((await savepointBlobs(live, completed)).size, 1);
+      assert.deepEqual((await live.list()).map((m) => m.id).sort(), [beingTaken, completed].sort());
+      // The recent one is an orphan too once it is old enough.
+      await new Promise((r) => setTimeout(r, 2_100));
+      assert.deepEqual(await live.sweepOrphans(1_000), [recent]);
+      assert.equal(await of(recent), 0);
+    });
+
     test('detached: a key group made from the job\'s stored chain plus a tail holds the whole state as parts; fenced; a missing chain blob is WEIR_SNAPSHOT_MISSING; it restores as a chain', T, async () => {
       const { snapshots, savepoints, stored } = await backend.fresh();
       const { checkpoint, blobs } = await writeCheckpoint(snapshots, 'chained-job');

@@ -36,6 +36,8 @@ export interface Side {
   readonly savepoints: SavepointStore;
   /** Every savepoint key or file in the backing storage (the index included). */
   stored(): Promise<string[]>;
+  /** Another savepoint store over the same storage, as a coordinator started after this one died would open. */
+  another(): SavepointStore;
 }
 
 export interface Backend {
@@ -65,6 +67,7 @@ export function redisBackend(): Backend {
       return {
         snapshots,
         savepoints: new RedisSavepointStore(redis, { cluster, ...options }, snapshots),
+        another: () => new RedisSavepointStore(redis, { cluster, ...options }, snapshots),
         stored: async () => [...(await scanAll(redis, `weir:{${cluster}:sp-*`)), ...((await redis.exists(`weir:{${cluster}}:savepoints`)) ? ['index'] : [])],
       };
     },
@@ -93,6 +96,7 @@ export function fileBackend(): Backend {
       return {
         snapshots,
         savepoints: new FileSavepointStore(dir, snapshots, options),
+        another: () => new FileSavepointStore(dir, snapshots, options),
         stored: async () => {
           const ids = await readdir(join(dir, 'savepoints')).catch(() => []);
           return (await Promise.all(ids.map(async (id) => [id, ...(await readdir(join(dir, 'savepoints', id), { recursive: true })).map((f) => `${id}/${f}`)]))).flat();

@@ -136,6 +136,15 @@ export interface SavepointStore {
    * nothing to fold, or `signal` stopped it early (the savepoint is then whole, unfolded).
    */
   compact(id: string, signal?: AbortSignal): Promise<SavepointCompaction | undefined>;
+  /**
+   * Delete what savepoints that were never completed left (their coordinator died while taking
+   * one, or while abandoning it): everything of a savepoint id with no metadata, none of it touched
+   * for `olderThanMs`, that this store instance is not writing. The age keeps a savepoint another
+   * coordinator is still taking (one that just lost leadership) out of reach; such a savepoint
+   * then fails cleanly (its writes are fenced). The Redis store cannot tell the age of a fence
+   * marker with no blob under it yet, and deletes it at once. Resolves with the ids deleted.
+   */
+  sweepOrphans(olderThanMs: number): Promise<string[]>;
   /** Where a savepoint lives, for people (e.g. `redis://host:6379/0 weir:{c:sp-…}:` or a directory). */
   location(id: string): string;
   close(): Promise<void>;
