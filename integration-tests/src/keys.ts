@@ -8,7 +8,8 @@ import { REDIS_URL, waitFor, withNats } from './harness.js';
  * Create `stream` on `subject` and publish `records` seeded keys with a skewed distribution
  * (k0 … k4999); returns the expected count per key.
  */
-export async function publishKeys(stream: string, subject: string, records: number): Promise<Map<string, number>> {
+/** `records` keys of `keySpace` (default 5,000; skewed towards the low ones) into a new stream; the count of each. */
+export async function publishKeys(stream: string, subject: string, records: number, keySpace = 5000): Promise<Map<string, number>> {
   const expected = new Map<string, number>();
   let seed = 12345;
   const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -16,7 +17,7 @@ export async function publishKeys(stream: string, subject: string, records: numb
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: stream, subjects: [subject] });
     for (let i = 0; i < records; i++) {
-      const key = `k${Math.floor(random() ** 2 * 5000)}`;
+      const key = `k${Math.floor(random() ** 2 * keySpace)}`;
       expected.set(key, (expected.get(key) ?? 0) + 1);
       nc.publish(subject, key);
       if (i % 10_000 === 9_999) await nc.flush();

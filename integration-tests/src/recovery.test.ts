@@ -10,6 +10,7 @@ import { assertExact, deleteStream, publishKeys, readHash } from './keys.js';
 const RECORDS = 1_000_000;
 const KEYED_COUNT = join(FIXTURES, 'keyed-count.ts');
 const TICKS = join(FIXTURES, 'ticks.ts');
+const WIDE_COUNT = join(FIXTURES, 'wide-count.ts');
 
 /** A cluster started before a suite's tests, and stopped after them with the inputs and hashes they made deleted. */
 function clusterForSuite(coordinatorArgs: string[], workers: string[]) {
@@ -25,13 +26,13 @@ function clusterForSuite(coordinatorArgs: string[], workers: string[]) {
     redis.disconnect();
   });
   /** A fresh input stream of `records` keys and the hash the job writes to, both deleted after the suite. */
-  const input = async (tag: string, records: number) => {
+  const input = async (tag: string, records: number, keySpace?: number) => {
     const id = uniqueId('');
     const stream = `IT${tag.toUpperCase()}_${id}`;
     const hash = `it:${tag}:${id}`;
     streams.push(stream);
     hashes.push(hash);
-    return { id, stream, hash, expected: await publishKeys(stream, `it${tag}.${id}`, records) };
+    return { id, stream, hash, expected: await publishKeys(stream, `it${tag}.${id}`, records, keySpace) };
   };
   return { cluster, input };
 }
@@ -65,6 +66,19 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /restored [3-9]/);
     assert.match(cli.stdout, /latest restore: from #\d+/);
+  });
+
+  test('a keyed count with maxParallelism 32768 at parallelism 1: its checkpoints (every key group listed in one acknowledgement, several MB before the wire deflates it) complete, and a SIGKILL restores from them exact', { timeout: 200_000 }, async () => {
+    const { stream, hash, expected } = await input('wide', 300_000, 400_000);
+    const r = await weir(['run', WIDE_COUNT, '-p', '1', '--detach', '--arg', `stream=${stream}`, '--arg', `hash=${hash}`, '--arg', 'spin=20000'], cluster.env);
+    assert.equal(r.code, 0, r.stderr);
+    const jobId = r.stdout.trim();
+    await cluster.killWorkersAfterCheckpoints(jobId, 1, 300);
+    const final = await cluster.waitForFinished(jobId, 150_000);
+    assert.equal(final.restarts, 1);
+    assertExact(await readHash(hash), expected);
+    const cps = (await cluster.rest('GET', `/jobs/${jobId}/checkpoints`)).body;
+    assert.ok(cps.counts.restored >= 1 && cps.counts.completed >= 2, JSON.stringify(cps.counts));
   });
 
   test('a record that throws once after a checkpoint: the job restarts from it and ends exact', { timeout: 300_000 }, async () => {

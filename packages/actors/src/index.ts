@@ -7,5 +7,5 @@ export type { Transport, Deliver } from './transport.js';
 export { InProcessTransport } from './in-process-transport.js';
 export { NatsTransport, type NatsTransportOptions } from './nats-transport.js';
 export { ActorError, AskTimeoutError, ActorNotFoundError, MailboxFullError, RemoteActorError } from './errors.js';
-export { encode, decode } from './codec.js';
+export { encode, decode, encodeWire, decodeWire, DEFLATE_ABOVE } from './codec.js';
 export { Mailbox } from './mailbox.js';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ActorSystem } from './actor-system.js';
-import { decode, encode } from './codec.js';
+import { decode, decodeWire, encode, encodeWire } from './codec.js';
 import { ActorError, ActorNotFoundError, AskTimeoutError, RemoteActorError } from './errors.js';
 import { NatsTransport } from './nats-transport.js';
 
@@ -28,7 +28,12 @@ async function twoSystems(t: TestContext) {
   return { a, b, nc1, nc2, prefix };
 }
 
-type CalcMsg = { op: 'double' | 'fail' | 'plain-fail' | 'tell' | 'hang' | 'echo' | 'big'; n?: number; v?: unknown };
+type CalcMsg = { op: 'double' | 'fail' | 'plain-fail' | 'tell' | 'hang' | 'echo' | 'big' | 'names'; n?: number; v?: unknown };
+
+/** What a checkpoint acknowledgement of `groups` key groups lists: a chain of blob names each. */
+function blobNames(groups: number): Record<number, string[]> {
+  return Object.fromEntries(Array.from({ length: groups }, (_, g) => [g, [`ks/count/${g}/1-3-base`, `ks/count/${g}/1-7-delta`, `ks/count/${g}/1-8-delta`, `ks/count/${g}/2-11-delta`, `ks/count/${g}/2-12-delta`]]));
+}
 
 function calc() {
   const told: unknown[] = [];
@@ -49,7 +54,9 @@ function calc() {
             case 'echo':
               return m.v;
             case 'big':
-              return 'x'.repeat(m.n ?? 0);
+              return randomBytes(m.n ?? 0); // incompressible
+            case 'names':
+              return blobNames(m.n ?? 0);
             default:
               return { doubled: (m.n ?? 0) * 2, tags: ['x'] };
           }
@@ -121,12 +128,43 @@ test('NATS: a message, request or reply over the server\'s max_payload is a type
   await nc1.flush();
   const max = nc2.info!.max_payload;
   const tooLarge = (e: unknown) => (e as { code?: string }).code === 'WEIR_ACTOR_MESSAGE_TOO_LARGE' && /max_payload/.test((e as Error).message);
-  await assert.rejects(b.ref<CalcMsg>('calc').ask({ op: 'echo', v: 'y'.repeat(max + 1) }, { timeoutMs: 3000 }), tooLarge);
-  assert.throws(() => b.ref<CalcMsg>('calc').tell({ op: 'echo', v: 'y'.repeat(max + 1) }), tooLarge);
+  const random = randomBytes(max + 1); // incompressible: large on the wire too
+  await assert.rejects(b.ref<CalcMsg>('calc').ask({ op: 'echo', v: random }, { timeoutMs: 3000 }), tooLarge);
+  assert.throws(() => b.ref<CalcMsg>('calc').tell({ op: 'echo', v: random }), tooLarge);
   const t0 = Date.now();
   await assert.rejects(b.ref<CalcMsg>('calc').ask({ op: 'big', n: max + 1 }, { timeoutMs: 3000 }), (e: unknown) => e instanceof RemoteActorError && tooLarge(e));
   assert.ok(Date.now() - t0 < 1000, `the too-large reply was answered in ${Date.now() - t0} ms, not timed out`);
-  assert.equal(((await b.ref<CalcMsg>('calc').ask({ op: 'big', n: 1000 }, { timeoutMs: 3000 })) as string).length, 1000, 'the actor goes on');
+  assert.equal(((await b.ref<CalcMsg>('calc').ask({ op: 'big', n: 1000 }, { timeoutMs: 3000 })) as Uint8Array).length, 1000, 'the actor goes on');
+});
+
+test('NATS: a message, request or reply several times the max_payload that compresses well (the blob names of 32768 key groups) arrives whole', { timeout: 20_000 }, async (t) => {
+  const { a, b, nc1, nc2 } = await twoSystems(t);
+  const calls = calc();
+  a.spawn<CalcMsg>('calc', calls.props);
+  await nc1.flush();
+  const names = blobNames(32_768);
+  assert.ok(encode(names).byteLength > 2 * nc2.info!.max_payload, `the plain message is ${encode(names).byteLength} bytes`);
+  assert.deepEqual(await b.ref<CalcMsg>('calc').ask({ op: 'echo', v: names }, { timeoutMs: 10_000 }), names);
+  assert.deepEqual(await b.ref<CalcMsg>('calc').ask({ op: 'names', n: 32_768 }, { timeoutMs: 10_000 }), names);
+  b.ref<CalcMsg>('calc').tell({ op: 'tell', n: names as unknown as number });
+  await nc2.flush();
+  for (let i = 0; i < 100 && calls.told.length === 0; i++) await sleep(50);
+  assert.deepEqual(calls.told, [names]);
+});
+
+test('codec: a large message is deflated on the wire and read back; small and incompressible ones go as they are; a corrupt deflated one is refused', () => {
+  const names = blobNames(4096);
+  const wire = encodeWire(names);
+  assert.ok(wire.byteLength * 5 < encode(names).byteLength, `${wire.byteLength} bytes on the wire for ${encode(names).byteLength}`);
+  assert.deepEqual(decodeWire(wire), names);
+  const small = { n: 1 };
+  assert.deepEqual(Buffer.from(encodeWire(small)), Buffer.from(encode(small)));
+  const noise = randomBytes(200_000);
+  assert.equal(encodeWire(noise).byteLength, encode(noise).byteLength);
+  assert.deepEqual(Buffer.from(decodeWire(encodeWire(noise)) as Uint8Array), noise);
+  const corrupt = Uint8Array.from(wire);
+  corrupt.fill(0xff, 1, 64);
+  assert.throws(() => decodeWire(corrupt));
 });
 
 test('NATS: names outside [A-Za-z0-9_-/] are refused with WEIR_ACTOR_BAD_NAME', { timeout: 5000 }, async (t) => {

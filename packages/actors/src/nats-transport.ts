@@ -1,6 +1,6 @@
 import { RequestError, TimeoutError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
-import { decode, encode } from './codec.js';
+import { decodeWire, encodeWire } from './codec.js';
 import { ActorError, ActorNotFoundError, AskTimeoutError, RemoteActorError } from './errors.js';
 import type { Deliver, Transport } from './transport.js';
 
@@ -28,7 +28,8 @@ function errorEnvelope(e: unknown): ReplyEnvelope {
 
 /**
  * Actors across processes over NATS core. Actor `n` listens on `${prefix}.${n}` ('/' in names
- * becomes '.'); tell is a publish, ask a request with a timeout, both msgpack-encoded. The
+ * becomes '.'); tell is a publish, ask a request with a timeout, both msgpack-encoded (deflated
+ * above 64 KiB, codec.ts encodeWire). The
  * receiver replies `{ ok: value }` or `{ error: { code, message, name } }`.
  *
  * Names are global across every process sharing the prefix; a duplicate in another process is
@@ -77,12 +78,12 @@ export class NatsTransport implements Transport {
   /** @throws ActorError WEIR_ACTOR_MESSAGE_TOO_LARGE if the message is over the server's max_payload. */
   tell(name: string, message: unknown): void {
     const subject = this.subjectOf(name);
-    this.nc.publish(subject, this.fitting(encode(message), `a message to actor '${name}'`));
+    this.nc.publish(subject, this.fitting(encodeWire(message), `a message to actor '${name}'`));
   }
 
   async ask(name: string, message: unknown, timeoutMs: number): Promise<unknown> {
     const subject = this.subjectOf(name);
-    const bytes = this.fitting(encode(message), `a request to actor '${name}'`);
+    const bytes = this.fitting(encodeWire(message), `a request to actor '${name}'`);
     let reply: Msg;
     try {
       reply = await this.nc.request(subject, bytes, { timeout: timeoutMs });
@@ -93,7 +94,7 @@ export class NatsTransport implements Transport {
     }
     let env: Partial<{ ok: unknown; error: { code?: unknown; message?: unknown; name?: unknown } }>;
     try {
-      env = decode(reply.data) as typeof env;
+      env = decodeWire(reply.data) as typeof env;
     } catch (e) {
       throw new ActorError('WEIR_ACTOR_BAD_MESSAGE', `undecodable reply from actor '${name}'`, { cause: e });
     }
@@ -113,7 +114,7 @@ export class NatsTransport implements Transport {
     const isAsk = Boolean(msg.reply);
     let message: unknown;
     try {
-      message = decode(msg.data);
+      message = decodeWire(msg.data);
     } catch (e) {
       this.log.warn({ err: e, actor: name }, 'undecodable message dropped');
       if (isAsk) this.respond(msg, errorEnvelope(new ActorError('WEIR_ACTOR_BAD_MESSAGE', `actor '${name}' got an undecodable message`)));
@@ -141,10 +142,10 @@ export class NatsTransport implements Transport {
   private respond(msg: Msg, env: ReplyEnvelope): void {
     let bytes: Uint8Array;
     try {
-      bytes = this.fitting(encode(env), 'the reply');
+      bytes = this.fitting(encodeWire(env), 'the reply');
     } catch (e) {
       const err = e instanceof ActorError ? e : new ActorError('WEIR_ACTOR_BAD_MESSAGE', `the reply could not be encoded: ${(e as Error)?.message ?? String(e)}`);
-      bytes = encode(errorEnvelope(err));
+      bytes = encodeWire(errorEnvelope(err));
     }
     try {
       msg.respond(bytes);

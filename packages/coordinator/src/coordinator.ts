@@ -13,6 +13,7 @@ import {
   type SnapshotStore,
   type TaskStateUpdate,
   type WorkerMessage,
+  unpackAckNames,
 } from '@weir/runtime';
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
@@ -211,7 +212,7 @@ export class Coordinator {
       case 'checkpoint-decline': {
         const job = this.jobs.get(m.jobId);
         if (!job || job.attempt !== m.attempt || job.status !== 'RUNNING') return undefined; // a zombie or a late one
-        if (m.type === 'checkpoint-ack') job.checkpoints.onAck(m);
+        if (m.type === 'checkpoint-ack') job.checkpoints.onAck({ ...m, snapshot: unpackAckNames(m.snapshot) });
         else job.checkpoints.onDecline(m);
         return undefined;
       }

@@ -9,6 +9,7 @@ import type { DataPlane } from './channels/channel.js';
 import { withLocalChannels } from './channels/local.js';
 import { planExecution } from './plan.js';
 import { subjects } from './subjects.js';
+import { packAckNames } from './snapshots/ack-names.js';
 import type { SnapshotStore } from './snapshots/types.js';
 import { DEFAULT_TASK_OPTIONS, Task, type TaskOptions } from './task/task.js';
 import type { Barrier } from './task/barrier-aligner.js';
@@ -223,7 +224,7 @@ export class Worker {
         onCheckpoint: (t, r) =>
           this.coordinator.tell(
             r.kind === 'ack'
-              ? { type: 'checkpoint-ack', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, snapshot: r.snapshot, stats: r.stats }
+              ? { type: 'checkpoint-ack', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, snapshot: packAckNames(r.snapshot), stats: r.stats }
               : { type: 'checkpoint-decline', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, checkpointId: r.checkpointId, ...t.id, reason: r.reason },
           ),
         onInputsEnded: (t) => this.coordinator.tell({ type: 'task-inputs-ended', workerId: this.o.workerId, jobId: d.jobId, attempt: d.attempt, ...t.id }),

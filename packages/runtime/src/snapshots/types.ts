@@ -48,6 +48,8 @@ export interface OperatorSubtaskSnapshot {
    * without reading every blob's size back.
    */
   readonly savepointBytes?: number;
+  /** Only on the wire (ack-names.ts): `keyGroups` names are relative to `ks/<uid>/<group>`. */
+  readonly namesRelative?: true;
 }
 
 /** A subtask's acknowledgement payload: operator uid -> its snapshot. */
