@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { decode } from '@weir/actors';
+import { decodeWire } from '@weir/actors';
 import { subjects } from '@weir/runtime';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -181,7 +181,12 @@ export async function watchTaskStates(clusterId: string): Promise<TaskStateWatch
   nc.subscribe(`${subjects.actorPrefix(clusterId)}.${subjects.coordinator}`, {
     callback: (err, msg) => {
       if (err) return;
-      const m = decode(msg.data) as { type?: string; jobId?: string; task?: number; subtask?: number; state?: string };
+      let m: { type?: string; jobId?: string; task?: number; subtask?: number; state?: string };
+      try {
+        m = decodeWire(msg.data) as typeof m;
+      } catch {
+        return; // a throw here would stop this subscription from reading
+      }
       if (m?.type !== 'task-state' || !m.jobId) return;
       const job = seen.get(m.jobId) ?? new Map<string, string[]>();
       seen.set(m.jobId, job);

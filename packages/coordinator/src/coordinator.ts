@@ -14,6 +14,7 @@ import {
   type TaskStateUpdate,
   type WorkerMessage,
   unpackAckNames,
+  PROTOCOL_VERSION,
 } from '@weir/runtime';
 import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescription, type RestartStrategyConfig } from '@weir/sdk';
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
@@ -91,6 +92,7 @@ export class Coordinator {
   private ref: ActorRef<CoordinatorMessage> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private orphanTimer: NodeJS.Timeout | undefined;
+  private sweepingOrphans = false;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
   /** Finds workers whose process is gone (worker-probe.ts). */
@@ -138,17 +140,22 @@ export class Coordinator {
     void this.savepoints.compactor.sweep();
     const age = this.o.orphanSavepointAgeMs ?? DEFAULT_ORPHAN_SAVEPOINT_AGE_MS;
     void this.sweepOrphanSavepoints(age);
-    this.orphanTimer = setInterval(() => void this.sweepOrphanSavepoints(age), Math.max(1_000, age));
+    // Capped: a timer over 2^31-1 ms would fire at once; an hour is often enough for any age.
+    this.orphanTimer = setInterval(() => void this.sweepOrphanSavepoints(age), Math.min(Math.max(1_000, age), 3_600_000));
     this.orphanTimer.unref();
   }
 
   /** Deletes what savepoints never completed left; a failure is logged and tried again next time. */
   private async sweepOrphanSavepoints(ageMs: number): Promise<void> {
+    if (this.sweepingOrphans) return; // a scan of a large keyspace may outlast the interval
+    this.sweepingOrphans = true;
     try {
       const swept = await this.o.savepoints.sweepOrphans(ageMs);
       if (swept.length > 0) this.log.info({ savepoints: swept }, 'deleted what savepoints never completed left (their coordinator stopped while taking them)');
     } catch (err) {
       this.log.warn({ err }, 'could not look for what savepoints never completed left; tried again later');
+    } finally {
+      this.sweepingOrphans = false;
     }
   }
 
@@ -166,6 +173,9 @@ export class Coordinator {
     const now = this.now();
     switch (m.type) {
       case 'register': {
+        if (m.protocol !== PROTOCOL_VERSION) {
+          throw new WeirError('WEIR_WORKER_PROTOCOL_MISMATCH', `worker ${m.workerId} speaks control protocol ${m.protocol ?? 1} and this coordinator ${PROTOCOL_VERSION}: they would misread each other's checkpoint acknowledgements; run the same Weir version on the coordinator and its workers`);
+        }
         const previous = this.workers.workers.get(m.workerId);
         if (previous && (previous.pid !== m.pid || previous.host !== m.host)) {
           // A new process under a known id: the old one died, whatever its heartbeats said.

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, keyGroupBlob, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, Worker, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
+import { FileSavepointStore, FileSnapshotStore, InProcessDataPlane, keyGroupBlob, PROTOCOL_VERSION, MemoryArtifactStore, operatorStateBlob, planExecution, subjects, Worker, type CompletedCheckpoint, type SavepointMetadata } from '@weir/runtime';
 import { buildJob, defineJob } from '@weir/sdk';
 import { discard, generator } from '@weir/sdk/connectors';
 import { Coordinator } from './coordinator.js';
@@ -141,7 +141,7 @@ test('a registered worker with no subscriber (its process is gone) is dropped: b
   const log = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'weir-coord-'));
   const snapshots = new FileSnapshotStore(dir);
-  const register = (system: ActorSystem, id: string) => system.ref(subjects.coordinator).ask({ type: 'register', workerId: id, slots: 1, host: 'h', pid: 1, startedAt: Date.now() }, { timeoutMs: 1_000 });
+  const register = (system: ActorSystem, id: string) => system.ref(subjects.coordinator).ask({ type: 'register', protocol: PROTOCOL_VERSION, workerId: id, slots: 1, host: 'h', pid: 1, startedAt: Date.now() }, { timeoutMs: 1_000 });
   const waitUntil = async (what: string, ok: () => boolean) => {
     for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(ok(), what);
@@ -152,6 +152,13 @@ test('a registered worker with no subscriber (its process is gone) is dropped: b
   const c1 = new Coordinator({ system: probed, dataPlane: new InProcessDataPlane(), artifacts: new MemoryArtifactStore(), snapshots, savepoints: new FileSavepointStore(dir, snapshots), log, workerGoneGraceMs: 100 });
   await c1.start();
   try {
+    // A worker of another version (or from before versions were sent) is refused, and not listed.
+    for (const protocol of [undefined, PROTOCOL_VERSION + 1]) {
+      await assert.rejects(
+        probed.ref(subjects.coordinator).ask({ type: 'register', ...(protocol === undefined ? {} : { protocol }), workerId: 'old', slots: 1, host: 'h', pid: 2, startedAt: Date.now() }, { timeoutMs: 1_000 }),
+        (e: { code?: string; message: string }) => e.code === 'WEIR_WORKER_PROTOCOL_MISMATCH' && /same Weir version/.test(e.message),
+      );
+    }
     await register(probed, 'gone');
     assert.deepEqual(c1.listWorkers().map((w) => w.id), ['gone']);
     await waitUntil('the probe dropped the worker', () => c1.listWorkers().length === 0);

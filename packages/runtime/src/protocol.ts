@@ -40,8 +40,17 @@ export interface SubtaskRef {
 }
 
 // ---- worker -> coordinator
+/**
+ * Version of the control messages between coordinator and workers; raised when they change in a
+ * way the other side would misread (2: acknowledgements' key-group names are relative, actor
+ * messages over 64 KiB are deflated). A coordinator refuses a worker of another version.
+ */
+export const PROTOCOL_VERSION = 2;
+
 export interface RegisterWorker {
   readonly type: 'register';
+  /** PROTOCOL_VERSION of the worker; absent from workers before version 2. */
+  readonly protocol?: number;
   readonly workerId: string;
   readonly slots: number;
   readonly host: string;

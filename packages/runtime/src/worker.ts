@@ -14,6 +14,7 @@ import type { SnapshotStore } from './snapshots/types.js';
 import { DEFAULT_TASK_OPTIONS, Task, type TaskOptions } from './task/task.js';
 import type { Barrier } from './task/barrier-aligner.js';
 import {
+  PROTOCOL_VERSION,
   TERMINAL_TASK_STATES,
   type CoordinatorMessage,
   type DeployTasks,
@@ -67,6 +68,7 @@ export class Worker {
   private coordinator: ActorRef<CoordinatorMessage>;
   private timers: NodeJS.Timeout[] = [];
   private registered = false;
+  private refusedLogged = false;
   readonly log: Logger;
 
   constructor(private readonly o: WorkerOptions) {
@@ -100,7 +102,7 @@ export class Worker {
   private async heartbeat(): Promise<void> {
     try {
       if (!this.registered) {
-        await this.coordinator.ask({ type: 'register', workerId: this.o.workerId, slots: this.o.slots, host: hostname(), pid: process.pid, startedAt: Date.now() }, { timeoutMs: 2000 });
+        await this.coordinator.ask({ type: 'register', protocol: PROTOCOL_VERSION, workerId: this.o.workerId, slots: this.o.slots, host: hostname(), pid: process.pid, startedAt: Date.now() }, { timeoutMs: 2000 });
         this.registered = true;
         this.log.info({ slots: this.o.slots }, 'registered with the coordinator');
         return;
@@ -115,7 +117,11 @@ export class Worker {
         await Promise.all(live.map((t) => t.cancel()));
       }
     } catch (e) {
-      this.log.debug({ err: (e as Error).message }, 'coordinator not reachable');
+      // Refused for its version: said at error level (once), since retrying never helps.
+      if ((e as { code?: string }).code === 'WEIR_WORKER_PROTOCOL_MISMATCH') {
+        if (!this.refusedLogged) this.log.error({ err: e }, 'the coordinator refuses this worker');
+        this.refusedLogged = true;
+      } else this.log.debug({ err: (e as Error).message }, 'coordinator not reachable');
     }
   }
 

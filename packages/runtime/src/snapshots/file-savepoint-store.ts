@@ -95,6 +95,9 @@ export class FileSavepointStore implements SavepointStore {
     await this.io('prepare a savepoint', async () => {
       await mkdir(paths.blobs, { recursive: true });
       await writeAtomic(paths.pending, String(attempt));
+    }).catch((err: unknown) => {
+      this.writing.delete(id); // the caller does not abandon a savepoint it could not prepare
+      throw err;
     });
   }
 
@@ -133,8 +136,11 @@ export class FileSavepointStore implements SavepointStore {
 
   async abandon(id: string): Promise<void> {
     // One directory holds all of it; the fence (pending) goes with it.
-    await this.io('abandon a savepoint', () => rm(fileSavepointPaths(this.dir, id).dir, { recursive: true, force: true }));
-    this.writing.delete(id);
+    try {
+      await this.io('abandon a savepoint', () => rm(fileSavepointPaths(this.dir, id).dir, { recursive: true, force: true }));
+    } finally {
+      this.writing.delete(id); // what a failed abandon leaves is an orphan: swept later
+    }
   }
 
   async sweepOrphans(olderThanMs: number): Promise<string[]> {

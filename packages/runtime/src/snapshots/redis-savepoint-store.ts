@@ -180,7 +180,10 @@ export class RedisSavepointStore implements SavepointStore {
 
   async prepare(id: string, attempt: number): Promise<void> {
     this.writing.add(id);
-    await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt)));
+    await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt))).catch((err: unknown) => {
+      this.writing.delete(id); // the caller does not abandon a savepoint it could not prepare
+      throw err;
+    });
   }
 
   async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata> {
@@ -233,8 +236,11 @@ export class RedisSavepointStore implements SavepointStore {
   async abandon(id: string, names: readonly string[]): Promise<void> {
     const keys = this.keys(id);
     // Fence first, so no write lands after the deletes.
-    await this.call('abandon a savepoint', () => this.redis.del(keys.pending));
-    this.writing.delete(id);
+    try {
+      await this.call('abandon a savepoint', () => this.redis.del(keys.pending));
+    } finally {
+      this.writing.delete(id); // what a failed abandon leaves is an orphan: swept later
+    }
     await this.unlinkBlobs(keys, names);
   }
 
