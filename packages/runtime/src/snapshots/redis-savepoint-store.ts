@@ -404,7 +404,7 @@ export class RedisSavepointStore implements SavepointStore {
       const others = found.filter((k) => k !== keys.meta);
       if (others.length === 0 || others.length < found.length) continue;
       const blobs = others.filter((k) => k !== keys.pending);
-      const done = await this.call('delete an orphaned savepoint', () => this.redis.eval(SWEEP_ORPHAN, 2 + blobs.length, keys.meta, keys.pending, ...blobs, Math.ceil(olderThanMs / 1000)));
+      const done = await this.call('delete an orphaned savepoint (its age is read with OBJECT IDLETIME, which an LFU maxmemory-policy does not track)', () => this.redis.eval(SWEEP_ORPHAN, 2 + blobs.length, keys.meta, keys.pending, ...blobs, Math.ceil(olderThanMs / 1000)));
       if (done === 1) swept.push(id);
     }
     return swept;
