@@ -306,8 +306,8 @@ export class ProcessCluster {
 
   /**
    * `kills` times: wait until the current attempt runs and completes a checkpoint, then SIGKILL a
-   * random worker at a random moment of up to `jitterMs` later and start it again at once (a
-   * supervisor's restart), and wait for the next attempt.
+   * random worker of those running the job at a random moment of up to `jitterMs` later and start
+   * it again at once (a supervisor's restart), and wait for the next attempt.
    */
   async killWorkersAfterCheckpoints(jobId: string, kills: number, jitterMs: number): Promise<void> {
     const completed = async () => (await this.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed as number;
@@ -321,7 +321,10 @@ export class ProcessCluster {
       await sleep(Math.floor(Math.random() * jitterMs));
       const state = (await this.job(jobId)).state;
       if (state !== 'RUNNING') throw new Error(`the job must still run at kill ${kill}, it is ${state} (it ended too soon to test recovery)`);
-      const victim = Math.random() < 0.5 ? 'w1' : 'w2';
+      // A worker that runs part of the job: killing an idle one would restart nothing.
+      const running = [...new Set<string>((await this.job(jobId)).vertices.flatMap((v: { subtasks: { worker: string | null }[] }) => v.subtasks.map((t) => t.worker)).filter((w: string | null) => w !== null && this.workers.has(w)))];
+      if (running.length === 0) throw new Error(`no worker of this cluster runs job ${jobId} at kill ${kill}`);
+      const victim = running[Math.floor(Math.random() * running.length)]!;
       await this.killWorker(victim);
       this.startWorker(victim);
       await waitFor(`restart ${kill}`, async () => ((await this.job(jobId)).attempt > kill ? true : undefined), 60_000, 50);
