@@ -2,19 +2,15 @@ import { ActorSystem, NatsTransport } from '@weir/actors';
 import { Coordinator, createRestServer } from '@weir/coordinator';
 import { JetStreamDataPlane, ObjectStoreArtifacts, RedisSavepointStore, RedisSnapshotStore, subjects } from '@weir/runtime';
 import { WeirError } from '@weir/sdk';
-import { connectNats } from './nats.js';
 import { connectRedis } from './redis.js';
-import { fatalOnEscalate, Resources, type ClusterConfig, type Running } from './roles.js';
+import { connectRole, fatalOnEscalate, Resources, type ClusterConfig, type Running } from './roles.js';
 
 /** A coordinator process: actors over NATS, JetStream channels, Object Store bundles, REST. */
 export async function startCoordinator(c: ClusterConfig & { restHost: string; restPort: number; heartbeatTimeoutMs?: number; slotWaitTimeoutMs?: number; workerGoneGraceMs?: number; orphanSavepointAgeMs?: number }): Promise<Running & { url: string }> {
   // Whatever opened before a failure is closed again, so a failed start exits instead of hanging on an open socket.
   const res = new Resources();
   try {
-    const nc = await connectNats(c.natsUrl, 'weir-coordinator');
-    res.add(() => nc.drain());
-    const redis = await connectRedis(c.redisUrl, 'weir-coordinator');
-    res.add(() => redis.disconnect());
+    const { nc, redis } = await connectRole(c, res, 'weir-coordinator');
     // Savepoints get their own connection: an export's or a restore's megabytes of MGET and COPY must
     // not queue ahead of the periodic checkpoints' commits (one connection answers in order).
     const savepointRedis = await connectRedis(c.redisUrl, 'weir-coordinator-savepoints');

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { connectNats } from './nats.js';
+import { connectRedis } from './redis.js';
 
 /**
  * What the role entry points share. Each role lives in its own module (coordinator-role.ts,
@@ -59,4 +61,13 @@ export class Resources {
     })();
     return this.closing;
   }
+}
+
+/** A role's NATS and Redis connections (named `name` on both servers), each closed again by `res`. */
+export async function connectRole(c: ClusterConfig, res: Resources, name: string) {
+  const nc = await connectNats(c.natsUrl, name);
+  res.add(() => nc.drain());
+  const redis = await connectRedis(c.redisUrl, name);
+  res.add(() => redis.disconnect());
+  return { nc, redis };
 }

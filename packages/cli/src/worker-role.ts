@@ -2,19 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { ActorSystem, NatsTransport } from '@weir/actors';
 import { JetStreamDataPlane, ObjectStoreArtifacts, RedisSnapshotStore, subjects, Worker } from '@weir/runtime';
 import { JOB_CACHE_DIR } from './cache-dir.js';
-import { connectNats, connectorConnections } from './nats.js';
-import { connectRedis } from './redis.js';
-import { fatalOnEscalate, Resources, type ClusterConfig, type Running } from './roles.js';
+import { connectorConnections } from './nats.js';
+import { connectRole, fatalOnEscalate, Resources, type ClusterConfig, type Running } from './roles.js';
 
 /** A worker process: registers with whichever coordinator serves this cluster id. */
 export async function startWorker(c: ClusterConfig & { slots: number; workerId?: string }): Promise<Running> {
   // Whatever opened before a failure is closed again, so a failed start exits instead of hanging on an open socket.
   const res = new Resources();
   try {
-    const nc = await connectNats(c.natsUrl, 'weir-worker');
-    res.add(() => nc.drain());
-    const redis = await connectRedis(c.redisUrl, 'weir-worker');
-    res.add(() => redis.disconnect());
+    const { nc, redis } = await connectRole(c, res, 'weir-worker');
     const workerId = c.workerId ?? randomBytes(4).toString('hex');
     // Connectors get their own connection: a sink's burst of publishes must not queue ahead of the data channels.
     const conns = connectorConnections(c.natsUrl);

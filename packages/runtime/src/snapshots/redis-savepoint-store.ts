@@ -393,17 +393,17 @@ export class RedisSavepointStore implements SavepointStore {
           const id = key.slice(head.length, key.indexOf('}:', head.length));
           // An import's staged blobs expire by themselves; an import under way must keep them.
           if (!isSavepointId(id) || key.startsWith(`${this.keys(id).prefix}import:`)) continue;
-          byId.set(id, [...(byId.get(id) ?? []), key]);
+          const keys = byId.get(id);
+          if (keys) keys.push(key);
+          else byId.set(id, [key]);
         }
       } while (cursor !== '0');
     });
     const swept: string[] = [];
     for (const [id, found] of byId) {
-      if (this.writing.has(id)) continue;
       const keys = this.keys(id);
-      const others = found.filter((k) => k !== keys.meta);
-      if (others.length === 0 || others.length < found.length) continue;
-      const blobs = others.filter((k) => k !== keys.pending);
+      if (this.writing.has(id) || found.includes(keys.meta)) continue;
+      const blobs = found.filter((k) => k !== keys.pending);
       const done = await this.call('delete an orphaned savepoint (its age is read with OBJECT IDLETIME, which an LFU maxmemory-policy does not track)', () => this.redis.eval(SWEEP_ORPHAN, 2 + blobs.length, keys.meta, keys.pending, ...blobs, Math.ceil(olderThanMs / 1000)));
       if (done === 1) swept.push(id);
     }
