@@ -10,6 +10,7 @@ import { assertExact, deleteStream, publishKeys, publishMore, readHash } from '.
 const V1 = join(FIXTURES, 'sp-count.ts');
 const V2 = join(FIXTURES, 'sp-count-v2.ts');
 const FINISHED_SHARES = join(FIXTURES, 'finished-shares.ts');
+const CHURN = join(FIXTURES, 'sp-churn.ts');
 /** A second cluster's Redis: another database of the same server. */
 const REDIS_DB1 = `${REDIS_URL.replace(/\/\d*$/, '')}/1`;
 /** CPU burnt per record (loop iterations), so a job is still reading when a test stops it. */
@@ -365,6 +366,106 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     } finally {
       redis.disconnect();
     }
+  });
+
+  /** Keys of a Redis server matching `pattern` (SCAN, bounded). */
+  async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    for (let i = 0; i < 1000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      found.push(...keys);
+      cursor = next;
+      if (cursor === '0') return found;
+    }
+    throw new Error(`SCAN ${pattern} did not end`);
+  }
+
+  test("a savepoint of a running job refers to its checkpoints' blobs until it copied them in: checkpoints that drop them meanwhile, and the job's end, wait for the copy; resumed, every count exact", { timeout: 180_000 }, async () => {
+    const { stream, subject, hash } = names('pins');
+    let expected = await publishKeys(stream, subject, 100_000);
+    const c = new ProcessCluster();
+    clusters.push(c);
+    // Every copy waits 5 s; meanwhile checkpoints every 100 ms write new bases and drop those the savepoint refers to.
+    await c.start([], { WEIR_FAULT: 'slow-savepoint-copy:5000' });
+    c.startWorker('p1', {}, 2);
+    await c.waitForWorkers(1);
+    const job1 = await run(c, CHURN, 1, { stream, hash, spin: '200000' });
+    await waitForCheckpoint(c, job1);
+    await waitFor('some keys counted', async () => ((await readHash(hash)).size > 0 ? true : undefined), 60_000, 50);
+    const completed = async () => (await c.rest('GET', `/jobs/${job1}/checkpoints`)).body.counts.completed as number;
+    const taken = await weir(['savepoint', job1], c.env);
+    assert.equal(taken.code, 0, taken.stderr);
+    const id = taken.stdout.trim();
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const references = `weir:{${c.clusterId}:${id}}:references`;
+      assert.equal(await redis.exists(references), 1, 'COMPLETED before its copy');
+      const before = await completed();
+      await waitFor('checkpoints that complete while the copy waits', async () => ((await completed()) >= before + 3 ? true : undefined), 4_000, 50);
+      assert.equal(await redis.exists(references), 1, 'the copy still waits');
+      assert.equal((await c.job(job1)).state, 'RUNNING', 'the job still counts: its checkpoints drop bases');
+      // The job ends while the copy waits: its checkpoints' data goes only after the copy.
+      const cancel = await weir(['cancel', job1], c.env);
+      assert.equal(cancel.code, 0, cancel.stderr);
+      await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
+      await waitFor('job 1 ended, its data deleted', async () => ((await c.job(job1)).state === 'CANCELED' && (await keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`)).length === 0 ? true : undefined), 30_000, 100);
+      assert.doesNotMatch(c.output, /could not copy in|savepoint copy failed/);
+    } finally {
+      redis.disconnect();
+    }
+    // Resumed into a fresh hash, with every key once more: each count comes from the savepoint's state.
+    const hash2 = `${hash}:resumed`;
+    hashes.push({ url: REDIS_URL, key: hash2 });
+    const more = everyKey();
+    await publishMore(stream, subject, more, 100_000 + more.length);
+    expected = addAll(expected, more);
+    const job2 = await run(c, CHURN, 1, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
+    await waitForHash(hash2, expected);
+    assertExact(await readHash(hash2), expected);
+    assert.equal((await weir(['cancel', job2], c.env)).code, 0);
+  });
+
+  test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
+    const { stream, subject, hash } = names('copycrash');
+    let expected = await publishKeys(stream, subject, 20_000);
+    const c = new ProcessCluster();
+    clusters.push(c);
+    await c.start([], { WEIR_FAULT: 'before-savepoint-copy:1' });
+    c.startWorker('q1', {}, 2);
+    await c.waitForWorkers(1);
+    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
+    await waitForCheckpoint(c, job1);
+    assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);
+    await c.coordinatorExited(30_000);
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    let id: string;
+    try {
+      const listed = await redis.zrange(`weir:{${c.clusterId}}:savepoints`, 0, -1);
+      assert.equal(listed.length, 1, 'recorded before the coordinator died');
+      id = listed[0]!;
+      const references = `weir:{${c.clusterId}:${id}}:references`;
+      assert.equal(await redis.exists(references), 1, 'not copied yet');
+      await c.restartCoordinator();
+      // No one reads it: the coordinator copies it as it starts.
+      await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
+    } finally {
+      redis.disconnect();
+    }
+    const file = join(tmp, 'copied.weirsp');
+    const exported = await weir(['savepoint', 'export', id, file], c.env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const imported = await weir(['savepoint', 'import', file], cluster.env);
+    assert.equal(imported.code, 0, imported.stderr);
+    const hash2 = `${hash}:resumed`;
+    hashes.push({ url: REDIS_URL, key: hash2 });
+    const more = everyKey();
+    await publishMore(stream, subject, more, 20_000 + more.length);
+    expected = addAll(expected, more);
+    const job2 = await run(cluster, V1, 2, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
+    await waitForHash(hash2, expected);
+    assertExact(await readHash(hash2), expected);
+    assert.equal((await weir(['cancel', job2], cluster.env)).code, 0);
   });
 
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {

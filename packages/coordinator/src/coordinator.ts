@@ -137,12 +137,28 @@ export class Coordinator {
       supervisor: Supervision.resume(),
     });
     this.timer = setInterval(() => void this.tick(), 500);
-    void this.savepoints.compactor.sweep();
+    // Copies a predecessor left undone first (a compaction would wait for them anyway).
+    void this.copySavepointReferences().then(() => this.savepoints.compactor.sweep());
     const age = this.o.orphanSavepointAgeMs ?? DEFAULT_ORPHAN_SAVEPOINT_AGE_MS;
     void this.sweepOrphanSavepoints(age);
     // Capped: a timer over 2^31-1 ms would fire at once; an hour is often enough for any age.
     this.orphanTimer = setInterval(() => void this.sweepOrphanSavepoints(age), Math.min(Math.max(1_000, age), 3_600_000));
     this.orphanTimer.unref();
+  }
+
+  /**
+   * Makes every savepoint self-contained whose coordinator stopped before it copied in the job
+   * blobs it referred to (nothing deletes those blobs meanwhile: their job ended with that
+   * coordinator). A failure is logged; a reader of such a savepoint tries the copy again.
+   */
+  private async copySavepointReferences(): Promise<void> {
+    try {
+      for (const sp of await this.o.savepoints.list()) {
+        await this.o.savepoints.copyReferences(sp.id).catch((err: unknown) => this.log.error({ err, savepoint: sp.id }, 'savepoint could not copy in the job blobs it refers to'));
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not list the savepoints to finish their copies');
+    }
   }
 
   /** Deletes what savepoints never completed left; a failure is logged and tried again next time. */
@@ -435,7 +451,9 @@ export class Coordinator {
     job.checkpoints.abortAll('STOPPED', `job ${to}`);
     await job.checkpoints.idle();
     // A finished or canceled job's checkpoints are of no further use; a failed job's are kept to resume from.
-    if (to !== 'FAILED') await this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data'));
+    // So are the blobs of a job a savepoint could not copy in: a coordinator that starts copies them.
+    if (job.checkpoints.holdsSavepointBlobs) this.log.warn({ job: job.id }, 'checkpoint data kept: a savepoint still refers to it');
+    else if (to !== 'FAILED') await this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data'));
     void this.scheduleWaiting();
   }
 

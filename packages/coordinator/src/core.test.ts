@@ -13,7 +13,7 @@ import { Coordinator } from './coordinator.js';
 import { canTransition, transition } from './job-status.js';
 import { createRestServer } from './rest/server.js';
 import { schedule } from './scheduler.js';
-import { reportedBytes } from './job-checkpoints.js';
+import { reportedBytes, savepointReferences } from './job-checkpoints.js';
 import { vertexStatus } from './job.js';
 
 const desc = (p: number) => buildJob(defineJob({ name: 'j' }, (env) => env.source(generator({ count: 1 }), { uid: 's' }).rebalance().map((x) => x, { uid: 'm', parallelism: 1 }).sink(discard(), { uid: 'o', parallelism: 1 })), { parallelism: p }).description;
@@ -135,6 +135,23 @@ test('reportedBytes: a detached savepoint\'s bytes per operator, summed over sub
   assert.deepEqual(reportedBytes([]), {});
   assert.deepEqual(reportedBytes([ack({ constructor: 5, toString: 1 }), ack({ constructor: 7, toString: 1 })]), { constructor: 12, toString: 2 });
   assert.equal(reportedBytes([ack({ src: 18 }), ack({ src: undefined })]), undefined);
+});
+
+test('savepointReferences: each chained key group\'s part i from chain blob i, over every subtask and operator; a chain longer than its parts is refused', () => {
+  const refs = savepointReferences('j1', [
+    { operators: { count: { keyGroups: { 3: ['ks/count/3', 'ks/count/3/1', 'ks/count/3/2'], 4: ['ks/count/4'] }, savepointChains: { 3: ['ks/count/3/1-5-base', 'ks/count/3/1-6-delta'] } } } },
+    { operators: { count: { keyGroups: { 9: ['ks/count/9'] }, savepointChains: { 9: ['ks/count/9/1-6-base'] } }, src: { keyGroups: {}, operatorState: 'os/src/1' } } },
+  ]);
+  assert.deepEqual(refs, {
+    jobId: 'j1',
+    copies: [
+      { from: 'ks/count/3/1-5-base', to: 'ks/count/3' },
+      { from: 'ks/count/3/1-6-delta', to: 'ks/count/3/1' },
+      { from: 'ks/count/9/1-6-base', to: 'ks/count/9' },
+    ],
+  });
+  assert.deepEqual(savepointReferences('j1', []).copies, []);
+  assert.throws(() => savepointReferences('j1', [{ operators: { count: { keyGroups: { 1: ['ks/count/1'] }, savepointChains: { 1: ['a', 'b'] } } } }]), /WEIR_INTERNAL|2 blobs/);
 });
 
 test('a registered worker with no subscriber (its process is gone) is dropped: by the probe, and by a deployment that finds it', { timeout: 20_000 }, async () => {

@@ -1,12 +1,18 @@
 import type { ActorSystem } from '@weir/actors';
-import { crashPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { crashPoint, delayPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
+import { BlobPins, buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
 import { subtaskKey, type Job } from './job.js';
 
 /** Detached savepoints this process has come to record, for the `before-savepoint-record` crash point. */
 let savepointsRecorded = 0;
+/** Detached savepoints this process has recorded and not yet copied, for the `before-savepoint-copy` crash point. */
+let savepointsCopied = 0;
+
+/** Tries of a savepoint's copy of the job blobs it refers to, and the pause after a failed one. */
+const COPY_TRIES = 3;
+const COPY_RETRY_MS = 500;
 
 export interface JobCheckpointsSetup {
   readonly job: Job;
@@ -53,6 +59,8 @@ export class JobCheckpoints {
   private readonly detachedFinalizes = new Set<Promise<void>>();
   /** Checkpoint ids of detached savepoints being recorded. */
   private readonly finalizingDetached = new Set<number>();
+  /** Blobs dropped by discarded checkpoints, kept while detached savepoints may refer to them. */
+  private readonly pins = new BlobPins();
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
@@ -80,7 +88,12 @@ export class JobCheckpoints {
     if (detached) {
       const attempt = job.attempt;
       target = newSavepointId();
-      await this.s.savepoints.prepare(target, attempt);
+      // From before the workers capture: the savepoint may refer to any blob of the chains they hold.
+      this.pins.pin(target);
+      await this.s.savepoints.prepare(target, attempt).catch((e: unknown) => {
+        this.letGo(target!);
+        throw e;
+      });
       if (job.attempt !== attempt) {
         await this.abandon(target);
         throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
@@ -120,6 +133,23 @@ export class JobCheckpoints {
   /** Close a detached savepoint that will not complete and delete what its workers wrote. */
   private async abandon(target: string): Promise<void> {
     await this.s.savepoints.abandon(target, possibleSavepointNames(this.s.job.description.nodes)).catch((e: unknown) => this.log.warn({ err: e, savepoint: target }, 'abandoned savepoint not cleaned up'));
+    this.letGo(target);
+  }
+
+  /** Savepoint `target` no longer refers to the job's blobs: what it held back is deleted (in the queue). */
+  private letGo(target: string): void {
+    const free = this.pins.unpin(target);
+    if (free.length === 0) return;
+    const { job } = this.s;
+    this.queue = this.queue.then(() => this.s.store.deleteBlobs(job.id, free).catch((e: unknown) => this.log.warn({ err: e, blobs: free.length }, 'could not delete blobs no checkpoint needs')));
+  }
+
+  /**
+   * Whether a detached savepoint still refers to the job's blobs (its copy failed, or is under
+   * way): then the job's data must stay when it ends.
+   */
+  get holdsSavepointBlobs(): boolean {
+    return this.pins.held > 0;
   }
 
   /**
@@ -327,7 +357,7 @@ export class JobCheckpoints {
         // Deltas are shared by consecutive checkpoints: delete only what no retained one names.
         const garbage = unreferencedBlobs(dropped, [...this.completed.values()]);
         await this.s.store.removeCheckpoints(job.id, c.ids);
-        await this.s.store.deleteBlobs(job.id, garbage);
+        await this.s.store.deleteBlobs(job.id, this.pins.delete(garbage));
         return;
       }
       case 'fail-job':
@@ -357,6 +387,33 @@ export class JobCheckpoints {
     if (error === undefined) request?.resolve(savepoint);
     else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}`, { cause: error }));
     this.run(this.core.finalized(c.id, this.s.now(), error?.message));
+    if (savepoint) await this.copyReferences(savepoint.id);
+  }
+
+  /**
+   * After COMPLETED: copy the job blobs the savepoint refers to into it, then let go of them. A
+   * copy that keeps failing leaves them pinned (the job's data then stays when it ends), and the
+   * next coordinator to start copies them.
+   */
+  private async copyReferences(id: string): Promise<void> {
+    crashPoint('before-savepoint-copy', ++savepointsCopied);
+    await delayPoint('slow-savepoint-copy');
+    const started = this.s.now();
+    for (let i = 1; i <= COPY_TRIES; i++) {
+      try {
+        await this.s.savepoints.copyReferences(id);
+        this.log.debug({ savepoint: id, ms: this.s.now() - started }, 'savepoint copied in the blobs it referred to');
+        this.letGo(id);
+        return;
+      } catch (e) {
+        if (i === COPY_TRIES) {
+          this.log.error({ err: e, savepoint: id }, 'savepoint could not copy in the job blobs it refers to; they are kept with the job until a coordinator starts and copies them');
+          return;
+        }
+        this.log.warn({ err: e, savepoint: id, try: i }, 'savepoint copy failed; trying again');
+        await new Promise((r) => setTimeout(r, COPY_RETRY_MS));
+      }
+    }
   }
 
   /** Record a detached savepoint whose blobs every subtask wrote (no checkpoint of the job is made). */
@@ -376,7 +433,8 @@ export class JobCheckpoints {
     });
     const started = this.s.now();
     crashPoint('before-savepoint-record', ++savepointsRecorded);
-    const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason), reportedBytes(c.acks.map((a) => a.handle)));
+    const handles = c.acks.map((a) => a.handle);
+    const meta = await this.s.savepoints.complete(request.target, taken, this.savepointInfo(request.reason), reportedBytes(handles), savepointReferences(job.id, handles));
     this.log.info({ savepoint: meta.id, checkpoint: c.id, bytes: meta.sizeBytes, detached: true, completeMs: this.s.now() - started, ms: this.s.now() - c.timestamp }, 'savepoint completed');
     return meta;
   }
@@ -435,4 +493,22 @@ export function reportedBytes(acks: readonly SubtaskSnapshot[]): Record<string, 
     }
   }
   return bytes;
+}
+
+/**
+ * The job blobs a detached savepoint's parts are still made of: for every key group a subtask
+ * handed over as a chain (savepointChains), part i of the key group from chain blob i.
+ */
+export function savepointReferences(jobId: string, acks: readonly SubtaskSnapshot[]): SavepointReferences {
+  const copies: { from: string; to: string }[] = [];
+  for (const ack of acks) {
+    for (const op of Object.values(ack.operators)) {
+      for (const [g, chain] of Object.entries(op.savepointChains ?? {})) {
+        const parts = op.keyGroups[Number(g)] ?? [];
+        if (chain.length > parts.length) throw new WeirError('WEIR_INTERNAL', `a detached savepoint's key group ${g} has ${parts.length} parts for a chain of ${chain.length} blobs`);
+        chain.forEach((from, i) => copies.push({ from, to: parts[i]! }));
+      }
+    }
+  }
+  return { jobId, copies };
 }

@@ -3,10 +3,22 @@
  * reaches that point with a number of at least n, as a crash there would. Points:
  * `before-commit:<sink uid>:<subtask>` (n: the checkpoint being committed); in the coordinator,
  * `before-savepoint-record` (n: the detached savepoints it has come to record, this one included;
- * its workers have written its blobs).
+ * its workers have written its blobs) and `before-savepoint-copy` (n: the detached savepoints it
+ * has recorded, this one included, before it copies in the job blobs they refer to).
  */
 export function crashPoint(point: string, n: number): void {
   const fault = process.env.WEIR_FAULT;
   if (fault === undefined || !fault.startsWith(`${point}:`)) return;
   if (n >= Number(fault.slice(point.length + 1))) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * Fault injection for tests: `WEIR_FAULT=<point>:<ms>` makes every pass through a delay point wait
+ * that long, as a slow step there would. Points: in the coordinator, `slow-savepoint-copy` (before a
+ * detached savepoint copies in the job blobs it refers to).
+ */
+export async function delayPoint(point: string): Promise<void> {
+  const fault = process.env.WEIR_FAULT;
+  if (fault === undefined || !fault.startsWith(`${point}:`)) return;
+  await new Promise((resolve) => setTimeout(resolve, Number(fault.slice(point.length + 1))));
 }

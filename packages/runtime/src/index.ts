@@ -23,7 +23,7 @@ export { FileSnapshotStore } from './snapshots/file-store.js';
 export { PubAckPublisher, type PublishOutcome } from './channels/pub-acks.js';
 export { commitMarkerStream } from './connectors/jetstream-commits.js';
 export { isTransactional, FINAL_TRANSACTION, type TransactionalSinkWriter, type PreCommitted, type SourceFactory, type SinkFactory } from './connectors/types.js';
-export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator, type SavepointReason, type SavepointJobInfo, type SavepointStore } from './snapshots/savepoint-types.js';
+export { SAVEPOINT_FORMAT_VERSION, type SavepointMetadata, type SavepointOperator, type SavepointReason, type SavepointJobInfo, type SavepointReferences, type SavepointStore } from './snapshots/savepoint-types.js';
 export { compactionPlan, type SavepointCompaction } from './snapshots/savepoint-compaction.js';
 export { RedisSavepointStore, type RedisSavepointStoreOptions } from './snapshots/redis-savepoint-store.js';
 export { FileSavepointStore, type FileSavepointStoreOptions } from './snapshots/file-savepoint-store.js';
@@ -31,5 +31,5 @@ export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from '
 export { mergeChain } from './snapshots/chain-merge.js';
 export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
 export { inspectSavepoint, type InspectBlobReader, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';
-export { crashPoint } from './faults.js';
+export { crashPoint, delayPoint } from './faults.js';
 export { packAckNames, unpackAckNames } from './snapshots/ack-names.js';

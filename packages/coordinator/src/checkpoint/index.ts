@@ -13,3 +13,4 @@ export {
 } from './core.js';
 export { HISTORY_SIZE, type CheckpointStatsView, type CheckpointStatsEntry, type SubtaskCheckpointStatsView, type CheckpointStatus } from './stats.js';
 export { buildCompletedCheckpoint, unreferencedBlobs, type BuildCompletedCheckpointInput, type CompletedCheckpointAck } from './completed.js';
+export { BlobPins } from './blob-pins.js';

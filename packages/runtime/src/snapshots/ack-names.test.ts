@@ -12,10 +12,10 @@ function ack(groups: number, chain: number): SubtaskSnapshot {
   return { operators: { count: { keyGroups }, src: { keyGroups: {}, operatorState: 'os/src/0/1-7' } } };
 }
 
-test('ack names: packed and unpacked is the same snapshot, whatever the names (chains, savepoint parts, a name of another form, a uid with a slash)', () => {
+test('ack names: packed and unpacked is the same snapshot, whatever the names (chains, savepoint parts and their chains, a name of another form, a uid with a slash)', () => {
   const snapshot: SubtaskSnapshot = {
     operators: {
-      count: { keyGroups: { 0: ['ks/count/0/1-3-base', 'ks/count/0/1-4-delta'], 7: ['ks/count/7', 'ks/count/7/1', 'ks/count/7/2'], 9: ['other/name', 'ks/count/90/1-3-base'] }, savepointBytes: 12 },
+      count: { keyGroups: { 0: ['ks/count/0/1-3-base', 'ks/count/0/1-4-delta'], 7: ['ks/count/7', 'ks/count/7/1', 'ks/count/7/2'], 9: ['other/name', 'ks/count/90/1-3-base'] }, savepointBytes: 12, savepointChains: { 7: ['ks/count/7/1-3-base', 'ks/count/7/1-4-delta'] } },
       'a/b': { keyGroups: { 3: ['ks/a/b/3/2-9-base'] }, operatorState: 'os/a/b/0/2-9' },
       src: { keyGroups: {}, operatorState: 'os/src/0/1-7' },
     },
@@ -23,6 +23,7 @@ test('ack names: packed and unpacked is the same snapshot, whatever the names (c
   const packed = packAckNames(snapshot);
   assert.deepEqual(packed.operators.count!.keyGroups[0], ['/1-3-base', '/1-4-delta']);
   assert.deepEqual(packed.operators.count!.keyGroups[9], ['other/name', 'ks/count/90/1-3-base'], 'names without the prefix stay whole');
+  assert.deepEqual(packed.operators.count!.savepointChains, { 7: ['/1-3-base', '/1-4-delta'] }, 'a savepoint\'s chains too');
   assert.deepEqual(unpackAckNames(decodeWire(encodeWire(packed)) as SubtaskSnapshot), snapshot);
   assert.deepEqual(unpackAckNames(snapshot), snapshot, 'an unpacked snapshot is left as it is');
 });

@@ -9,17 +9,28 @@ import type { OperatorSubtaskSnapshot, SubtaskSnapshot } from './types.js';
 
 const prefixOf = (uid: string, group: string): string => `ks/${uid}/${group}`;
 
-/** `snapshot` with each key group's names relative to its prefix where they have it. */
+type Names = Readonly<Record<number, readonly string[]>>;
+
+/** Each key group's names mapped by `fn(name, prefix)`. */
+function mapNames(uid: string, byGroup: Names, fn: (name: string, prefix: string) => string): Record<number, readonly string[]> {
+  const out: Record<number, readonly string[]> = {};
+  for (const [g, names] of Object.entries(byGroup)) {
+    const prefix = prefixOf(uid, g);
+    out[Number(g)] = names.map((n) => fn(n, prefix));
+  }
+  return out;
+}
+
+// '/rest' for `${prefix}/rest`; a full name (never starting with '/') otherwise.
+const shorten = (n: string, prefix: string): string => (n.startsWith(`${prefix}/`) ? n.slice(prefix.length) : n);
+const lengthen = (n: string, prefix: string): string => (n.startsWith('/') ? `${prefix}${n}` : n);
+
+/** `snapshot` with each key group's names (and a savepoint's chains) relative to its prefix where they have it. */
 export function packAckNames(snapshot: SubtaskSnapshot): SubtaskSnapshot {
   const operators: Record<string, OperatorSubtaskSnapshot> = {};
   for (const [uid, op] of Object.entries(snapshot.operators)) {
-    const keyGroups: Record<number, readonly string[]> = {};
-    for (const [g, names] of Object.entries(op.keyGroups)) {
-      const prefix = prefixOf(uid, g);
-      // '/rest' for `${prefix}/rest`; a full name (never starting with '/') otherwise.
-      keyGroups[Number(g)] = names.map((n) => (n.startsWith(`${prefix}/`) ? n.slice(prefix.length) : n));
-    }
-    operators[uid] = { ...op, keyGroups, namesRelative: true };
+    const chains = op.savepointChains ? { savepointChains: mapNames(uid, op.savepointChains, shorten) } : {};
+    operators[uid] = { ...op, keyGroups: mapNames(uid, op.keyGroups, shorten), ...chains, namesRelative: true };
   }
   return { operators };
 }
@@ -32,13 +43,9 @@ export function unpackAckNames(snapshot: SubtaskSnapshot): SubtaskSnapshot {
       operators[uid] = op;
       continue;
     }
-    const keyGroups: Record<number, readonly string[]> = {};
-    for (const [g, names] of Object.entries(op.keyGroups)) {
-      const prefix = prefixOf(uid, g);
-      keyGroups[Number(g)] = names.map((n) => (n.startsWith('/') ? `${prefix}${n}` : n));
-    }
     const { namesRelative: _, ...rest } = op;
-    operators[uid] = { ...rest, keyGroups };
+    const chains = op.savepointChains ? { savepointChains: mapNames(uid, op.savepointChains, lengthen) } : {};
+    operators[uid] = { ...rest, keyGroups: mapNames(uid, op.keyGroups, lengthen), ...chains };
   }
   return { operators };
 }

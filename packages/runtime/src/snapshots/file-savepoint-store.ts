@@ -101,6 +101,7 @@ export class FileSavepointStore implements SavepointStore {
     });
   }
 
+  /** `references` are not needed here: the directory snapshot store hard-linked every part already. */
   async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata> {
     assertSameJob(taken, info);
     const paths = fileSavepointPaths(this.dir, id);
@@ -132,6 +133,11 @@ export class FileSavepointStore implements SavepointStore {
     } finally {
       this.writing.delete(id);
     }
+  }
+
+  /** Nothing to copy: the parts are hard links made while the savepoint was taken. */
+  async copyReferences(id: string): Promise<void> {
+    assertSavepointId(id);
   }
 
   async abandon(id: string): Promise<void> {

@@ -14,7 +14,7 @@ import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, s
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { isSavepointId, materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
-import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import type { SavepointJobInfo, SavepointMetadata, SavepointReferences, SavepointStore } from './savepoint-types.js';
 import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
 import type { BlobWrite, CompletedCheckpoint } from './types.js';
@@ -77,22 +77,43 @@ return {closed, sizes}`;
 /**
  * Close the fence, check the blobs and store the metadata, in one command: the record step of a
  * detached savepoint whose workers reported their bytes. KEYS[1] the pending marker, KEYS[2] meta,
- * KEYS[3] index, KEYS[4..] the blobs; ARGV json, score, id, the bytes the workers reported.
- * {1} done, {0} not pending, {2, i} blob i (from 1) missing, {3} metadata exists, {4, bytes} the
- * blobs hold other than the reported bytes. Nothing is stored unless every check passed.
+ * KEYS[3] index, KEYS[4] the references, KEYS[5..] the blobs (the savepoint's own, then the job
+ * blobs it refers to); ARGV json, score, id, the bytes the workers reported, the references' JSON
+ * ('' for none). {1} done, {0} not pending, {2, i} blob i (from 1) missing, {3} metadata exists,
+ * {4, bytes} the blobs hold other than the reported bytes. Nothing is stored unless every check
+ * passed; the references are stored with the metadata, so a savepoint is never listed without them.
  */
 const SEAL_AND_COMMIT = `
 if redis.call('DEL', KEYS[1]) ~= 1 then return {0} end
 local total = 0
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local size = redis.call('STRLEN', KEYS[i])
-  if size == 0 then return {2, i - 3} end
+  if size == 0 then return {2, i - 4} end
   total = total + size
 end
 if total ~= tonumber(ARGV[4]) then return {4, total} end
 if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {3} end
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+if #ARGV[5] > 0 then redis.call('SET', KEYS[4], ARGV[5]) end
 return {1}`;
+
+/**
+ * KEYS: n job blobs, then the n savepoint parts they become. COPY each; a part whose job blob is
+ * gone but which exists was copied by an earlier try. 0 done, i (from 1) the first pair that
+ * cannot be made.
+ */
+const COPY_REFERENCES = `
+local n = #KEYS / 2
+for i = 1, n do
+  if redis.call('COPY', KEYS[i], KEYS[n + i], 'REPLACE') ~= 1 and redis.call('EXISTS', KEYS[n + i]) == 0 then return i end
+end
+return 0`;
+
+/** SavepointReferences as stored: `copies` as [from, to] pairs. */
+interface StoredReferences {
+  readonly jobId: string;
+  readonly copies: readonly (readonly [string, string])[];
+}
 
 /**
  * KEYS[1] meta, KEYS[2] the pending marker, KEYS[3..] the other keys of one savepoint id; ARGV[1]
@@ -140,6 +161,8 @@ export class RedisSavepointStore implements SavepointStore {
   private readonly users = new SavepointUsers();
   /** Savepoints this process is writing (create; prepare until complete or abandon): never orphans. */
   private readonly writing = new Set<string>();
+  /** copyReferences under way, by savepoint id. */
+  private readonly copying = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -186,12 +209,16 @@ export class RedisSavepointStore implements SavepointStore {
     });
   }
 
-  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata> {
+  async complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>, references?: SavepointReferences): Promise<SavepointMetadata> {
     assertSameJob(taken, info);
     const keys = this.keys(id);
     const names = takenSavepointNames(taken);
     try {
-      if (operatorBytes) return await this.sealAndCommit(id, names, savepointMetadata(id, taken, info, operatorBytes, Date.now()));
+      const copies = references?.copies ?? [];
+      if (copies.length > 0 && references!.jobId !== taken.jobId) throw new RangeError(`savepoint ${id} of job ${taken.jobId} refers to blobs of job ${references!.jobId}`);
+      if (operatorBytes) return await this.sealAndCommit(id, names, savepointMetadata(id, taken, info, operatorBytes, Date.now()), copies.length > 0 ? references : undefined);
+      // Without the workers' figures every size is read back: the parts are copied in first.
+      if (copies.length > 0) await this.copyPairs(id, { jobId: references!.jobId, copies: copies.map((c) => [c.from, c.to]) });
       // The fence goes in the same step as the size reads: no worker write can land after them.
       const [closed, lengths] = (await this.call('complete a savepoint', () => this.redis.eval(SEAL, 1 + names.length, keys.pending, ...names.map((n) => keys.blob(n))))) as [number, number[]];
       if (closed !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
@@ -212,20 +239,35 @@ export class RedisSavepointStore implements SavepointStore {
     }
   }
 
-  /** The one-command record step: the metadata's sizes are the workers' figures, checked here against the blobs. */
-  private async sealAndCommit(id: string, names: readonly string[], metadata: SavepointMetadata): Promise<SavepointMetadata> {
+  /**
+   * The one-command record step: the metadata's sizes are the workers' figures, checked here against
+   * the blobs, the savepoint's own and the job's it refers to (which are kept until copyReferences).
+   */
+  private async sealAndCommit(id: string, names: readonly string[], metadata: SavepointMetadata, references: SavepointReferences | undefined): Promise<SavepointMetadata> {
     const keys = this.keys(id);
     const index = redisSavepointIndex(this.options.cluster);
+    const copies = references?.copies ?? [];
+    const referenced = new Set(copies.map((c) => c.to));
+    const all = new Set(names);
+    const unknown = copies.find((c) => !all.has(c.to));
+    if (unknown) throw new RangeError(`savepoint ${id} refers to '${unknown.from}' for '${unknown.to}', which is none of its blobs`);
+    const own = names.filter((n) => !referenced.has(n));
+    const job = references && redisJobKeys(this.options.cluster, references.jobId);
+    const stored: StoredReferences | undefined = references && { jobId: references.jobId, copies: copies.map((c) => [c.from, c.to]) };
+    const checked = [...own.map((n) => keys.blob(n)), ...copies.map((c) => job!.blob(c.from))];
     const [code, detail] = (await this.call('complete a savepoint', () =>
-      this.redis.eval(SEAL_AND_COMMIT, 3 + names.length, keys.pending, keys.meta, index, ...names.map((n) => keys.blob(n)), JSON.stringify(metadata), metadata.createdAt, id, metadata.sizeBytes),
+      this.redis.eval(SEAL_AND_COMMIT, 4 + checked.length, keys.pending, keys.meta, index, keys.references, ...checked, JSON.stringify(metadata), metadata.createdAt, id, metadata.sizeBytes, stored ? JSON.stringify(stored) : ''),
     )) as [number, number | undefined];
     switch (code) {
       case 1:
         return metadata;
       case 0:
         throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
-      case 2:
-        throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${names[detail! - 1]}' of savepoint ${id} was not written (${redisAddress(this.redis)}); the savepoint cannot be completed`);
+      case 2: {
+        const i = detail! - 1;
+        if (i < own.length) throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${own[i]}' of savepoint ${id} was not written (${redisAddress(this.redis)}); the savepoint cannot be completed`);
+        throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${copies[i - own.length]!.from}' of job ${references!.jobId}, which savepoint ${id} is made of, is missing (${redisAddress(this.redis)}); the savepoint cannot be completed`);
+      }
       case 3:
         throw savepointExists(id);
       default:
@@ -260,7 +302,42 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   async readBlobs(id: string, names: readonly string[]): Promise<Uint8Array[]> {
-    return this.users.read(id, () => this.readRaw(id, names));
+    return this.users.read(id, async () => {
+      await this.copyReferences(id);
+      return this.readRaw(id, names);
+    });
+  }
+
+  copyReferences(id: string): Promise<void> {
+    const keys = this.keys(id);
+    const running = this.copying.get(id);
+    if (running) return running;
+    const run = (async () => {
+      const json = await this.call('read what a savepoint refers to', () => this.redis.get(keys.references));
+      if (json === null) return;
+      await this.copyPairs(id, JSON.parse(json) as StoredReferences);
+      // Only once every part is there: a copy that stopped half way is done again by the next call.
+      await this.call('copy a savepoint\'s parts in', () => this.redis.unlink(keys.references));
+    })().finally(() => this.copying.delete(id));
+    this.copying.set(id, run);
+    return run;
+  }
+
+  /** COPY each referenced job blob into its part (a few scripts of up to PIPELINE_CHUNK pairs, all sent at once). */
+  private async copyPairs(id: string, refs: StoredReferences): Promise<void> {
+    const keys = this.keys(id);
+    const job = redisJobKeys(this.options.cluster, refs.jobId);
+    await this.call('copy a savepoint\'s parts in', () =>
+      allSettledOrThrow(
+        chunk(refs.copies, PIPELINE_CHUNK).map(async (part) => {
+          const failed = (await this.redis.eval(COPY_REFERENCES, 2 * part.length, ...part.map(([from]) => job.blob(from)), ...part.map(([, to]) => keys.blob(to)))) as number;
+          if (failed !== 0) {
+            const [from, to] = part[failed - 1]!;
+            throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${from}' of job ${refs.jobId} is missing (${redisAddress(this.redis)}), and savepoint ${id}'s part '${to}' was to be copied from it; the savepoint cannot be restored`);
+          }
+        }),
+      ),
+    );
   }
 
   private async readRaw(id: string, names: readonly string[]): Promise<Uint8Array[]> {
@@ -279,6 +356,7 @@ export class RedisSavepointStore implements SavepointStore {
     const keys = this.keys(id);
     await this.users.alone(id, async () => {
       await this.metadata(id);
+      await this.copying.get(id)?.catch(() => undefined); // its parts are deleted below, its references too
       // A restore or export under way would break off half way: it may finish first (bounded).
       await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
       const metadata = await this.metadata(id);
@@ -292,12 +370,13 @@ export class RedisSavepointStore implements SavepointStore {
               Object.keys(op.keyGroups).flatMap((g) => Array.from({ length: MAX_SAVEPOINT_PARTS - 1 }, (_, i) => savepointPartName(savepointKeyGroupBlob(uid, Number(g)), i + 1))),
             );
       await this.unlinkBlobs(keys, [...new Set([...savepointBlobNames(metadata), ...leftovers])]);
-      await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
+      await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).unlink(keys.references).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
     });
   }
 
   async exportStream(id: string): Promise<AsyncIterable<Uint8Array>> {
     await this.metadata(id);
+    await this.copyReferences(id);
     // The metadata is read again as a reader: a compaction between the two would have replaced it.
     return this.users.readStream(id, () => this.exportPieces(id));
   }
@@ -310,7 +389,11 @@ export class RedisSavepointStore implements SavepointStore {
     const keys = this.keys(id);
     const storage: CompactionStorage = {
       readMeta: async () => (await this.call('read a savepoint', () => this.redis.get(keys.meta))) ?? undefined,
-      readBlobs: (names) => this.readRaw(id, names),
+      // Inside the compaction's exclusive step, so a disposal waits for the copy and the compaction alike.
+      readBlobs: async (names) => {
+        await this.copyReferences(id);
+        return this.readRaw(id, names);
+      },
       writeBlobs: (blobs) => this.call('compact a savepoint', () => this.writeBlobs(keys.blob, blobs)),
       copyBlobs: (copies) =>
         this.call('compact a savepoint', async () => {
@@ -361,6 +444,7 @@ export class RedisSavepointStore implements SavepointStore {
   }
 
   private async materializeAsReader(id: string, target: Parameters<SavepointStore['materialize']>[1]): Promise<CompletedCheckpoint> {
+    await this.copyReferences(id);
     const from = this.keys(id);
     const to = redisJobKeys(this.options.cluster, target.jobId);
     const metadata = await this.metadata(id);

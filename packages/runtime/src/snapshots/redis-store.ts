@@ -34,13 +34,14 @@ return {1}`,
   weirSnapshotWrite: `${CHECK_ATTEMPT}
 for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
 return {1}`,
-  // Several savepoint blobs made from the job's chains. KEYS[1] savepoint pending marker, then per
-  // blob: its n chain blobs in order, then the n (or n+1 with a tail) savepoint parts they become.
-  // ARGV[1] attempt, ARGV[2] number of blobs, then per blob: n, tail ('' for none).
-  // {1, size, size, ...} when done, {2, key} if a chain blob is missing. COPY only: no Lua string
-  // and no growing value (APPEND into one blob took 2-4x as long). One call for many blobs: a
-  // script per blob cost the busy worker more CPU (one command to encode and write each) and
-  // took 1.5-2x as long in a side test of 64 key groups.
+  // Several savepoint key groups made from the job's chains. KEYS[1] savepoint pending marker, then
+  // per key group: its n chain blobs in order, then its tail's part if it has one. ARGV[1] attempt,
+  // ARGV[2] number of key groups, then per key group: n, tail ('' for none). {1, size, size, ...}
+  // when done, {2, key} if a chain blob is missing. The chain blobs are only measured: the
+  // savepoint refers to them until SavepointStore.copyReferences copies them in, after it
+  // completed (copying them here, 10-20 MB for 1M keys, took a third of a savepoint's time). One
+  // call for many key groups: a script each cost the busy worker more CPU and took 1.5-2x as long
+  // in a side test of 64 key groups.
   weirSnapshotChains: `${CHECK_ATTEMPT}
 local k = 2
 local sizes = {1}
@@ -49,10 +50,11 @@ for b = 1, tonumber(ARGV[2]) do
   local tail = ARGV[2 + 2 * b]
   local size = 0
   for i = 0, n - 1 do
-    if redis.call('COPY', KEYS[k + i], KEYS[k + n + i], 'REPLACE') ~= 1 then return {2, KEYS[k + i]} end
-    size = size + redis.call('STRLEN', KEYS[k + n + i])
+    local part = redis.call('STRLEN', KEYS[k + i])
+    if part == 0 then return {2, KEYS[k + i]} end
+    size = size + part
   end
-  k = k + 2 * n
+  k = k + n
   if #tail > 0 then
     redis.call('SET', KEYS[k], tail)
     size = size + #tail
@@ -181,7 +183,8 @@ export class RedisSnapshotStore implements SnapshotStore {
           const keys: string[] = [sp.pending];
           const args: (number | string | Buffer)[] = [attempt, chunk.length];
           for (const w of chunk) {
-            keys.push(...w.chain.map((n) => job.blob(n)), ...chainedWriteParts(w).map((n) => sp.blob(n)));
+            keys.push(...w.chain.map((n) => job.blob(n)));
+            if (w.tail) keys.push(sp.blob(chainedWriteParts(w).at(-1)!));
             args.push(w.chain.length, w.tail ? toBuffer(w.tail) : '');
           }
           return this.scripts.weirSnapshotChains(keys.length, ...keys, ...args);

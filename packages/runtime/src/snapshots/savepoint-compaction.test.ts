@@ -126,6 +126,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
   test('a compaction that stops before the metadata step leaves a savepoint of the same state; the next one finishes', T, async () => {
     const side = await backend.fresh();
     const sp = await partedSavepoint(side, 'job-interrupted');
+    await side.savepoints.copyReferences(sp.id); // the steps below read the savepoint's keys directly
     // The store's own steps over the same keys (real Redis), failing where the metadata would be replaced.
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
     try {
@@ -160,6 +161,7 @@ describe('RedisSavepointStore (an interrupted compaction)', () => {
 
       // Stopped after the metadata step, before the old parts were deleted: the disposal deletes them.
       const sp2 = await partedSavepoint(side, 'job-interrupted-late');
+      await side.savepoints.copyReferences(sp2.id);
       const late: CompactionStorage = {
         ...storage,
         readMeta: async () => (await redis.get(redisSavepointKeys(cluster, sp2.id).meta)) ?? undefined,

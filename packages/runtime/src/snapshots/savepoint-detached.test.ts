@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { applyKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
 import { keyGroupBlob } from './names.js';
 import { chainedWriteParts, newSavepointId } from './savepoint-names.js';
-import { fileBackend, INFO, redisBackend, savepointBlobs, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
+import { chainReferences, fileBackend, INFO, redisBackend, savepointBlobs, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
 import { rejectsWith, ROWS } from './store-testing.js';
 import type { CompletedCheckpoint } from './types.js';
 
@@ -112,7 +112,9 @@ for (const backend of [redisBackend(), fileBackend()]) {
         formatVersion: 1, id: 6, jobId: 'chained-job', attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
         operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: parts1 }, operatorState: {} } },
       };
-      const sp = await savepoints.complete(id, taken, INFO('chained-job'));
+      // Recorded as the coordinator does: the workers' bytes, and the chains the parts are made of.
+      const sp = await savepoints.complete(id, taken, INFO('chained-job'), { counter: total }, chainReferences('chained-job', writes));
+      await savepoints.copyReferences(id);
       assert.equal(sp.formatVersion, 2);
       assert.equal(sp.sizeBytes, total);
       assert.deepEqual(sp.operators.counter!.keyGroupParts, { 1: g1.length + 1 });

@@ -18,6 +18,11 @@ export interface RedisSavepointKeys {
   readonly meta: string;
   /** While a detached savepoint is taken: the job attempt whose workers may write its blobs (the fence). */
   readonly pending: string;
+  /**
+   * JSON SavepointReferences: the job blobs a completed savepoint still refers to, until
+   * copyReferences copied them in (then deleted).
+   */
+  readonly references: string;
   /** A blob's binary value, by its canonical name (savepoint-names.ts). */
   blob(name: string): string;
   /**
@@ -30,5 +35,5 @@ export interface RedisSavepointKeys {
 /** Keys of savepoint `id` in `cluster` (a token; the id is checked with assertSavepointId). */
 export function redisSavepointKeys(cluster: string, id: string): RedisSavepointKeys {
   const prefix = `weir:{${assertToken('cluster id', cluster)}:${assertSavepointId(id)}}:`;
-  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, blob: (name) => `${prefix}blob:${name}`, staged: (token, name) => `${prefix}import:${token}:blob:${name}` };
+  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, references: `${prefix}references`, blob: (name) => `${prefix}blob:${name}`, staged: (token, name) => `${prefix}import:${token}:blob:${name}` };
 }

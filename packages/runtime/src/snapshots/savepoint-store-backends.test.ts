@@ -16,8 +16,9 @@ import { FileSnapshotStore } from './file-store.js';
 import { keyGroupBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
-import { newSavepointId, savepointBlobNames } from './savepoint-names.js';
-import { fileBackend, INFO, partedSavepoint, REDIS_URL, redisBackend, RUN, savepointBlobs, stallFirstCall, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
+import { redisJobKeys } from './redis-keys.js';
+import { chainedWriteParts, newSavepointId, savepointBlobNames } from './savepoint-names.js';
+import { chainReferences, fileBackend, INFO, partedSavepoint, REDIS_URL, redisBackend, RUN, savepointBlobs, stallFirstCall, statePackr, T, writeCheckpoint } from './savepoint-store-fixtures.js';
 import { exportFile, onCommand, rejectsWith, scanAll, type SentCommand } from './store-testing.js';
 import type { CompletedCheckpoint } from './types.js';
 
@@ -72,6 +73,59 @@ describe('RedisSavepointStore specifics', () => {
     } finally {
       await spied.quit();
     }
+  });
+
+  test('a detached savepoint made of chains refers to the job\'s blobs until copyReferences copies them in; any store\'s reader copies first; a referenced blob that is gone is WEIR_SNAPSHOT_MISSING', T, async () => {
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const savepoints = new RedisSavepointStore(redis, { cluster }, snapshots);
+    /** A savepoint of `jobId`'s checkpoint with both key groups made of its chains, up to the record step. */
+    const take = async (jobId: string, beforeRecord?: (chains: string[][]) => Promise<void>) => {
+      const { checkpoint, blobs } = await writeCheckpoint(snapshots, jobId);
+      const writes = [{ name: 'ks/counter/1', chain: checkpoint.operators.counter!.keyGroups[1]! }, { name: 'ks/counter/0', chain: checkpoint.operators.counter!.keyGroups[0]! }];
+      const id = newSavepointId();
+      await savepoints.prepare(id, 1);
+      const bytes = await snapshots.writeSavepointChains(jobId, id, 1, writes);
+      await beforeRecord?.(writes.map((w) => [...w.chain]));
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 6, jobId, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: chainedWriteParts(writes[0]!) }, operatorState: {} } },
+      };
+      const expected = new Map(writes.flatMap((w) => w.chain.map((n, i): [string, Buffer] => [chainedWriteParts(w)[i]!, Buffer.from(blobs.get(n)!)])));
+      return { id, expected, record: () => savepoints.complete(id, taken, INFO(jobId), { counter: bytes }, chainReferences(jobId, writes)) };
+    };
+    const p = (id: string) => `weir:{${cluster}:${id}}:`;
+
+    const a = await take('refs-a');
+    const sp = await a.record();
+    assert.equal(sp.sizeBytes, [...a.expected.values()].reduce((n, b) => n + b.length, 0), 'the referenced blobs count');
+    assert.equal(await redis.exists(`${p(a.id)}blob:ks/counter/1/1`), 0, 'not copied by the record step');
+    assert.equal(await redis.exists(`${p(a.id)}references`), 1);
+    // Another store instance (a coordinator that took over) reads it: the copy is made first.
+    const other = new RedisSavepointStore(redis, { cluster }, snapshots);
+    const read = await savepointBlobs(other, a.id);
+    for (const [n, b] of a.expected) assert.ok(read.get(n)!.equals(b), n);
+    assert.equal(await redis.exists(`${p(a.id)}references`), 0, 'self-contained now');
+    await savepoints.copyReferences(a.id); // idempotent
+    await snapshots.deleteJob('refs-a');
+    const after = await savepointBlobs(savepoints, a.id);
+    for (const [n, b] of a.expected) assert.ok(after.get(n)!.equals(b), `${n} after the job is gone`);
+    await savepoints.dispose(a.id);
+
+    // The job's blobs deleted before the copy (what JobCheckpoints' pins prevent): the copy cannot be made.
+    const b = await take('refs-b');
+    await b.record();
+    await snapshots.deleteJob('refs-b');
+    await rejectsWith(savepoints.copyReferences(b.id), 'WEIR_SNAPSHOT_MISSING', /of job refs-b is missing/);
+    await rejectsWith(savepoints.readBlobs(b.id, ['ks/counter/0']), 'WEIR_SNAPSHOT_MISSING');
+    await savepoints.dispose(b.id);
+    assert.deepEqual(await scanAll(redis, `${p(b.id)}*`), [], 'disposed, references and all');
+
+    // A chain blob gone before the record step: refused, nothing listed.
+    const c = await take('refs-c', async (chains) => void (await redis.unlink(redisJobKeys(cluster, 'refs-c').blob(chains[0]![1]!))));
+    await rejectsWith(c.record(), 'WEIR_SNAPSHOT_MISSING', /of job refs-c, which savepoint .* is made of, is missing/);
+    assert.equal(await savepoints.get(c.id), undefined);
+    assert.deepEqual(await scanAll(redis, `${p(c.id)}*`), []);
+    await snapshots.deleteJob('refs-c');
   });
 
   test('create and materialize of one-blob chains copy on the server: no state bytes cross the network', T, async () => {

@@ -17,9 +17,9 @@ import { keyGroupBlob, operatorStateBlob } from './names.js';
 import { RedisSavepointStore } from './redis-savepoint-store.js';
 import { RedisSnapshotStore } from './redis-store.js';
 import { chainedWriteParts, newSavepointId, savepointBlobNames } from './savepoint-names.js';
-import type { SavepointJobInfo, SavepointMetadata, SavepointStore } from './savepoint-types.js';
+import type { SavepointJobInfo, SavepointMetadata, SavepointReferences, SavepointStore } from './savepoint-types.js';
 import { ROWS, scanAll } from './store-testing.js';
-import type { CompletedCheckpoint, SnapshotStore } from './types.js';
+import type { ChainedBlobWrite, CompletedCheckpoint, SnapshotStore } from './types.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 /** A second database: "another Redis" for export and import. */
@@ -170,7 +170,16 @@ export async function writeCheckpoint(snapshots: SnapshotStore, jobId: string, w
 /** Key group 1's rows in the savepoint `partedSavepoint` takes: the job's chain, then the tail's changes. */
 export const G1 = [...ROWS.g1Merged.map(([k, v]) => (k === 'x' ? ['x', { n: 99 }] : [k, v])), ['v', { n: 5 }]];
 
-/** A detached savepoint of a job whose key group 1 is a base and two deltas, plus a tail: 4 parts. */
+/** The references a coordinator hands to `complete` for these chained writes of job `jobId` (as savepointReferences does). */
+export function chainReferences(jobId: string, writes: readonly ChainedBlobWrite[]): SavepointReferences {
+  return { jobId, copies: writes.flatMap((w) => w.chain.map((from, i) => ({ from, to: chainedWriteParts(w)[i]! }))) };
+}
+
+/**
+ * A detached savepoint of a job whose key group 1 is a base and two deltas, plus a tail: 4 parts.
+ * Recorded as the coordinator does (the workers' bytes and the chains' references), not copied in:
+ * the first reader makes the Redis one self-contained.
+ */
 export async function partedSavepoint(side: Pick<Side, 'snapshots' | 'savepoints'>, jobId: string): Promise<SavepointMetadata> {
   const { snapshots, savepoints } = side;
   const { checkpoint } = await writeCheckpoint(snapshots, jobId);
@@ -180,12 +189,12 @@ export async function partedSavepoint(side: Pick<Side, 'snapshots' | 'savepoints
   const writes = [{ name: 'ks/counter/1', chain: g1, tail }, { name: 'ks/counter/0', chain: g0 }];
   const id = newSavepointId();
   await savepoints.prepare(id, 1);
-  await snapshots.writeSavepointChains(jobId, id, 1, writes);
+  const bytes = await snapshots.writeSavepointChains(jobId, id, 1, writes);
   const taken: CompletedCheckpoint = {
     formatVersion: 1, id: 6, jobId, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
     operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: { 0: ['ks/counter/0'], 1: chainedWriteParts(writes[0]!) }, operatorState: {} } },
   };
-  const sp = await savepoints.complete(id, taken, INFO(jobId));
+  const sp = await savepoints.complete(id, taken, INFO(jobId), { counter: bytes }, chainReferences(jobId, writes));
   assert.deepEqual(sp.operators.counter!.keyGroupParts, { 1: 4 });
   return sp;
 }

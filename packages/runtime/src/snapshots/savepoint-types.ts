@@ -64,6 +64,16 @@ export interface SavepointMetadata {
   readonly compactedAt?: number;
 }
 
+/**
+ * The parts of a detached savepoint that are still the job's own blobs when it completes: each key
+ * group made from a checkpoint chain names those blobs (`from`, the job's names) for its first parts
+ * (`to`, the savepoint's canonical part names). SavepointStore.copyReferences copies them in.
+ */
+export interface SavepointReferences {
+  readonly jobId: string;
+  readonly copies: readonly { readonly from: string; readonly to: string }[];
+}
+
 /** What the coordinator knows of the job when a savepoint completes (the checkpoint lacks it). */
 export interface SavepointJobInfo {
   readonly jobId: string;
@@ -96,8 +106,21 @@ export interface SavepointStore {
    * one is absent, WEIR_SAVEPOINT_NOT_FOUND if the savepoint was abandoned meanwhile.
    * `operatorBytes` (uid -> bytes, the workers' own figures): the store may record the savepoint
    * with them instead of reading every blob's size, after checking that they add up to what it holds.
+   * `references`: the parts the workers left as the job's blobs (SnapshotStore.writeSavepointChains
+   * of a store that does not copy chains): checked to exist and counted like the rest; the savepoint
+   * is whole once copyReferences resolves. A store whose snapshot store made every part ignores them.
    */
-  complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>): Promise<SavepointMetadata>;
+  complete(id: string, taken: CompletedCheckpoint, info: SavepointJobInfo, operatorBytes?: Readonly<Record<string, number>>, references?: SavepointReferences): Promise<SavepointMetadata>;
+  /**
+   * Make a completed savepoint self-contained: copy in the job blobs its `complete` was given as
+   * references, if the store left any (the Redis store does: the copy is off the savepoint's
+   * critical path). Until it resolves the caller keeps those job blobs (JobCheckpoints pins them).
+   * Idempotent, and concurrent calls share one copy; every reader of the savepoint (restore,
+   * export, inspection, compaction) waits for it first, and a coordinator that starts calls it for
+   * every savepoint, so a copy its predecessor left half done is finished before anything reads.
+   * WEIR_SNAPSHOT_MISSING if a referenced job blob is gone.
+   */
+  copyReferences(id: string): Promise<void>;
   /** Close a detached savepoint that failed for writes and delete whatever of `names` was written. */
   abandon(id: string, names: readonly string[]): Promise<void>;
   /** The metadata, or undefined if there is no such savepoint. */

@@ -48,6 +48,12 @@ export interface OperatorSubtaskSnapshot {
    * without reading every blob's size back.
    */
   readonly savepointBytes?: number;
+  /**
+   * Detached savepoints: per key group made from the job's checkpoint chain (ChainedBlobWrite), the
+   * chain's blob names, part i of the key group being made of `chain[i]`: the references a snapshot
+   * store that does not copy chains leaves for SavepointStore.complete and copyReferences.
+   */
+  readonly savepointChains?: Readonly<Record<number, readonly string[]>>;
   /** Only on the wire (ack-names.ts): `keyGroups` names are relative to `ks/<uid>/<group>`. */
   readonly namesRelative?: true;
 }
@@ -120,7 +126,10 @@ export interface SnapshotStore {
    * Make key groups of savepoint `savepointId` out of job `jobId`'s stored blobs (see
    * ChainedBlobWrite), inside the store: the chain's bytes do not travel. Fenced as
    * writeSavepointBlobs; a chain blob that is not stored is WEIR_SNAPSHOT_MISSING. Resolves with
-   * the bytes of the parts made.
+   * the bytes of every part, tails and chain blobs. The tails are written now; the chain's parts
+   * are made now (the directory store hard-links them) or left as references to the job's blobs
+   * (Redis: a copy of megabytes would hold up the savepoint), which the paired savepoint store's
+   * `complete` records and its `copyReferences` copies in.
    */
   writeSavepointChains(jobId: string, savepointId: string, attempt: number, writes: readonly ChainedBlobWrite[]): Promise<number>;
   /** Read blobs in the order asked; a missing one is WEIR_SNAPSHOT_MISSING. */

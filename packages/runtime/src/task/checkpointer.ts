@@ -73,10 +73,11 @@ export class Checkpointer {
    * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
    * packed blob is sent as soon as it is made, so the store takes it in while the next one is
    * packed (the socket write happens inside the capture). A key group whose checkpoint chain is
-   * stored comes as a chained write (the chain plus the rows changed since): the store copies the
-   * job's blobs into the savepoint's parts once every earlier checkpoint write of this subtask is
-   * done, so each chain blob it names is there. The job's checkpoint chains are not touched, so a failed
-   * write only declines the savepoint.
+   * stored comes as a chained write (the chain plus the rows changed since): the store writes the
+   * tail and checks the chain's blobs once every earlier checkpoint write of this subtask is done,
+   * so each chain blob it names is there; the acknowledgement names the chains (savepointChains),
+   * which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
+   * not touched, so a failed write only declines the savepoint.
    */
   private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
     const { store, attempt, jobId } = this.s;
@@ -98,8 +99,8 @@ export class Checkpointer {
     }
     const syncMs = performance.now() - started;
     // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
-    // Nor can one be deleted first: the job's latest completed checkpoint names them until a later
-    // one completes, and every later checkpoint's writes go after these scripts on the same connection.
+    // Nor is one deleted before the savepoint holds a copy: the coordinator keeps every blob a
+    // checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
     /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and chained writes' tails. */
     const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
       const chained = p.chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, p.chained)) : 0;
@@ -111,10 +112,11 @@ export class Checkpointer {
       this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `savepoint write failed: ${(e as Error).message}` });
     };
     Promise.all(parts.map(stored)).then((bytes) => {
-      // Each operator's bytes as the store holds them (chains are copied inside the store): the
-      // coordinator records the savepoint with these figures, which the store checks.
+      // Each operator's bytes as the store holds them or refers to them (chains stay the job's
+      // blobs in Redis until the savepoint completed): the coordinator records the savepoint with
+      // these figures, which the store checks, and the chains its parts are made of.
       const operators: Record<string, OperatorSubtaskSnapshot> = {};
-      parts.forEach((p, i) => (operators[p.uid] = { ...p.snapshot, savepointBytes: bytes[i]!.held }));
+      parts.forEach((p, i) => (operators[p.uid] = { ...p.snapshot, savepointBytes: bytes[i]!.held, ...chainsOf(p.snapshot, p.chained) }));
       const writtenBytes = bytes.reduce((n, b) => n + b.sent, 0);
       const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes };
       this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
@@ -167,4 +169,16 @@ export class Checkpointer {
   settled(): Promise<void> {
     return this.writes;
   }
+}
+
+/** The `savepointChains` of an operator's acknowledgement: each chained key group's job chain, by group. */
+function chainsOf(snapshot: OperatorSubtaskSnapshot, chained: readonly ChainedBlobWrite[]): Pick<OperatorSubtaskSnapshot, 'savepointChains'> {
+  if (chained.length === 0) return {};
+  const byName = new Map(chained.map((c) => [c.name, c.chain]));
+  const chains: Record<number, readonly string[]> = {};
+  for (const [g, parts] of Object.entries(snapshot.keyGroups)) {
+    const chain = parts[0] === undefined ? undefined : byName.get(parts[0]);
+    if (chain) chains[Number(g)] = chain;
+  }
+  return { savepointChains: chains };
 }
