@@ -450,10 +450,9 @@ export class Coordinator {
     await this.o.dataPlane.dispose(job.id, job.attempt).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete the attempt stream'));
     job.checkpoints.abortAll('STOPPED', `job ${to}`);
     await job.checkpoints.idle();
-    // A finished or canceled job's checkpoints are of no further use; a failed job's are kept to resume from.
-    // So are the blobs of a job a savepoint could not copy in: a coordinator that starts copies them.
-    if (job.checkpoints.holdsSavepointBlobs) this.log.warn({ job: job.id }, 'checkpoint data kept: a savepoint still refers to it');
-    else if (to !== 'FAILED') await this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data'));
+    // A finished or canceled job's checkpoints are of no further use (once no savepoint refers to
+    // their blobs); a failed job's are kept to resume from.
+    if (to !== 'FAILED') await job.checkpoints.whenReleased(() => this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data')));
     void this.scheduleWaiting();
   }
 

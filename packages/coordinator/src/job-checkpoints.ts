@@ -10,9 +10,14 @@ let savepointsRecorded = 0;
 /** Detached savepoints this process has recorded and not yet copied, for the `before-savepoint-copy` crash point. */
 let savepointsCopied = 0;
 
-/** Tries of a savepoint's copy of the job blobs it refers to, and the pause after a failed one. */
+/**
+ * Tries of a savepoint's copy of the job blobs it refers to that the job's end waits for, and the
+ * pause after a failed one (then doubled, up to the maximum, for the tries in the background).
+ */
 const COPY_TRIES = 3;
 const COPY_RETRY_MS = 500;
+const COPY_RETRY_MAX_MS = 30_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export interface JobCheckpointsSetup {
   readonly job: Job;
@@ -61,6 +66,8 @@ export class JobCheckpoints {
   private readonly finalizingDetached = new Set<number>();
   /** Blobs dropped by discarded checkpoints, kept while detached savepoints may refer to them. */
   private readonly pins = new BlobPins();
+  /** What waits for the pins to be let go (whenReleased). */
+  private readonly released: (() => Promise<void>)[] = [];
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
@@ -139,17 +146,21 @@ export class JobCheckpoints {
   /** Savepoint `target` no longer refers to the job's blobs: what it held back is deleted (in the queue). */
   private letGo(target: string): void {
     const free = this.pins.unpin(target);
-    if (free.length === 0) return;
     const { job } = this.s;
-    this.queue = this.queue.then(() => this.s.store.deleteBlobs(job.id, free).catch((e: unknown) => this.log.warn({ err: e, blobs: free.length }, 'could not delete blobs no checkpoint needs')));
+    if (free.length > 0) this.queue = this.queue.then(() => this.s.store.deleteBlobs(job.id, free).catch((e: unknown) => this.log.warn({ err: e, blobs: free.length }, 'could not delete blobs no checkpoint needs')));
+    if (this.pins.held > 0) return;
+    for (const fn of this.released.splice(0)) this.queue = this.queue.then(fn);
   }
 
   /**
-   * Whether a detached savepoint still refers to the job's blobs (its copy failed, or is under
-   * way): then the job's data must stay when it ends.
+   * Runs `fn` (the deletion of an ended job's data) once no detached savepoint refers to the job's
+   * blobs any more: at once (resolves when it is done), or when the last one lets go (its copy made
+   * after all, or abandoned; resolves at once).
    */
-  get holdsSavepointBlobs(): boolean {
-    return this.pins.held > 0;
+  async whenReleased(fn: () => Promise<void>): Promise<void> {
+    if (this.pins.held === 0) return fn();
+    this.log.warn({ savepoints: this.pins.held }, 'the job\'s checkpoint data is kept until the savepoints that refer to it have copied it in');
+    this.released.push(fn);
   }
 
   /**
@@ -266,6 +277,7 @@ export class JobCheckpoints {
     if (commands.length === 0) return;
     // A detached savepoint's finalize touches only the savepoint store: it need not wait behind the
     // checkpoints' metadata writes and deletions (tens of ms under load), and nothing waits for it.
+    // (Its trigger stays in the queue: a source drops a barrier older than one it has seen.)
     const queued = commands.filter((c) => !(c.type === 'finalize' && c.detached));
     for (const c of commands) {
       if (c.type !== 'finalize' || !c.detached) continue;
@@ -374,12 +386,16 @@ export class JobCheckpoints {
     const request = this.requests.get(c.id);
     let savepoint: SavepointMetadata | undefined;
     let error: Error | undefined;
+    /** The store could not say whether it recorded the savepoint: nothing may be deleted yet. */
+    let unknown = false;
     this.finalizingDetached.add(c.id);
     try {
       savepoint = await this.completeDetached(c, request);
     } catch (e) {
       error = e as Error;
-      if (request?.target) await this.abandon(request.target);
+      unknown = e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_STORE_UNAVAILABLE';
+      // What an unknown outcome left is copied in below if it was recorded, or swept as an orphan if not.
+      if (request?.target && !unknown) await this.abandon(request.target);
     } finally {
       this.finalizingDetached.delete(c.id);
     }
@@ -387,33 +403,43 @@ export class JobCheckpoints {
     if (error === undefined) request?.resolve(savepoint);
     else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}`, { cause: error }));
     this.run(this.core.finalized(c.id, this.s.now(), error?.message));
-    if (savepoint) await this.copyReferences(savepoint.id);
+    if (request?.target && (savepoint || unknown)) await this.copyReferences(request.target);
   }
 
   /**
-   * After COMPLETED: copy the job blobs the savepoint refers to into it, then let go of them. A
-   * copy that keeps failing leaves them pinned (the job's data then stays when it ends), and the
-   * next coordinator to start copies them.
+   * After COMPLETED (or a record step of unknown outcome): copy the job blobs the savepoint refers
+   * to into it, then let go of them. The first tries run here (the job's end waits for them); if
+   * they fail the copy goes on trying in the background, with growing pauses, and the blobs stay
+   * pinned until it succeeds. A referenced blob that is gone cannot come back: then it gives up.
    */
   private async copyReferences(id: string): Promise<void> {
     crashPoint('before-savepoint-copy', ++savepointsCopied);
     await delayPoint('slow-savepoint-copy');
     const started = this.s.now();
-    for (let i = 1; i <= COPY_TRIES; i++) {
+    const attempt = async (n: number): Promise<boolean> => {
       try {
         await this.s.savepoints.copyReferences(id);
-        this.log.debug({ savepoint: id, ms: this.s.now() - started }, 'savepoint copied in the blobs it referred to');
+        this.log.debug({ savepoint: id, ms: this.s.now() - started, tries: n }, 'savepoint copied in the blobs it referred to');
         this.letGo(id);
-        return;
+        return true;
       } catch (e) {
-        if (i === COPY_TRIES) {
-          this.log.error({ err: e, savepoint: id }, 'savepoint could not copy in the job blobs it refers to; they are kept with the job until a coordinator starts and copies them');
-          return;
+        if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_MISSING') {
+          this.log.error({ err: e, savepoint: id }, 'savepoint cannot be made whole: a job blob it refers to is gone');
+          this.letGo(id);
+          return true;
         }
-        this.log.warn({ err: e, savepoint: id, try: i }, 'savepoint copy failed; trying again');
-        await new Promise((r) => setTimeout(r, COPY_RETRY_MS));
+        this.log.warn({ err: e, savepoint: id, try: n }, 'savepoint could not copy in the job blobs it refers to; trying again (they are kept until then)');
+        return false;
       }
+    };
+    for (let n = 1; n <= COPY_TRIES; n++) {
+      if (await attempt(n)) return;
+      await sleep(COPY_RETRY_MS * n);
     }
+    // Not awaited: the job's end must not wait for a store that is down; it deletes the job's data once this lets go.
+    void (async () => {
+      for (let n = COPY_TRIES + 1; !(await attempt(n)); n++) await sleep(Math.min(COPY_RETRY_MAX_MS, COPY_RETRY_MS * 2 ** (n - COPY_TRIES)));
+    })();
   }
 
   /** Record a detached savepoint whose blobs every subtask wrote (no checkpoint of the job is made). */

@@ -43,9 +43,10 @@ export interface SubtaskRef {
 /**
  * Version of the control messages between coordinator and workers; raised when they change in a
  * way the other side would misread (2: acknowledgements' key-group names are relative, actor
- * messages over 64 KiB are deflated). A coordinator refuses a worker of another version.
+ * messages over 64 KiB are deflated; 3: a detached savepoint's key groups refer to the job's chain
+ * blobs, which the coordinator copies in). A coordinator refuses a worker of another version.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export interface RegisterWorker {
   readonly type: 'register';

@@ -337,6 +337,19 @@ test('subtaskFinished of the last awaited subtask with no acks at all still fina
   assert.deepEqual(core.subtaskFinished('c', 110), [{ type: 'finalize', id: 1, timestamp: 100, acks: [], savepoint: false, detached: false }]);
 });
 
+test('a detached savepoint aborted while it is recorded, which then completes after all, is not retained: the latest checkpoint stays', () => {
+  const core = started({ retained: 1 });
+  const cp1 = manual(core, 5);
+  ackAll(core, cp1, 6);
+  core.finalized(cp1, 7);
+  const r = core.trigger(10, { detached: true });
+  const sp = r.result === 'triggered' ? r.id : -1;
+  ackAll(core, sp, 20);
+  core.abortAll('JOB_FAILOVER', 'worker lost', 21);
+  assert.deepEqual(core.finalized(sp, 22), [], 'no discard of the checkpoint the next attempt restores');
+  assert.deepEqual(core.stats(22).retained, [cp1]);
+});
+
 test('abortAll ends the attempt without counting failures; start() resumes with continuing ids', () => {
   const core = started({ tolerableFailures: 0, maxConcurrent: 2 });
   core.tick(100);

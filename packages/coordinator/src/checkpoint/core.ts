@@ -307,7 +307,8 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
 
   private fail(p: PendingCheckpoint<H>, reason: CheckpointFailureReason, message: string, now: number, commands: CheckpointCommand<H>[]): void {
     this.pending.delete(p.id);
-    if (p.finalizing) this.abortedWhileFinalizing.add(p.id);
+    // A detached savepoint that completes after all is no checkpoint of the job: never retained.
+    if (p.finalizing && !p.detached) this.abortedWhileFinalizing.add(p.id);
     p.record.fail(now, reason, message);
     this.tracker.onFailed(p.record);
     commands.push({ type: 'abort', id: p.id, reason, message });

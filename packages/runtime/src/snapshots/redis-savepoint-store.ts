@@ -92,20 +92,24 @@ for i = 5, #KEYS do
   total = total + size
 end
 if total ~= tonumber(ARGV[4]) then return {4, total} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX') then return {3} end
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then return {3} end
 if #ARGV[5] > 0 then redis.call('SET', KEYS[4], ARGV[5]) end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
 return {1}`;
 
 /**
- * KEYS: n job blobs, then the n savepoint parts they become. COPY each; a part whose job blob is
- * gone but which exists was copied by an earlier try. 0 done, i (from 1) the first pair that
- * cannot be made.
+ * KEYS[1] the references, then n job blobs, then the n savepoint parts they become; ARGV[1] '1' if
+ * the references must still be stored (a disposal deletes them before the parts, so a copy never
+ * makes parts of a savepoint being disposed). COPY each; a part whose job blob is gone but which
+ * exists was copied by an earlier try. 0 done, -1 no references any more, i (from 1) the first
+ * pair that cannot be made.
  */
 const COPY_REFERENCES = `
-local n = #KEYS / 2
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local n = (#KEYS - 1) / 2
 for i = 1, n do
-  if redis.call('COPY', KEYS[i], KEYS[n + i], 'REPLACE') ~= 1 and redis.call('EXISTS', KEYS[n + i]) == 0 then return i end
+  if redis.call('COPY', KEYS[1 + i], KEYS[1 + n + i], 'REPLACE') ~= 1 and redis.call('EXISTS', KEYS[1 + n + i]) == 0 then return i end
 end
 return 0`;
 
@@ -218,7 +222,7 @@ export class RedisSavepointStore implements SavepointStore {
       if (copies.length > 0 && references!.jobId !== taken.jobId) throw new RangeError(`savepoint ${id} of job ${taken.jobId} refers to blobs of job ${references!.jobId}`);
       if (operatorBytes) return await this.sealAndCommit(id, names, savepointMetadata(id, taken, info, operatorBytes, Date.now()), copies.length > 0 ? references : undefined);
       // Without the workers' figures every size is read back: the parts are copied in first.
-      if (copies.length > 0) await this.copyPairs(id, { jobId: references!.jobId, copies: copies.map((c) => [c.from, c.to]) });
+      if (copies.length > 0) await this.copyPairs(id, { jobId: references!.jobId, copies: copies.map((c) => [c.from, c.to]) }, false);
       // The fence goes in the same step as the size reads: no worker write can land after them.
       const [closed, lengths] = (await this.call('complete a savepoint', () => this.redis.eval(SEAL, 1 + names.length, keys.pending, ...names.map((n) => keys.blob(n))))) as [number, number[]];
       if (closed !== 1) throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
@@ -232,7 +236,9 @@ export class RedisSavepointStore implements SavepointStore {
       await this.commitMetadata(metadata);
       return metadata;
     } catch (err) {
-      await this.unlinkBlobs(keys, names).catch(() => undefined);
+      // A lost reply may hide a record step that ran: then nothing may be deleted (what an
+      // unrecorded savepoint left is swept as an orphan later).
+      if (!(err instanceof WeirError && err.code === 'WEIR_SNAPSHOT_STORE_UNAVAILABLE')) await this.unlinkBlobs(keys, names).catch(() => undefined);
       throw err;
     } finally {
       this.writing.delete(id);
@@ -315,7 +321,7 @@ export class RedisSavepointStore implements SavepointStore {
     const run = (async () => {
       const json = await this.call('read what a savepoint refers to', () => this.redis.get(keys.references));
       if (json === null) return;
-      await this.copyPairs(id, JSON.parse(json) as StoredReferences);
+      await this.copyPairs(id, JSON.parse(json) as StoredReferences, true);
       // Only once every part is there: a copy that stopped half way is done again by the next call.
       await this.call('copy a savepoint\'s parts in', () => this.redis.unlink(keys.references));
     })().finally(() => this.copying.delete(id));
@@ -323,14 +329,18 @@ export class RedisSavepointStore implements SavepointStore {
     return run;
   }
 
-  /** COPY each referenced job blob into its part (a few scripts of up to PIPELINE_CHUNK pairs, all sent at once). */
-  private async copyPairs(id: string, refs: StoredReferences): Promise<void> {
+  /**
+   * COPY each referenced job blob into its part (a few scripts of up to PIPELINE_CHUNK pairs, all
+   * sent at once); `stored`: only while the references are stored (not once a disposal began).
+   */
+  private async copyPairs(id: string, refs: StoredReferences, stored: boolean): Promise<void> {
     const keys = this.keys(id);
     const job = redisJobKeys(this.options.cluster, refs.jobId);
     await this.call('copy a savepoint\'s parts in', () =>
       allSettledOrThrow(
         chunk(refs.copies, PIPELINE_CHUNK).map(async (part) => {
-          const failed = (await this.redis.eval(COPY_REFERENCES, 2 * part.length, ...part.map(([from]) => job.blob(from)), ...part.map(([, to]) => keys.blob(to)))) as number;
+          const failed = (await this.redis.eval(COPY_REFERENCES, 1 + 2 * part.length, keys.references, ...part.map(([from]) => job.blob(from)), ...part.map(([, to]) => keys.blob(to)), stored ? '1' : '0')) as number;
+          if (failed === -1) return; // disposed meanwhile
           if (failed !== 0) {
             const [from, to] = part[failed - 1]!;
             throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${from}' of job ${refs.jobId} is missing (${redisAddress(this.redis)}), and savepoint ${id}'s part '${to}' was to be copied from it; the savepoint cannot be restored`);
@@ -360,7 +370,9 @@ export class RedisSavepointStore implements SavepointStore {
       // A restore or export under way would break off half way: it may finish first (bounded).
       await this.users.idle(id, this.options.disposeWaitMs ?? DISPOSE_READERS_WAIT_MS);
       const metadata = await this.metadata(id);
-      // Blobs first: if this stops half way, the metadata is still there and a second dispose finishes.
+      // The references first, so no copy makes parts again; then the blobs: if this stops half
+      // way, the metadata is still there and a second dispose finishes.
+      await this.call('dispose a savepoint', () => this.redis.unlink(keys.references));
       // A compacted one: every part name of its key groups too, since a compaction whose readers
       // outlasted it (or that stopped after its metadata step) left the old parts.
       const leftovers =
@@ -370,7 +382,7 @@ export class RedisSavepointStore implements SavepointStore {
               Object.keys(op.keyGroups).flatMap((g) => Array.from({ length: MAX_SAVEPOINT_PARTS - 1 }, (_, i) => savepointPartName(savepointKeyGroupBlob(uid, Number(g)), i + 1))),
             );
       await this.unlinkBlobs(keys, [...new Set([...savepointBlobNames(metadata), ...leftovers])]);
-      await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).unlink(keys.references).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
+      await this.call('dispose a savepoint', () => this.redis.multi().unlink(keys.meta).zrem(redisSavepointIndex(this.options.cluster), id).exec().then(checkExec));
     });
   }
 

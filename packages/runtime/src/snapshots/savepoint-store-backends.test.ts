@@ -120,6 +120,14 @@ describe('RedisSavepointStore specifics', () => {
     await savepoints.dispose(b.id);
     assert.deepEqual(await scanAll(redis, `${p(b.id)}*`), [], 'disposed, references and all');
 
+    // Disposed before its copy: a copy asked for afterwards makes nothing.
+    const d = await take('refs-d');
+    await d.record();
+    await savepoints.dispose(d.id);
+    await savepoints.copyReferences(d.id);
+    assert.deepEqual(await scanAll(redis, `${p(d.id)}*`), [], 'no part made again');
+    await snapshots.deleteJob('refs-d');
+
     // A chain blob gone before the record step: refused, nothing listed.
     const c = await take('refs-c', async (chains) => void (await redis.unlink(redisJobKeys(cluster, 'refs-c').blob(chains[0]![1]!))));
     await rejectsWith(c.record(), 'WEIR_SNAPSHOT_MISSING', /of job refs-c, which savepoint .* is made of, is missing/);

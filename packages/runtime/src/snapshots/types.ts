@@ -11,10 +11,11 @@ export interface BlobWrite {
 }
 
 /**
- * A detached savepoint's key group made in the store from the job's own stored blobs: each blob of
- * the chain (a full base, then deltas, names as in names.ts) copied into a part of the savepoint
- * (`name`, then `name/1`, …; chainedWriteParts), then `tail` (a delta of the rows changed since,
- * if any) as the last part: the whole state of the key group, without packing it again.
+ * A detached savepoint's key group made from the job's own stored blobs: each blob of the chain (a
+ * full base, then deltas, names as in names.ts) becomes a part of the savepoint (`name`, then
+ * `name/1`, …; chainedWriteParts; linked at once, or on Redis copied in once the savepoint
+ * completed), then `tail` (a delta of the rows changed since, if any) is the last part: the whole
+ * state of the key group, without packing it again.
  */
 export interface ChainedBlobWrite {
   readonly name: string;

@@ -109,8 +109,8 @@ export class SnapshotStrategy {
   /**
    * A detached savepoint: the whole state of each key group with state, under canonical names;
    * chains and dirty marks are left alone. A key group whose chain is stored (every capture since
-   * the restore or the last base) is handed over as that chain plus a delta of its dirty rows, for
-   * the store to copy into the savepoint's parts (ChainedBlobWrite): only what changed since the
+   * the restore or the last base) is handed over as that chain plus a delta of its dirty rows, whose
+   * blobs become the savepoint's parts (ChainedBlobWrite): only what changed since the
    * last capture is packed. A key group without a chain (never captured), or whose parts would pass
    * MAX_SAVEPOINT_PARTS, is packed as one full base. Emitting chained writes needs `emit` (the
    * caller knows the job's store); without it every key group is packed.
