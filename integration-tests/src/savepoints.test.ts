@@ -426,6 +426,45 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal((await weir(['cancel', job2], c.env)).code, 0);
   });
 
+  test("a savepoint whose copy fails while Redis is unreachable: the copy is tried again in the background, the ended job's data stays until it is made; resumed, every count exact", { timeout: 180_000 }, async () => {
+    const { stream, subject, hash } = names('retry');
+    let expected = await publishKeys(stream, subject, 20_000);
+    const c = new ProcessCluster();
+    clusters.push(c);
+    // 3 tries while the job may end, then 3 more in the background (pauses of 1, 2 and 4 s) fail.
+    await c.start([], { WEIR_FAULT: 'fail-savepoint-copy:6' });
+    c.startWorker('r1', {}, 2);
+    await c.waitForWorkers(1);
+    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
+    await waitForCheckpoint(c, job1);
+    const taken = await weir(['savepoint', job1], c.env);
+    assert.equal(taken.code, 0, taken.stderr);
+    const id = taken.stdout.trim();
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const references = `weir:{${c.clusterId}:${id}}:references`;
+      const jobKeys = () => keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`);
+      assert.equal((await weir(['cancel', job1], c.env)).code, 0);
+      await waitFor('job 1 canceled', async () => ((await c.job(job1)).state === 'CANCELED' ? true : undefined), 30_000, 100);
+      assert.equal(await redis.exists(references), 1, 'not copied yet');
+      assert.ok((await jobKeys()).length > 0, "the ended job's data stays while the savepoint refers to it");
+      await waitFor('the copy made in the background', async () => ((await redis.exists(references)) === 0 ? true : undefined), 60_000, 100);
+      await waitFor("then the ended job's data deleted", async () => ((await jobKeys()).length === 0 ? true : undefined), 30_000, 100);
+      assert.match(c.output, /trying again/);
+    } finally {
+      redis.disconnect();
+    }
+    const hash2 = `${hash}:resumed`;
+    hashes.push({ url: REDIS_URL, key: hash2 });
+    const more = everyKey();
+    await publishMore(stream, subject, more, 20_000 + more.length);
+    expected = addAll(expected, more);
+    const job2 = await run(c, V1, 1, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
+    await waitForHash(hash2, expected);
+    assertExact(await readHash(hash2), expected);
+    assert.equal((await weir(['cancel', job2], c.env)).code, 0);
+  });
+
   test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
     const { stream, subject, hash } = names('copycrash');
     let expected = await publishKeys(stream, subject, 20_000);

@@ -178,6 +178,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.orphanTimer);
+    for (const job of this.jobs.values()) job.checkpoints?.close();
     await this.savepoints.compactor.stop();
     if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 import type { ActorSystem } from '@weir/actors';
-import { crashPoint, delayPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { crashPoint, delayPoint, failPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
 import { BlobPins, buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
@@ -68,6 +68,8 @@ export class JobCheckpoints {
   private readonly pins = new BlobPins();
   /** What waits for the pins to be let go (whenReleased). */
   private readonly released: (() => Promise<void>)[] = [];
+  /** The coordinator stopped (close). */
+  private closed = false;
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
@@ -399,11 +401,25 @@ export class JobCheckpoints {
     } finally {
       this.finalizingDetached.delete(c.id);
     }
+    let note = '';
+    if (unknown && request?.target) {
+      // The record step may have run: the savepoint then exists, and the request succeeded.
+      const found = await this.s.savepoints.get(request.target).catch(() => null);
+      if (found) {
+        savepoint = found;
+        error = undefined;
+      } else if (found === null) note = `; savepoint ${request.target} may have been recorded all the same (GET /savepoints/${request.target} says)`;
+    }
     this.requests.delete(c.id);
     if (error === undefined) request?.resolve(savepoint);
-    else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}`, { cause: error }));
+    else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}${note}`, { cause: error }));
     this.run(this.core.finalized(c.id, this.s.now(), error?.message));
     if (request?.target && (savepoint || unknown)) await this.copyReferences(request.target);
+  }
+
+  /** The coordinator stops: copies retried in the background end (the next coordinator makes them as it starts). */
+  close(): void {
+    this.closed = true;
   }
 
   /**
@@ -416,29 +432,36 @@ export class JobCheckpoints {
     crashPoint('before-savepoint-copy', ++savepointsCopied);
     await delayPoint('slow-savepoint-copy');
     const started = this.s.now();
+    /** True once settled: copied, or failed for good; false if the store was unavailable. */
     const attempt = async (n: number): Promise<boolean> => {
       try {
+        if (failPoint('fail-savepoint-copy')) throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', 'the savepoint copy failed here (WEIR_FAULT)');
         await this.s.savepoints.copyReferences(id);
         this.log.debug({ savepoint: id, ms: this.s.now() - started, tries: n }, 'savepoint copied in the blobs it referred to');
         this.letGo(id);
         return true;
       } catch (e) {
-        if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_MISSING') {
-          this.log.error({ err: e, savepoint: id }, 'savepoint cannot be made whole: a job blob it refers to is gone');
-          this.letGo(id);
-          return true;
+        if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_STORE_UNAVAILABLE') {
+          this.log.warn({ err: e, savepoint: id, try: n }, 'savepoint could not copy in the job blobs it refers to; trying again (they are kept until then)');
+          return false;
         }
-        this.log.warn({ err: e, savepoint: id, try: n }, 'savepoint could not copy in the job blobs it refers to; trying again (they are kept until then)');
-        return false;
+        // A blob gone, references that do not read: no try would do better, and holding the pins would stop the job's cleanup.
+        this.log.error({ err: e, savepoint: id }, 'savepoint cannot be made whole: the job blobs it refers to cannot be copied in');
+        this.letGo(id);
+        return true;
       }
     };
     for (let n = 1; n <= COPY_TRIES; n++) {
       if (await attempt(n)) return;
-      await sleep(COPY_RETRY_MS * n);
+      if (n < COPY_TRIES) await sleep(COPY_RETRY_MS * n);
     }
-    // Not awaited: the job's end must not wait for a store that is down; it deletes the job's data once this lets go.
+    // Not awaited: the job's end must not wait for a store that is down; it deletes the job's data
+    // once this lets go. It ends with the coordinator, leaving the copy to the next one.
     void (async () => {
-      for (let n = COPY_TRIES + 1; !(await attempt(n)); n++) await sleep(Math.min(COPY_RETRY_MAX_MS, COPY_RETRY_MS * 2 ** (n - COPY_TRIES)));
+      for (let n = COPY_TRIES + 1; !this.closed; n++) {
+        await sleep(Math.min(COPY_RETRY_MAX_MS, COPY_RETRY_MS * 2 ** (n - COPY_TRIES)));
+        if (this.closed || (await attempt(n))) return;
+      }
     })();
   }
 

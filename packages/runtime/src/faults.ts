@@ -22,3 +22,19 @@ export async function delayPoint(point: string): Promise<void> {
   if (fault === undefined || !fault.startsWith(`${point}:`)) return;
   await new Promise((resolve) => setTimeout(resolve, Number(fault.slice(point.length + 1))));
 }
+
+/** Passes through each fail point so far, by point. */
+const failed = new Map<string, number>();
+
+/**
+ * Fault injection for tests: `WEIR_FAULT=<point>:<n>` makes the first n passes through a fail point
+ * return true, for the caller to fail there as an unreachable store would. Points: in the
+ * coordinator, `fail-savepoint-copy` (a detached savepoint's copy of the job blobs it refers to).
+ */
+export function failPoint(point: string): boolean {
+  const fault = process.env.WEIR_FAULT;
+  if (fault === undefined || !fault.startsWith(`${point}:`)) return false;
+  const n = (failed.get(point) ?? 0) + 1;
+  failed.set(point, n);
+  return n <= Number(fault.slice(point.length + 1));
+}

@@ -31,5 +31,5 @@ export { encodeExport, decodeExport, EXPORT_MAGIC, type SavepointExport } from '
 export { mergeChain } from './snapshots/chain-merge.js';
 export { newSavepointId, isSavepointId, assertSavepointId, savepointKeyGroupBlob, savepointKeyGroupParts, savepointOperatorStateBlob, savepointBlobNames, possibleSavepointNames, MAX_SAVEPOINT_PARTS } from './snapshots/savepoint-names.js';
 export { inspectSavepoint, type InspectBlobReader, type InspectOptions, type SavepointInspection } from './snapshots/inspect.js';
-export { crashPoint, delayPoint } from './faults.js';
+export { crashPoint, delayPoint, failPoint } from './faults.js';
 export { packAckNames, unpackAckNames } from './snapshots/ack-names.js';

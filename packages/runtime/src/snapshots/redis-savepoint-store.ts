@@ -119,6 +119,22 @@ interface StoredReferences {
   readonly copies: readonly (readonly [string, string])[];
 }
 
+/** The stored references of savepoint `id`, checked: WEIR_SNAPSHOT_CORRUPT if they are not what the record step wrote. */
+function parseReferences(id: string, json: string): StoredReferences {
+  let refs: unknown;
+  try {
+    refs = JSON.parse(json);
+  } catch {
+    refs = undefined;
+  }
+  const r = refs as Partial<StoredReferences> | undefined;
+  const pair = (p: unknown): boolean => Array.isArray(p) && p.length === 2 && p.every((n) => typeof n === 'string');
+  if (typeof r?.jobId !== 'string' || !Array.isArray(r.copies) || !r.copies.every(pair)) {
+    throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `savepoint ${id}: the list of job blobs it refers to does not read (${json.slice(0, 80)}); it cannot be made whole`);
+  }
+  return r as StoredReferences;
+}
+
 /**
  * KEYS[1] meta, KEYS[2] the pending marker, KEYS[3..] the other keys of one savepoint id; ARGV[1]
  * seconds. Deletes them if there is no metadata and no blob was touched for ARGV[1] seconds (OBJECT
@@ -321,7 +337,7 @@ export class RedisSavepointStore implements SavepointStore {
     const run = (async () => {
       const json = await this.call('read what a savepoint refers to', () => this.redis.get(keys.references));
       if (json === null) return;
-      await this.copyPairs(id, JSON.parse(json) as StoredReferences, true);
+      await this.copyPairs(id, parseReferences(id, json), true);
       // Only once every part is there: a copy that stopped half way is done again by the next call.
       await this.call('copy a savepoint\'s parts in', () => this.redis.unlink(keys.references));
     })().finally(() => this.copying.delete(id));

@@ -120,6 +120,16 @@ describe('RedisSavepointStore specifics', () => {
     await savepoints.dispose(b.id);
     assert.deepEqual(await scanAll(redis, `${p(b.id)}*`), [], 'disposed, references and all');
 
+    // References that do not read: WEIR_SNAPSHOT_CORRUPT, which no later try would mend.
+    const e = await take('refs-e');
+    await e.record();
+    await redis.set(`${p(e.id)}references`, '{"jobId":"refs-e","copies":[["only-one"]]}');
+    await rejectsWith(savepoints.copyReferences(e.id), 'WEIR_SNAPSHOT_CORRUPT', /does not read/);
+    await redis.set(`${p(e.id)}references`, 'not json');
+    await rejectsWith(savepoints.copyReferences(e.id), 'WEIR_SNAPSHOT_CORRUPT');
+    await savepoints.dispose(e.id);
+    await snapshots.deleteJob('refs-e');
+
     // Disposed before its copy: a copy asked for afterwards makes nothing.
     const d = await take('refs-d');
     await d.record();
