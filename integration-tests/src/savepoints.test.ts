@@ -381,25 +381,56 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     throw new Error(`SCAN ${pattern} did not end`);
   }
 
-  test("a savepoint of a running job refers to its checkpoints' blobs until it copied them in: checkpoints that drop them meanwhile, and the job's end, wait for the copy; resumed, every count exact", { timeout: 180_000 }, async () => {
-    const { stream, subject, hash } = names('pins');
-    let expected = await publishKeys(stream, subject, 100_000);
+  /** `weir savepoint <job>` on `c`: the id of the savepoint, once COMPLETED. */
+  async function takeSavepoint(c: ProcessCluster, jobId: string): Promise<string> {
+    const taken = await weir(['savepoint', jobId], c.env);
+    assert.equal(taken.code, 0, taken.stderr);
+    return taken.stdout.trim();
+  }
+
+  /** The Redis key of the job blobs savepoint `id` of `c` refers to until it copied them in. */
+  const referencesKey = (c: ProcessCluster, id: string): string => `weir:{${c.clusterId}:${id}}:references`;
+
+  /** A cluster of its own: a coordinator with `fault` (WEIR_FAULT) and one worker of 2 slots. */
+  async function faultyCluster(fault: string, worker: string): Promise<ProcessCluster> {
     const c = new ProcessCluster();
     clusters.push(c);
-    // Every copy waits 5 s; meanwhile checkpoints every 100 ms write new bases and drop those the savepoint refers to.
-    await c.start([], { WEIR_FAULT: 'slow-savepoint-copy:5000' });
-    c.startWorker('p1', {}, 2);
+    await c.start([], { WEIR_FAULT: fault });
+    c.startWorker(worker, {}, 2);
     await c.waitForWorkers(1);
+    return c;
+  }
+
+  /**
+   * Resume `file` on `c` from savepoint `id` into a fresh hash, with every key published once more
+   * (the stream held `published` records): each count comes from the savepoint's state, and all
+   * must be exact. The job is canceled at the end.
+   */
+  async function resumeExact(c: ProcessCluster, file: string, p: number, id: string, at: { stream: string; subject: string; hash: string; expected: Map<string, number>; published: number }): Promise<void> {
+    const hash = `${at.hash}:resumed`;
+    hashes.push({ url: REDIS_URL, key: hash });
+    const more = everyKey();
+    await publishMore(at.stream, at.subject, more, at.published + more.length);
+    const expected = addAll(at.expected, more);
+    const job = await run(c, file, p, { stream: at.stream, hash, spin: '0' }, ['--from-savepoint', id]);
+    await waitForHash(hash, expected);
+    assertExact(await readHash(hash), expected);
+    assert.equal((await weir(['cancel', job], c.env)).code, 0);
+  }
+
+  test("a savepoint of a running job refers to its checkpoints' blobs until it copied them in: checkpoints that drop them meanwhile, and the job's end, wait for the copy; resumed, every count exact", { timeout: 180_000 }, async () => {
+    const { stream, subject, hash } = names('pins');
+    const expected = await publishKeys(stream, subject, 100_000);
+    // Every copy waits 5 s; meanwhile checkpoints every 100 ms write new bases and drop those the savepoint refers to.
+    const c = await faultyCluster('slow-savepoint-copy:5000', 'p1');
     const job1 = await run(c, CHURN, 1, { stream, hash, spin: '200000' });
     await waitForCheckpoint(c, job1);
     await waitFor('some keys counted', async () => ((await readHash(hash)).size > 0 ? true : undefined), 60_000, 50);
     const completed = async () => (await c.rest('GET', `/jobs/${job1}/checkpoints`)).body.counts.completed as number;
-    const taken = await weir(['savepoint', job1], c.env);
-    assert.equal(taken.code, 0, taken.stderr);
-    const id = taken.stdout.trim();
+    const id = await takeSavepoint(c, job1);
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      const references = `weir:{${c.clusterId}:${id}}:references`;
+      const references = referencesKey(c, id);
       assert.equal(await redis.exists(references), 1, 'COMPLETED before its copy');
       const before = await completed();
       await waitFor('checkpoints that complete while the copy waits', async () => ((await completed()) >= before + 3 ? true : undefined), 4_000, 50);
@@ -414,35 +445,20 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     } finally {
       redis.disconnect();
     }
-    // Resumed into a fresh hash, with every key once more: each count comes from the savepoint's state.
-    const hash2 = `${hash}:resumed`;
-    hashes.push({ url: REDIS_URL, key: hash2 });
-    const more = everyKey();
-    await publishMore(stream, subject, more, 100_000 + more.length);
-    expected = addAll(expected, more);
-    const job2 = await run(c, CHURN, 1, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
-    await waitForHash(hash2, expected);
-    assertExact(await readHash(hash2), expected);
-    assert.equal((await weir(['cancel', job2], c.env)).code, 0);
+    await resumeExact(c, CHURN, 1, id, { stream, subject, hash, expected, published: 100_000 });
   });
 
   test("a savepoint whose copy fails while Redis is unreachable: the copy is tried again in the background, the ended job's data stays until it is made; resumed, every count exact", { timeout: 180_000 }, async () => {
     const { stream, subject, hash } = names('retry');
-    let expected = await publishKeys(stream, subject, 20_000);
-    const c = new ProcessCluster();
-    clusters.push(c);
+    const expected = await publishKeys(stream, subject, 20_000);
     // 3 tries while the job may end, then 3 more in the background (pauses of 1, 2 and 4 s) fail.
-    await c.start([], { WEIR_FAULT: 'fail-savepoint-copy:6' });
-    c.startWorker('r1', {}, 2);
-    await c.waitForWorkers(1);
+    const c = await faultyCluster('fail-savepoint-copy:6', 'r1');
     const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
     await waitForCheckpoint(c, job1);
-    const taken = await weir(['savepoint', job1], c.env);
-    assert.equal(taken.code, 0, taken.stderr);
-    const id = taken.stdout.trim();
+    const id = await takeSavepoint(c, job1);
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      const references = `weir:{${c.clusterId}:${id}}:references`;
+      const references = referencesKey(c, id);
       const jobKeys = () => keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`);
       assert.equal((await weir(['cancel', job1], c.env)).code, 0);
       await waitFor('job 1 canceled', async () => ((await c.job(job1)).state === 'CANCELED' ? true : undefined), 30_000, 100);
@@ -454,25 +470,13 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     } finally {
       redis.disconnect();
     }
-    const hash2 = `${hash}:resumed`;
-    hashes.push({ url: REDIS_URL, key: hash2 });
-    const more = everyKey();
-    await publishMore(stream, subject, more, 20_000 + more.length);
-    expected = addAll(expected, more);
-    const job2 = await run(c, V1, 1, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
-    await waitForHash(hash2, expected);
-    assertExact(await readHash(hash2), expected);
-    assert.equal((await weir(['cancel', job2], c.env)).code, 0);
+    await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
   });
 
   test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
     const { stream, subject, hash } = names('copycrash');
-    let expected = await publishKeys(stream, subject, 20_000);
-    const c = new ProcessCluster();
-    clusters.push(c);
-    await c.start([], { WEIR_FAULT: 'before-savepoint-copy:1' });
-    c.startWorker('q1', {}, 2);
-    await c.waitForWorkers(1);
+    const expected = await publishKeys(stream, subject, 20_000);
+    const c = await faultyCluster('before-savepoint-copy:1', 'q1');
     const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
     await waitForCheckpoint(c, job1);
     assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);
@@ -483,7 +487,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
       const listed = await redis.zrange(`weir:{${c.clusterId}}:savepoints`, 0, -1);
       assert.equal(listed.length, 1, 'recorded before the coordinator died');
       id = listed[0]!;
-      const references = `weir:{${c.clusterId}:${id}}:references`;
+      const references = referencesKey(c, id);
       assert.equal(await redis.exists(references), 1, 'not copied yet');
       await c.restartCoordinator();
       // No one reads it: the coordinator copies it as it starts.
@@ -496,15 +500,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal(exported.code, 0, exported.stderr);
     const imported = await weir(['savepoint', 'import', file], cluster.env);
     assert.equal(imported.code, 0, imported.stderr);
-    const hash2 = `${hash}:resumed`;
-    hashes.push({ url: REDIS_URL, key: hash2 });
-    const more = everyKey();
-    await publishMore(stream, subject, more, 20_000 + more.length);
-    expected = addAll(expected, more);
-    const job2 = await run(cluster, V1, 2, { stream, hash: hash2, spin: '0' }, ['--from-savepoint', id]);
-    await waitForHash(hash2, expected);
-    assertExact(await readHash(hash2), expected);
-    assert.equal((await weir(['cancel', job2], cluster.env)).code, 0);
+    await resumeExact(cluster, V1, 2, id, { stream, subject, hash, expected, published: 20_000 });
   });
 
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
