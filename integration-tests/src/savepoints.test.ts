@@ -473,6 +473,24 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
   });
 
+  test('a savepoint whose record step ran but whose reply was lost: nothing is deleted, the request answers COMPLETED once the savepoint is found; resumed, every count exact', { timeout: 180_000 }, async () => {
+    const { stream, subject, hash } = names('lost');
+    const expected = await publishKeys(stream, subject, 20_000);
+    const c = await faultyCluster('lose-savepoint-record-reply:1', 'l1');
+    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
+    await waitForCheckpoint(c, job1);
+    const id = await takeSavepoint(c, job1);
+    assert.match(c.output, /recorded after all/);
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      await waitFor('the copy made', async () => ((await redis.exists(referencesKey(c, id))) === 0 ? true : undefined), 30_000, 100);
+    } finally {
+      redis.disconnect();
+    }
+    assert.equal((await weir(['cancel', job1], c.env)).code, 0);
+    await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
+  });
+
   test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
     const { stream, subject, hash } = names('copycrash');
     const expected = await publishKeys(stream, subject, 20_000);

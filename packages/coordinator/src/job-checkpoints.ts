@@ -406,6 +406,7 @@ export class JobCheckpoints {
       // The record step may have run: the savepoint then exists, and the request succeeded.
       const found = await this.s.savepoints.get(request.target).catch(() => null);
       if (found) {
+        this.log.warn({ err: error, savepoint: found.id }, 'savepoint recorded after all: the reply of its record step was lost');
         savepoint = found;
         error = undefined;
       } else if (found === null) note = `; savepoint ${request.target} may have been recorded all the same (GET /savepoints/${request.target} says)`;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
+import { failPoint } from '../faults.js';
 import { decodeExport } from './export-format.js';
 import { redisJobKeys } from './redis-keys.js';
 import type { RedisSnapshotStore } from './redis-store.js';
@@ -282,6 +283,7 @@ export class RedisSavepointStore implements SavepointStore {
     )) as [number, number | undefined];
     switch (code) {
       case 1:
+        if (failPoint('lose-savepoint-record-reply')) throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store Redis at ${redisAddress(this.redis)}: the reply to the record step of savepoint ${id} was lost (WEIR_FAULT)`);
         return metadata;
       case 0:
         throw new WeirError('WEIR_SAVEPOINT_NOT_FOUND', `savepoint ${id} is no longer being taken (abandoned); it cannot be completed`);
