@@ -7,7 +7,7 @@ import { subtaskKey, type Job } from './job.js';
 
 /** Detached savepoints this process has come to record, for the `before-savepoint-record` crash point. */
 let savepointsRecorded = 0;
-/** Detached savepoints this process has recorded and not yet copied, for the `before-savepoint-copy` crash point. */
+/** Detached savepoints this process has come to copy in, for the `before-savepoint-copy` crash point. */
 let savepointsCopied = 0;
 
 /**
