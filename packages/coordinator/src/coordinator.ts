@@ -178,7 +178,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.orphanTimer);
-    for (const job of this.jobs.values()) job.checkpoints?.close();
+    for (const job of this.jobs.values()) job.checkpoints?.holds.close();
     await this.savepoints.compactor.stop();
     if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
   }
@@ -453,7 +453,7 @@ export class Coordinator {
     await job.checkpoints.idle();
     // A finished or canceled job's checkpoints are of no further use (once no savepoint refers to
     // their blobs); a failed job's are kept to resume from.
-    if (to !== 'FAILED') await job.checkpoints.whenReleased(() => this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data')));
+    if (to !== 'FAILED') await job.checkpoints.holds.whenReleased(() => this.o.snapshots.deleteJob(job.id).catch((e) => this.log.warn({ err: e, job: job.id }, 'could not delete checkpoint data')));
     void this.scheduleWaiting();
   }
 

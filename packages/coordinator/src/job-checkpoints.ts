@@ -1,24 +1,13 @@
 import type { ActorSystem } from '@weir/actors';
-import { crashPoint, delayPoint, failPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { crashPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
-import { BlobPins, buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
+import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
+import { JobBlobHolds } from './savepoints/index.js';
 import { subtaskKey, type Job } from './job.js';
 
 /** Detached savepoints this process has come to record, for the `before-savepoint-record` crash point. */
 let savepointsRecorded = 0;
-/** Detached savepoints this process has come to copy in, for the `before-savepoint-copy` crash point. */
-let savepointsCopied = 0;
-
-/**
- * Tries of a savepoint's copy of the job blobs it refers to that the job's end waits for, and the
- * pause after a failed one (then doubled, up to the maximum, for the tries in the background).
- */
-const COPY_TRIES = 3;
-const COPY_RETRY_MS = 500;
-const COPY_RETRY_MAX_MS = 30_000;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-
 export interface JobCheckpointsSetup {
   readonly job: Job;
   readonly config: CheckpointConfig;
@@ -64,12 +53,8 @@ export class JobCheckpoints {
   private readonly detachedFinalizes = new Set<Promise<void>>();
   /** Checkpoint ids of detached savepoints being recorded. */
   private readonly finalizingDetached = new Set<number>();
-  /** Blobs dropped by discarded checkpoints, kept while detached savepoints may refer to them. */
-  private readonly pins = new BlobPins();
-  /** What waits for the pins to be let go (whenReleased). */
-  private readonly released: (() => Promise<void>)[] = [];
-  /** The coordinator stopped (close). */
-  private closed = false;
+  /** The job's blobs held for detached savepoints that may refer to them. */
+  readonly holds: JobBlobHolds;
   private readonly log: Logger;
 
   constructor(private readonly s: JobCheckpointsSetup) {
@@ -77,6 +62,12 @@ export class JobCheckpoints {
     this.core = new CheckpointCoordinatorCore<SubtaskSnapshot>(s.config, { now: s.now(), ...(initial ? { retained: [initial.id], nextId: initial.id + 1 } : {}) });
     if (initial) this.completed.set(initial.id, initial);
     this.log = s.log.child({ job: s.job.id });
+    this.holds = new JobBlobHolds({
+      savepoints: s.savepoints,
+      log: this.log,
+      deleteBlobs: (names) => (this.queue = this.queue.then(() => s.store.deleteBlobs(s.job.id, names).catch((e: unknown) => this.log.warn({ err: e, blobs: names.length }, 'could not delete blobs no checkpoint needs')))),
+      enqueue: (fn) => (this.queue = this.queue.then(fn)),
+    });
   }
 
   /**
@@ -98,9 +89,9 @@ export class JobCheckpoints {
       const attempt = job.attempt;
       target = newSavepointId();
       // From before the workers capture: the savepoint may refer to any blob of the chains they hold.
-      this.pins.pin(target);
+      this.holds.hold(target);
       await this.s.savepoints.prepare(target, attempt).catch((e: unknown) => {
-        this.letGo(target!);
+        this.holds.release(target!);
         throw e;
       });
       if (job.attempt !== attempt) {
@@ -142,27 +133,7 @@ export class JobCheckpoints {
   /** Close a detached savepoint that will not complete and delete what its workers wrote. */
   private async abandon(target: string): Promise<void> {
     await this.s.savepoints.abandon(target, possibleSavepointNames(this.s.job.description.nodes)).catch((e: unknown) => this.log.warn({ err: e, savepoint: target }, 'abandoned savepoint not cleaned up'));
-    this.letGo(target);
-  }
-
-  /** Savepoint `target` no longer refers to the job's blobs: what it held back is deleted (in the queue). */
-  private letGo(target: string): void {
-    const free = this.pins.unpin(target);
-    const { job } = this.s;
-    if (free.length > 0) this.queue = this.queue.then(() => this.s.store.deleteBlobs(job.id, free).catch((e: unknown) => this.log.warn({ err: e, blobs: free.length }, 'could not delete blobs no checkpoint needs')));
-    if (this.pins.held > 0) return;
-    for (const fn of this.released.splice(0)) this.queue = this.queue.then(fn);
-  }
-
-  /**
-   * Runs `fn` (the deletion of an ended job's data) once no detached savepoint refers to the job's
-   * blobs any more: at once (resolves when it is done), or when the last one lets go (its copy made
-   * after all, or abandoned; resolves at once).
-   */
-  async whenReleased(fn: () => Promise<void>): Promise<void> {
-    if (this.pins.held === 0) return fn();
-    this.log.warn({ savepoints: this.pins.held }, 'the job\'s checkpoint data is kept until the savepoints that refer to it have copied it in');
-    this.released.push(fn);
+    this.holds.release(target);
   }
 
   /**
@@ -371,7 +342,7 @@ export class JobCheckpoints {
         // Deltas are shared by consecutive checkpoints: delete only what no retained one names.
         const garbage = unreferencedBlobs(dropped, [...this.completed.values()]);
         await this.s.store.removeCheckpoints(job.id, c.ids);
-        await this.s.store.deleteBlobs(job.id, this.pins.delete(garbage));
+        await this.s.store.deleteBlobs(job.id, this.holds.deletable(garbage));
         return;
       }
       case 'fail-job':
@@ -415,55 +386,7 @@ export class JobCheckpoints {
     if (error === undefined) request?.resolve(savepoint);
     else request?.reject(new WeirError('WEIR_SAVEPOINT_FAILED', `savepoint (checkpoint ${c.id}) of job ${this.s.job.id} could not be recorded: ${error.message}${note}`, { cause: error }));
     this.run(this.core.finalized(c.id, this.s.now(), error?.message));
-    if (request?.target && (savepoint || unknown)) await this.copyReferences(request.target);
-  }
-
-  /** The coordinator stops: copies retried in the background end (the next coordinator makes them as it starts). */
-  close(): void {
-    this.closed = true;
-  }
-
-  /**
-   * After COMPLETED (or a record step of unknown outcome): copy the job blobs the savepoint refers
-   * to into it, then let go of them. The first tries run here (the job's end waits for them); if
-   * they fail the copy goes on trying in the background, with growing pauses, and the blobs stay
-   * pinned until it succeeds. A referenced blob that is gone cannot come back: then it gives up.
-   */
-  private async copyReferences(id: string): Promise<void> {
-    crashPoint('before-savepoint-copy', ++savepointsCopied);
-    await delayPoint('slow-savepoint-copy');
-    const started = this.s.now();
-    /** True once settled: copied, or failed for good; false if the store was unavailable. */
-    const attempt = async (n: number): Promise<boolean> => {
-      try {
-        if (failPoint('fail-savepoint-copy')) throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', 'the savepoint copy failed here (WEIR_FAULT)');
-        await this.s.savepoints.copyReferences(id);
-        this.log.debug({ savepoint: id, ms: this.s.now() - started, tries: n }, 'savepoint copied in the blobs it referred to');
-        this.letGo(id);
-        return true;
-      } catch (e) {
-        if (e instanceof WeirError && e.code === 'WEIR_SNAPSHOT_STORE_UNAVAILABLE') {
-          this.log.warn({ err: e, savepoint: id, try: n }, 'savepoint could not copy in the job blobs it refers to; trying again (they are kept until then)');
-          return false;
-        }
-        // A blob gone, references that do not read: no try would do better, and holding the pins would stop the job's cleanup.
-        this.log.error({ err: e, savepoint: id }, 'savepoint cannot be made whole: the job blobs it refers to cannot be copied in');
-        this.letGo(id);
-        return true;
-      }
-    };
-    for (let n = 1; n <= COPY_TRIES; n++) {
-      if (await attempt(n)) return;
-      if (n < COPY_TRIES) await sleep(COPY_RETRY_MS * n);
-    }
-    // Not awaited: the job's end must not wait for a store that is down; it deletes the job's data
-    // once this lets go. It ends with the coordinator, leaving the copy to the next one.
-    void (async () => {
-      for (let n = COPY_TRIES + 1; !this.closed; n++) {
-        await sleep(Math.min(COPY_RETRY_MAX_MS, COPY_RETRY_MS * 2 ** (n - COPY_TRIES)));
-        if (this.closed || (await attempt(n))) return;
-      }
-    })();
+    if (request?.target && (savepoint || unknown)) await this.holds.copyIn(request.target);
   }
 
   /** Record a detached savepoint whose blobs every subtask wrote (no checkpoint of the job is made). */

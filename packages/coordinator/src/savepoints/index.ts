@@ -2,3 +2,4 @@ export { checkSavepointCompatibility, type SavepointMapping } from './compatibil
 export { MAX_OPERATION_WAIT_MS, Operations, type OperationKind, type OperationStatus, type OperationView } from './operations.js';
 export { SavepointCatalog, savepointSummary } from './catalog.js';
 export { DEFAULT_COMPACTION_DELAY_MS, SavepointCompactor } from './compactor.js';
+export { JobBlobHolds } from './job-blob-holds.js';
