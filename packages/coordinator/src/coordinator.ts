@@ -20,7 +20,7 @@ import { validateGraph, WeirError, type CheckpointConfig, type JobGraphDescripti
 import { createRestartStrategy, resolveCheckpointConfig, resolveRestartStrategy } from './checkpoint/index.js';
 import { JobCheckpoints } from './job-checkpoints.js';
 import { JobControl } from './job-control.js';
-import { checkSavepointCompatibility, Operations, SavepointCatalog, SavepointCompactor } from './savepoints/index.js';
+import { checkSavepointCompatibility, Operations, SavepointCatalog, SavepointCompactor, SavepointHousekeeping } from './savepoints/index.js';
 import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
@@ -79,8 +79,6 @@ export interface SubmitRequest {
 /** Failures that restarting cannot mend: the job never ran, the same deployment would fail again. */
 const FINAL_BEFORE_FIRST_RUN = new Set(['WEIR_NOT_ENOUGH_SLOTS', 'WEIR_JOB_GRAPH_MISMATCH', 'WEIR_DEPLOY_FAILED', 'WEIR_DEPLOY_INVALID', 'WEIR_UNKNOWN_SLOT', 'WEIR_JOB_IMPORT_FAILED', 'WEIR_JOB_BUILD_FAILED', 'WEIR_JOB_NO_EXPORT']);
 const MAX_EXCEPTIONS = 100;
-/** Default of CoordinatorOptions.orphanSavepointAgeMs: far beyond any savepoint's write phase. */
-export const DEFAULT_ORPHAN_SAVEPOINT_AGE_MS = 10 * 60_000;
 
 /**
  * The coordinator (Flink: JobManager): accepts jobs, builds their execution plan, schedules
@@ -91,8 +89,8 @@ export class Coordinator {
   readonly jobs = new Map<string, Job>();
   private ref: ActorRef<CoordinatorMessage> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private orphanTimer: NodeJS.Timeout | undefined;
-  private sweepingOrphans = false;
+  /** Savepoint copies left undone, compaction, orphans (savepoints/housekeeping.ts). */
+  private readonly housekeeping: SavepointHousekeeping;
   private readonly now: () => number;
   private readonly waiting = new Map<string, { since: number }>();
   /** Finds workers whose process is gone (worker-probe.ts). */
@@ -110,6 +108,7 @@ export class Coordinator {
     this.operations = new Operations(this.now);
     this.log = o.log.child({ component: 'coordinator' });
     this.savepoints = new SavepointCatalog(o.savepoints, this.operations, this.now, new SavepointCompactor(o.savepoints, this.log, o.savepointCompactionDelayMs));
+    this.housekeeping = new SavepointHousekeeping(o.savepoints, this.savepoints.compactor, this.log, o.orphanSavepointAgeMs);
     this.control = new JobControl({
       system: o.system,
       workers: this.workers,
@@ -137,49 +136,13 @@ export class Coordinator {
       supervisor: Supervision.resume(),
     });
     this.timer = setInterval(() => void this.tick(), 500);
-    // Copies a predecessor left undone first (a compaction would wait for them anyway).
-    void this.copySavepointReferences().then(() => this.savepoints.compactor.sweep());
-    const age = this.o.orphanSavepointAgeMs ?? DEFAULT_ORPHAN_SAVEPOINT_AGE_MS;
-    void this.sweepOrphanSavepoints(age);
-    // Capped: a timer over 2^31-1 ms would fire at once; an hour is often enough for any age.
-    this.orphanTimer = setInterval(() => void this.sweepOrphanSavepoints(age), Math.min(Math.max(1_000, age), 3_600_000));
-    this.orphanTimer.unref();
-  }
-
-  /**
-   * Makes every savepoint self-contained whose coordinator stopped before it copied in the job
-   * blobs it referred to (nothing deletes those blobs meanwhile: their job ended with that
-   * coordinator). A failure is logged; a reader of such a savepoint tries the copy again.
-   */
-  private async copySavepointReferences(): Promise<void> {
-    try {
-      for (const sp of await this.o.savepoints.list()) {
-        await this.o.savepoints.copyReferences(sp.id).catch((err: unknown) => this.log.error({ err, savepoint: sp.id }, 'savepoint could not copy in the job blobs it refers to'));
-      }
-    } catch (err) {
-      this.log.warn({ err }, 'could not list the savepoints to finish their copies');
-    }
-  }
-
-  /** Deletes what savepoints never completed left; a failure is logged and tried again next time. */
-  private async sweepOrphanSavepoints(ageMs: number): Promise<void> {
-    if (this.sweepingOrphans) return; // a scan of a large keyspace may outlast the interval
-    this.sweepingOrphans = true;
-    try {
-      const swept = await this.o.savepoints.sweepOrphans(ageMs);
-      if (swept.length > 0) this.log.info({ savepoints: swept }, 'deleted what savepoints never completed left (their coordinator stopped while taking them)');
-    } catch (err) {
-      this.log.warn({ err }, 'could not look for what savepoints never completed left; tried again later');
-    } finally {
-      this.sweepingOrphans = false;
-    }
+    this.housekeeping.start();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    clearInterval(this.orphanTimer);
     for (const job of this.jobs.values()) job.checkpoints?.holds.close();
-    await this.savepoints.compactor.stop();
+    await this.housekeeping.stop();
     if (this.ref) await this.o.system.stop(this.ref).catch(() => undefined);
   }
 

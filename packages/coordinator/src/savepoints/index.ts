@@ -3,3 +3,4 @@ export { MAX_OPERATION_WAIT_MS, Operations, type OperationKind, type OperationSt
 export { SavepointCatalog, savepointSummary } from './catalog.js';
 export { DEFAULT_COMPACTION_DELAY_MS, SavepointCompactor } from './compactor.js';
 export { JobBlobHolds } from './job-blob-holds.js';
+export { DEFAULT_ORPHAN_SAVEPOINT_AGE_MS, SavepointHousekeeping } from './housekeeping.js';
