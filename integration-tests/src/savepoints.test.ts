@@ -391,6 +391,23 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
   /** The Redis key of the job blobs savepoint `id` of `c` refers to until it copied them in. */
   const referencesKey = (c: ProcessCluster, id: string): string => `weir:{${c.clusterId}:${id}}:references`;
 
+  /** `fn` with a Redis client of its own, disconnected afterwards. */
+  async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      return await fn(redis);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /** Run sp-count (or `file`) at p=1 on `c` until it has completed a checkpoint: its job id. */
+  async function runUntilCheckpoint(c: ProcessCluster, args: { stream: string; hash: string }, file = V1, spin = SPIN): Promise<string> {
+    const jobId = await run(c, file, 1, { ...args, spin });
+    await waitForCheckpoint(c, jobId);
+    return jobId;
+  }
+
   /** A cluster of its own: a coordinator with `fault` (WEIR_FAULT) and one worker of 2 slots. */
   async function faultyCluster(fault: string, worker: string): Promise<ProcessCluster> {
     const c = new ProcessCluster();
@@ -423,13 +440,11 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const expected = await publishKeys(stream, subject, 100_000);
     // Every copy waits 5 s; meanwhile checkpoints every 100 ms write new bases and drop those the savepoint refers to.
     const c = await faultyCluster('slow-savepoint-copy:5000', 'p1');
-    const job1 = await run(c, CHURN, 1, { stream, hash, spin: '200000' });
-    await waitForCheckpoint(c, job1);
+    const job1 = await runUntilCheckpoint(c, { stream, hash }, CHURN, '200000');
     await waitFor('some keys counted', async () => ((await readHash(hash)).size > 0 ? true : undefined), 60_000, 50);
     const completed = async () => (await c.rest('GET', `/jobs/${job1}/checkpoints`)).body.counts.completed as number;
     const id = await takeSavepoint(c, job1);
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
+    await withRedis(async (redis) => {
       const references = referencesKey(c, id);
       assert.equal(await redis.exists(references), 1, 'COMPLETED before its copy');
       const before = await completed();
@@ -442,9 +457,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
       await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
       await waitFor('job 1 ended, its data deleted', async () => ((await c.job(job1)).state === 'CANCELED' && (await keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`)).length === 0 ? true : undefined), 30_000, 100);
       assert.doesNotMatch(c.output, /could not copy in|savepoint copy failed/);
-    } finally {
-      redis.disconnect();
-    }
+    });
     await resumeExact(c, CHURN, 1, id, { stream, subject, hash, expected, published: 100_000 });
   });
 
@@ -453,11 +466,9 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const expected = await publishKeys(stream, subject, 20_000);
     // 3 tries while the job may end, then 3 more in the background (pauses of 1, 2 and 4 s) fail.
     const c = await faultyCluster('fail-savepoint-copy:6', 'r1');
-    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
-    await waitForCheckpoint(c, job1);
+    const job1 = await runUntilCheckpoint(c, { stream, hash });
     const id = await takeSavepoint(c, job1);
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
+    await withRedis(async (redis) => {
       const references = referencesKey(c, id);
       const jobKeys = () => keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`);
       assert.equal((await weir(['cancel', job1], c.env)).code, 0);
@@ -467,9 +478,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
       await waitFor('the copy made in the background', async () => ((await redis.exists(references)) === 0 ? true : undefined), 60_000, 100);
       await waitFor("then the ended job's data deleted", async () => ((await jobKeys()).length === 0 ? true : undefined), 30_000, 100);
       assert.match(c.output, /trying again/);
-    } finally {
-      redis.disconnect();
-    }
+    });
     await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
   });
 
@@ -477,16 +486,12 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const { stream, subject, hash } = names('lost');
     const expected = await publishKeys(stream, subject, 20_000);
     const c = await faultyCluster('lose-savepoint-record-reply:1', 'l1');
-    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
-    await waitForCheckpoint(c, job1);
+    const job1 = await runUntilCheckpoint(c, { stream, hash });
     const id = await takeSavepoint(c, job1);
     assert.match(c.output, /recorded after all/);
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
+    await withRedis(async (redis) => {
       await waitFor('the copy made', async () => ((await redis.exists(referencesKey(c, id))) === 0 ? true : undefined), 30_000, 100);
-    } finally {
-      redis.disconnect();
-    }
+    });
     assert.equal((await weir(['cancel', job1], c.env)).code, 0);
     await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
   });
@@ -495,24 +500,20 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const { stream, subject, hash } = names('copycrash');
     const expected = await publishKeys(stream, subject, 20_000);
     const c = await faultyCluster('before-savepoint-copy:1', 'q1');
-    const job1 = await run(c, V1, 1, { stream, hash, spin: SPIN });
-    await waitForCheckpoint(c, job1);
+    const job1 = await runUntilCheckpoint(c, { stream, hash });
     assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);
     await c.coordinatorExited(30_000);
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    let id: string;
-    try {
+    const id = await withRedis(async (redis) => {
       const listed = await redis.zrange(`weir:{${c.clusterId}}:savepoints`, 0, -1);
       assert.equal(listed.length, 1, 'recorded before the coordinator died');
-      id = listed[0]!;
-      const references = referencesKey(c, id);
+      const recorded = listed[0]!;
+      const references = referencesKey(c, recorded);
       assert.equal(await redis.exists(references), 1, 'not copied yet');
       await c.restartCoordinator();
       // No one reads it: the coordinator copies it as it starts.
       await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
-    } finally {
-      redis.disconnect();
-    }
+      return recorded;
+    });
     const file = join(tmp, 'copied.weirsp');
     const exported = await weir(['savepoint', 'export', id, file], c.env);
     assert.equal(exported.code, 0, exported.stderr);
