@@ -148,6 +148,14 @@ export class HeapKeyedState {
     this.cacheMarked.fill(0);
   }
 
+  /** Forget the dirty marks of some key groups (their rows were packed ahead of the next snapshot). */
+  clearDirtyGroups(groups: readonly number[]): void {
+    if (groups.length === 0) return;
+    for (const g of groups) this.dirty.delete(g);
+    this.currentMarked = false;
+    this.cacheMarked.fill(0);
+  }
+
   /** Replace a key group's rows (restore). */
   putGroup(group: number, rows: Map<string, StateRow>): void {
     this.undecoded.delete(group);

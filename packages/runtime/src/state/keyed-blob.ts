@@ -5,7 +5,7 @@
  * about twice as fast as an array of pairs, since no array per key is made. Blobs with `entries`
  * (`[[keyId, row], …]`, as written before) are still read.
  */
-import { Unpackr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 
 /** Format version of every document in a keyed or operator state blob. */
@@ -13,6 +13,8 @@ export const STATE_BLOB_FORMAT = 1;
 
 /** The settings the writer packs with: Map, Set and typed array values survive. */
 const unpackr = new Unpackr({ moreTypes: true });
+/** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
+const packr = new Packr({ moreTypes: true });
 
 export interface KeyedBlob {
   readonly v: number;
@@ -79,4 +81,64 @@ export function applyKeyedBlob(blob: KeyedBlob, rows: Map<string, unknown>): voi
     if (row === null) rows.delete(id);
     else rows.set(id, row);
   });
+}
+
+/**
+ * Rows packed ahead of a capture (see SnapshotStrategy.prepack): the elements `keyId, row, …` of a
+ * blob's flat array, without the array's header. Each run of elements is packed on its own, with
+ * its own record definitions, so runs can be joined byte for byte: a reader takes each definition
+ * as it comes.
+ */
+export interface PackedRows {
+  readonly bytes: Uint8Array;
+  /** Keys (pairs of elements) in `bytes`. */
+  readonly rows: number;
+}
+
+/** Rows by key (a removed key: undefined) packed as a run of flat elements. */
+export function packRows(rows: ReadonlyMap<string, unknown>): PackedRows {
+  const doc = packr.pack(flatRows(rows));
+  return { bytes: doc.subarray(arrayHeaderLength(doc)), rows: rows.size };
+}
+
+/** The bytes of a msgpack array's header (the document msgpackr makes of an array). */
+function arrayHeaderLength(doc: Uint8Array): number {
+  const first = doc[0]!;
+  if (first >= 0x90 && first <= 0x9f) return 1;
+  if (first === 0xdc) return 3;
+  if (first === 0xdd) return 5;
+  throw new Error(`not a msgpack array (first byte 0x${first.toString(16)})`);
+}
+
+/** A blob's document up to its flat array: `{v, base, flat: […]}` as msgpackr packs it, less the empty array. */
+function blobHead(base: boolean): Uint8Array {
+  const doc = packr.pack({ v: STATE_BLOB_FORMAT, base, flat: [] });
+  if (doc[doc.length - 1] !== 0x90) throw new Error('unexpected msgpackr encoding of an empty array');
+  return Uint8Array.from(doc.subarray(0, doc.length - 1));
+}
+const HEADS = { base: blobHead(true), delta: blobHead(false) };
+
+/**
+ * One keyed blob (a base or a delta) of runs of rows, in order: a later run's row for a key
+ * replaces an earlier one's, as a restore applies them.
+ */
+export function joinPackedRows(runs: readonly PackedRows[], base: boolean): Uint8Array {
+  const head = base ? HEADS.base : HEADS.delta;
+  let size = head.length + 5;
+  let rows = 0;
+  for (const r of runs) {
+    size += r.bytes.byteLength;
+    rows += r.rows;
+  }
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let at = head.length;
+  out[at] = 0xdd; // array32: readers take every length form
+  new DataView(out.buffer).setUint32(at + 1, rows * 2);
+  at += 5;
+  for (const r of runs) {
+    out.set(r.bytes, at);
+    at += r.bytes.byteLength;
+  }
+  return out;
 }

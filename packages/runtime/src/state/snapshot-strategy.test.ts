@@ -4,8 +4,8 @@ import { Unpackr } from 'msgpackr';
 import type { BlobWrite, SavepointBlobWrite } from '../snapshots/types.js';
 import { HeapKeyedState } from './heap-keyed-state.js';
 import { chainedWriteParts, MAX_SAVEPOINT_PARTS } from '../snapshots/savepoint-names.js';
-import { applyKeyedBlob, readKeyedBlob } from './keyed-blob.js';
-import { SnapshotStrategy } from './snapshot-strategy.js';
+import { applyKeyedBlob, joinPackedRows, packRows, readKeyedBlob } from './keyed-blob.js';
+import { MAX_PREPACKED_RUNS, PREPACK_MIN_ROWS, SnapshotStrategy } from './snapshot-strategy.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
 const decls = { n: { kind: 'value' as const, initial: undefined } };
@@ -236,4 +236,96 @@ test('a lazy restore of a corrupt blob fails when its key group is first used, w
   const lazy = keyedState(4);
   new SnapshotStrategy(lazy.state, 'count', 0, 3).restore(c.snapshot, () => true, blobs, true);
   assert.throws(() => lazy.state.decodeAll(), (e: { code?: string }) => e.code === 'WEIR_SNAPSHOT_CORRUPT');
+});
+
+test('runs of rows packed apart join into one blob that applies as the runs would, in order', () => {
+  const runs = [
+    new Map<string, unknown>([['a', { n: 1 }], ['b', { n: new Map([[1, 'x']]) }], ['c', undefined]]),
+    new Map<string, unknown>([['a', { n: 2, m: 'later' }], ['c', { n: [1, 2] }], ['d', undefined]]),
+    // More row shapes than records have slots, and a run of one key.
+    new Map<string, unknown>(Array.from({ length: 80 }, (_, i) => [`s${i}`, { [`f${i}`]: i }])),
+    new Map<string, unknown>([['b', undefined]]),
+  ];
+  for (const base of [true, false]) {
+    const blob = joinPackedRows(runs.map(packRows), base);
+    const doc = readKeyedBlob(blob, 'joined', base);
+    assert.equal(doc.base, base);
+    assert.equal(doc.flat!.length, 2 * runs.reduce((n, r) => n + r.size, 0));
+    const want = new Map<string, unknown>([['stale', { n: 0 }]]);
+    if (base) want.clear();
+    for (const run of runs) for (const [k, v] of run) (v === undefined ? want.delete(k) : want.set(k, v));
+    const got = new Map<string, unknown>([['stale', { n: 0 }]]);
+    applyKeyedBlob(doc, got);
+    assert.deepEqual([...got].sort(([a], [b]) => a.localeCompare(b)), [...want].sort(([a], [b]) => a.localeCompare(b)));
+  }
+});
+
+test('rows packed ahead: every capture, savepoint and restore holds exactly the state, as without packing ahead', () => {
+  const random = ((x: number) => () => ((x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0), x / 0x1_0000_0000))(11);
+  const { state, write } = keyedState(32);
+  const strategy = new SnapshotStrategy(state, 'count', 0, 4);
+  const model = new Map<string, unknown>();
+  /** The job's stored blobs (every checkpoint's), and the last completed checkpoint's chains. */
+  const stored = new Map<string, Uint8Array>();
+  let packedAhead = 0;
+  const restoredRows = (snapshot: Parameters<SnapshotStrategy['restore']>[0], blobs: ReadonlyMap<string, Uint8Array>) => {
+    const { state: other } = keyedState(32);
+    new SnapshotStrategy(other, 'count', 0, 4).restore(snapshot, () => true, blobs);
+    const rows = new Map<string, unknown>();
+    for (const group of other.groups.values()) for (const [k, row] of group) rows.set(k, row.n);
+    return rows;
+  };
+  const sorted = (m: Map<string, unknown>) => [...m].sort(([a], [b]) => a.localeCompare(b));
+  for (let round = 0; round < 60; round++) {
+    for (let op = 0; op < 1500; op++) {
+      const key = `k${Math.floor(random() * 4000)}`;
+      const r = random();
+      if (r < 0.8) {
+        // Plain values and, now and then, a Map (packed as a msgpack map, not a record).
+        const v = r < 0.05 ? new Map([[op, round]]) : Math.floor(random() * 1000);
+        write(key, v as number);
+        model.set(key, v);
+      } else {
+        state.setCurrentKey(key);
+        state.remove('n');
+        model.delete(key);
+      }
+    }
+    packedAhead += strategy.prepack(1000);
+    const kind = round % 7 === 6 ? 'full' : round % 3 === 2 ? 'savepoint' : round % 2 === 1 ? 'incremental' : undefined;
+    if (kind === undefined) continue; // several runs before the next capture
+    if (kind === 'savepoint') {
+      const emitted: SavepointBlobWrite[] = [];
+      const sp = strategy.capture(1, round, 'savepoint', (b) => emitted.push(b));
+      assert.deepEqual(sorted(restoredRows(sp.snapshot, assemble(emitted, stored))), sorted(model), `savepoint of round ${round}`);
+      continue;
+    }
+    const cp = strategy.capture(1, round, kind);
+    for (const b of cp.blobs) stored.set(b.name, b.bytes);
+    assert.deepEqual(sorted(restoredRows(cp.snapshot, stored)), sorted(model), `${kind} checkpoint of round ${round}`);
+    assert.equal(state.dirty.size, 0);
+  }
+  assert.ok(packedAhead > 10_000, `rows were packed ahead (${packedAhead})`);
+});
+
+test('packing ahead waits for enough changed keys, and packs a key group at most so often between captures', () => {
+  const { state, write } = keyedState(8);
+  const strategy = new SnapshotStrategy(state, 'count', 0, 4);
+  for (let i = 0; i < PREPACK_MIN_ROWS - 1; i++) write(`k${i}`, i);
+  assert.equal(strategy.prepack(), 0, 'below the threshold');
+  assert.equal(state.dirty.size > 0, true);
+  write('one-more', 1);
+  assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
+  assert.equal(state.dirty.size, 0, 'the packed keys are no longer marked');
+  for (let run = 1; run < MAX_PREPACKED_RUNS; run++) {
+    for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, run);
+    assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
+  }
+  for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, -1);
+  assert.equal(strategy.prepack(), 0, 'every key group has its runs');
+  const cp = strategy.capture(1, 1);
+  assert.equal(cp.blobs.length, 8, 'a base per key group');
+  strategy.prepack();
+  for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, 7);
+  assert.equal(strategy.prepack(), PREPACK_MIN_ROWS, 'a capture starts the runs over');
 });

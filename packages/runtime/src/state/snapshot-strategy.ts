@@ -4,7 +4,7 @@ import type { BlobWrite, ChainedBlobWrite, OperatorSubtaskSnapshot, SavepointBlo
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import { chainedWriteParts, MAX_SAVEPOINT_PARTS, savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { applyKeyedBlob, flatRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT } from './keyed-blob.js';
+import { applyKeyedBlob, flatRows, joinPackedRows, packRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT, type PackedRows } from './keyed-blob.js';
 
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
@@ -33,6 +33,13 @@ interface Chain {
   deltaBytes: number;
 }
 
+/** Packing ahead starts once this many keys of the subtask are marked dirty. */
+export const PREPACK_MIN_ROWS = 2048;
+/** Runs packed ahead per key group between two captures, at most: a key changed again is packed again. */
+export const MAX_PREPACKED_RUNS = 16;
+/** One packing ahead stops after this long (ms); the next goes on. */
+const PREPACK_BUDGET_MS = 4;
+
 /**
  * Incremental snapshots of one operator subtask's heap state. Keyed state: per key group, a full
  * base followed by deltas (changed rows and tombstones); a new base when the chain grows past
@@ -40,6 +47,8 @@ interface Chain {
  */
 export class SnapshotStrategy {
   private readonly chains = new Map<number, Chain>();
+  /** Rows packed ahead of the next capture, per key group, oldest first (prepack). */
+  private readonly packedAhead = new Map<number, PackedRows[]>();
 
   constructor(
     private readonly state: HeapKeyedState,
@@ -75,10 +84,11 @@ export class SnapshotStrategy {
     let written = 0;
     const full = kind === 'full';
     if (full) this.state.decodeAll(); // a new base of every key group
-    const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : this.state.dirty.keys();
+    const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : new Set([...this.state.dirty.keys(), ...this.packedAhead.keys()]);
     for (const group of changed) {
       const ids = this.state.dirty.get(group);
-      if (!full && (ids === undefined || ids.size === 0)) continue;
+      const ahead = this.packedAhead.get(group);
+      if (!full && (ids === undefined || ids.size === 0) && ahead === undefined) continue;
       const rows = this.state.groups.get(group);
       const chain = this.chains.get(group);
       if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
@@ -89,7 +99,7 @@ export class SnapshotStrategy {
         written += bytes.length;
       } else {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
-        const bytes = packDelta(ids!);
+        const bytes = packDelta(ids, ahead);
         put({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
@@ -97,6 +107,7 @@ export class SnapshotStrategy {
       }
     }
     this.state.clearDirty();
+    this.packedAhead.clear();
     const keyGroups: Record<number, string[]> = {};
     let stateBytes = 0;
     for (const [g, c] of this.chains) {
@@ -125,9 +136,10 @@ export class SnapshotStrategy {
       const name = savepointKeyGroupBlob(this.uid, group);
       const chain = emit ? this.chains.get(group) : undefined;
       const ids = this.state.dirty.get(group);
-      const changed = ids !== undefined && ids.size > 0;
+      const ahead = this.packedAhead.get(group);
+      const changed = (ids !== undefined && ids.size > 0) || ahead !== undefined;
       if (chain && chain.names.length + (changed ? 1 : 0) <= MAX_SAVEPOINT_PARTS) {
-        const write: ChainedBlobWrite = changed ? { name, chain: [...chain.names], tail: packDelta(ids) } : { name, chain: [...chain.names] };
+        const write: ChainedBlobWrite = changed ? { name, chain: [...chain.names], tail: packDelta(ids, ahead) } : { name, chain: [...chain.names] };
         emit!(write);
         keyGroups[group] = chainedWriteParts(write);
         written += write.tail?.byteLength ?? 0;
@@ -141,6 +153,36 @@ export class SnapshotStrategy {
       }
     }
     return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
+  }
+
+  /**
+   * Pack the rows of the keys changed since the last capture now, ahead of the next capture, and
+   * clear their dirty marks: the capture, which blocks the task, then packs only the keys changed
+   * since and joins the runs byte for byte. Called while the task runs (about every 100 ms); does
+   * nothing below PREPACK_MIN_ROWS changed keys, stops after a few milliseconds, and packs a key
+   * group at most MAX_PREPACKED_RUNS times between captures, since a key changed again is packed
+   * again (its later row wins). Returns the keys packed.
+   */
+  prepack(budgetMs = PREPACK_BUDGET_MS): number {
+    if (!this.state.keyed) return 0;
+    let marked = 0;
+    for (const marks of this.state.dirty.values()) marked += marks.size;
+    if (marked < PREPACK_MIN_ROWS) return 0;
+    const started = performance.now();
+    const cleared: number[] = [];
+    let packed = 0;
+    for (const [group, marks] of this.state.dirty) {
+      const runs = this.packedAhead.get(group);
+      if (marks.size === 0 || (runs?.length ?? 0) >= MAX_PREPACKED_RUNS) continue;
+      const run = packRows(marks);
+      if (runs) runs.push(run);
+      else this.packedAhead.set(group, [run]);
+      cleared.push(group);
+      packed += run.rows;
+      if (performance.now() - started >= budgetMs) break;
+    }
+    this.state.clearDirtyGroups(cleared);
+    return packed;
   }
 
   /** Blob names a restore of `snapshot` reads (only the key groups in `owns`). */
@@ -157,6 +199,7 @@ export class SnapshotStrategy {
    * checked then, so a corrupt one fails the task once it runs instead of its restore.
    */
   restore(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean, blobs: ReadonlyMap<string, Uint8Array>, lazy = false): void {
+    this.packedAhead.clear();
     if (!this.state.keyed) {
       if (!snapshot.operatorState) return;
       const { row } = decode(snapshot.operatorState, blobs) as { row: StateRow };
@@ -192,9 +235,13 @@ function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
   return packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
 }
 
-/** A delta of the changed keys, from their dirty entries (which hold the rows; removed keys as `null`). */
-function packDelta(changed: ReadonlyMap<string, StateRow | undefined>): Uint8Array {
-  return packr.pack({ v: FORMAT, base: false, flat: flatRows(changed) });
+/**
+ * A delta of the changed keys: the runs packed ahead, then the keys marked since, from their dirty
+ * entries (which hold the rows; removed keys as `null`).
+ */
+function packDelta(changed: ReadonlyMap<string, StateRow | undefined> | undefined, ahead: readonly PackedRows[] | undefined): Uint8Array {
+  if (ahead === undefined) return packr.pack({ v: FORMAT, base: false, flat: flatRows(changed) });
+  return joinPackedRows(changed !== undefined && changed.size > 0 ? [...ahead, packRows(changed)] : ahead, false);
 }
 
 function decode(name: string, blobs: ReadonlyMap<string, Uint8Array>): unknown {

@@ -44,6 +44,8 @@ export interface OperatorInstance {
   afterRestore?(o?: { readonly finishedBefore: boolean }): Promise<void>;
   /** Decode up to `max` key groups restored lazily; returns how many are left (the task calls it while it runs). */
   decodeSome?(max: number): number;
+  /** Pack changed keyed state ahead of the next capture (the task calls it while it runs, with checkpoints on). */
+  prepackState?(): void;
   notifyCheckpointComplete?(checkpointId: number): Promise<void> | void;
   /** The task ends normally (not canceled, not failed): last writes and commits. */
   finish?(): Promise<void>;
@@ -414,6 +416,10 @@ class ActorOp extends Base implements OperatorInstance {
 
   decodeSome(max: number): number {
     return this.state.decodeSome(max);
+  }
+
+  prepackState(): void {
+    this.snapshots.prepack();
   }
 
   private handle(result: unknown): void {

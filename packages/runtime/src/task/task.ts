@@ -57,13 +57,20 @@ type TaskMessage =
   | { t: 'trigger'; barrier: Barrier; stop: boolean }
   | { t: 'drain' }
   | { t: 'complete'; checkpointId: number }
-  | { t: 'decode' };
+  | { t: 'decode' }
+  | { t: 'prepack' };
 
 /**
  * Key groups restored lazily that one mailbox turn decodes while the task runs: a few milliseconds,
  * so frames and barriers queued meanwhile wait little.
  */
 const DECODE_STEP = 2;
+
+/**
+ * How often a task with keyed state packs what changed ahead of the next capture (ms): the
+ * capture, which blocks the task, is left with the keys changed since (SnapshotStrategy.prepack).
+ */
+const PREPACK_INTERVAL_MS = 100;
 
 /**
  * One subtask of a chain, run as an actor: frames from input channels, source polls, timer and
@@ -80,6 +87,8 @@ export class Task {
   private reader: SourceReader | undefined;
   private ref: ActorRef<TaskMessage> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private prepackTimer: NodeJS.Timeout | undefined;
+  private prepackPending = false;
   private timerWake: NodeJS.Timeout | undefined;
   private timerWakeAt = Infinity;
   private flushPending = false;
@@ -205,6 +214,13 @@ export class Task {
         this.flushPending = true;
         this.ref?.tell({ t: 'flush' });
       }, this.s.options.bufferTimeoutMs);
+      if (this.s.checkpointing.enabled && this.operators.some((op) => op.prepackState)) {
+        this.prepackTimer = setInterval(() => {
+          if (this.prepackPending || this.state !== 'RUNNING') return;
+          this.prepackPending = true;
+          this.ref?.tell({ t: 'prepack' });
+        }, PREPACK_INTERVAL_MS);
+      }
       // Canceled (or failed) while it was initializing: close what was opened since, and never run.
       if (this.state !== 'INITIALIZING') return await this.closeAll();
       // RUNNING before the inputs: the actor drops messages in any other state, and a local
@@ -252,6 +268,10 @@ export class Task {
           return;
         case 'drain':
           this.drainRequested = true;
+          return;
+        case 'prepack':
+          this.prepackPending = false;
+          for (const op of this.operators) op.prepackState?.();
           return;
         case 'decode': {
           let left = 0;
@@ -425,6 +445,7 @@ export class Task {
   /** Stop inputs, timers and the actor; idempotent. */
   private async release(): Promise<void> {
     clearInterval(this.flushTimer);
+    clearInterval(this.prepackTimer);
     clearTimeout(this.timerWake);
     const ref = this.ref;
     this.ref = undefined;
