@@ -337,7 +337,7 @@ export class Coordinator {
     const restore = job.checkpoints.latest;
     try {
       await this.o.dataPlane.prepare(job.id, job.attempt, job.plan.edges);
-      const checkpointing = { enabled: job.checkpointConfig.intervalMs > 0, mode: job.checkpointConfig.mode, maxDeltaChain: job.checkpointConfig.maxDeltaChain };
+      const checkpointing = { enabled: job.checkpointConfig.intervalMs > 0, mode: job.checkpointConfig.mode, maxDeltaChain: job.checkpointConfig.maxDeltaChain, intervalMs: job.checkpointConfig.intervalMs };
       await Promise.all(
         assignments.map((a) =>
           this.o.system.ref<WorkerMessage>(subjects.worker(a.workerId)).ask(

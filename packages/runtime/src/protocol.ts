@@ -124,7 +124,8 @@ export interface DeployTasks {
   readonly description: JobGraphDescription;
   readonly slot: number;
   readonly subtasks: readonly SubtaskRef[];
-  readonly checkpointing: { readonly enabled: boolean; readonly mode: 'exactly-once' | 'at-least-once'; readonly maxDeltaChain: number };
+  /** `intervalMs`: the job's checkpoint interval (absent from coordinators before 2026-12-05: 1000 is assumed). */
+  readonly checkpointing: { readonly enabled: boolean; readonly mode: 'exactly-once' | 'at-least-once'; readonly maxDeltaChain: number; readonly intervalMs?: number };
   /** Restore every subtask from this completed checkpoint of the job (read from the snapshot store). */
   readonly restoreFrom?: number;
 }

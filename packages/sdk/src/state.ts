@@ -23,6 +23,11 @@ export function mapState<K extends string | number, V>(): MapStateDecl<K, V> {
   return { kind: 'map' };
 }
 
+/**
+ * The current key's value. Treat what `get()` returns as read-only and `set()` a new value: a
+ * checkpoint holds what was last set (a value changed in place is not tracked), and so does a
+ * MapState's value or a ListState's element.
+ */
 export interface ValueState<T> { get(): T; set(value: T): void; clear(): void }
 export interface ListState<T> { get(): readonly T[]; add(value: T): void; addAll(values: Iterable<T>): void; update(values: Iterable<T>): void; clear(): void }
 export interface MapState<K, V> {

@@ -95,10 +95,16 @@ export interface PackedRows {
   readonly rows: number;
 }
 
-/** Rows by key (a removed key: undefined) packed as a run of flat elements. */
+/**
+ * Rows by key (a removed key: undefined) packed as a run of flat elements. Copied out: msgpackr's
+ * result is a view of a buffer it shares with every encoding in the process (frames too), and a
+ * run kept until the next capture would keep that whole buffer. The joining relies on these
+ * settings: records (on by default) defined inline by each pack, no shared structures, no
+ * bundled strings.
+ */
 export function packRows(rows: ReadonlyMap<string, unknown>): PackedRows {
   const doc = packr.pack(flatRows(rows));
-  return { bytes: doc.subarray(arrayHeaderLength(doc)), rows: rows.size };
+  return { bytes: Uint8Array.prototype.slice.call(doc, arrayHeaderLength(doc)), rows: rows.size };
 }
 
 /** The bytes of a msgpack array's header (the document msgpackr makes of an array). */

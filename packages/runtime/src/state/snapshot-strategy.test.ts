@@ -246,6 +246,8 @@ test('runs of rows packed apart join into one blob that applies as the runs woul
     new Map<string, unknown>(Array.from({ length: 80 }, (_, i) => [`s${i}`, { [`f${i}`]: i }])),
     new Map<string, unknown>([['b', undefined]]),
   ];
+  // A run owns its bytes: a view would keep msgpackr's shared output buffer until the next capture.
+  for (const run of runs.map(packRows)) assert.equal(run.bytes.buffer.byteLength, run.bytes.byteLength);
   for (const base of [true, false]) {
     const blob = joinPackedRows(runs.map(packRows), base);
     const doc = readKeyedBlob(blob, 'joined', base);

@@ -158,10 +158,11 @@ export class SnapshotStrategy {
   /**
    * Pack the rows of the keys changed since the last capture now, ahead of the next capture, and
    * clear their dirty marks: the capture, which blocks the task, then packs only the keys changed
-   * since and joins the runs byte for byte. Called while the task runs (about every 100 ms); does
-   * nothing below PREPACK_MIN_ROWS changed keys, stops after a few milliseconds, and packs a key
-   * group at most MAX_PREPACKED_RUNS times between captures, since a key changed again is packed
-   * again (its later row wins). Returns the keys packed.
+   * since and joins the runs byte for byte. Called while the task runs (8 times per checkpoint
+   * interval, at most every 100 ms); does nothing below PREPACK_MIN_ROWS changed keys of this
+   * operator subtask, stops once a key group took it past `budgetMs`, and packs a key group at most
+   * MAX_PREPACKED_RUNS times between captures, since a key changed again is packed again (its
+   * later row wins). Returns the keys packed.
    */
   prepack(budgetMs = PREPACK_BUDGET_MS): number {
     if (!this.state.keyed) return 0;

@@ -312,6 +312,8 @@ class ActorOp extends Base implements OperatorInstance {
   private readonly timers = new Map<number, Map<string, Key>>();
   private readonly snapshots: SnapshotStrategy;
   private readonly range: KeyGroupRange;
+  /** Keyed actors only: non-keyed state is one row, packed whole at each capture. */
+  readonly prepackState?: () => void;
 
   constructor(
     node: OperatorNode,
@@ -322,6 +324,7 @@ class ActorOp extends Base implements OperatorInstance {
     this.keys = node.inputs.map((e) => e.key ?? (() => undefined as never));
     this.state = new HeapKeyedState(this.def.state, node.maxParallelism, node.keyed);
     this.snapshots = new SnapshotStrategy(this.state, node.uid, rt.subtask, rt.maxDeltaChain);
+    if (node.keyed) this.prepackState = () => void this.snapshots.prepack();
     this.range = keyGroupRange(node.maxParallelism, rt.parallelism, rt.subtask);
     const log = rt.log.child({ operator: node.uid });
     const userLog: UserLogger = {
@@ -416,10 +419,6 @@ class ActorOp extends Base implements OperatorInstance {
 
   decodeSome(max: number): number {
     return this.state.decodeSome(max);
-  }
-
-  prepackState(): void {
-    this.snapshots.prepack();
   }
 
   private handle(result: unknown): void {

@@ -37,7 +37,7 @@ export interface TaskSetup {
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly options: TaskOptions;
-  readonly checkpointing: { readonly enabled: boolean; readonly mode: AlignmentMode; readonly maxDeltaChain: number };
+  readonly checkpointing: { readonly enabled: boolean; readonly mode: AlignmentMode; readonly maxDeltaChain: number; readonly intervalMs?: number };
   readonly snapshots: SnapshotStore;
   /** The checkpoint to restore from (attempt > 1, or a job started from a checkpoint). */
   readonly restore?: CompletedCheckpoint;
@@ -67,10 +67,13 @@ type TaskMessage =
 const DECODE_STEP = 2;
 
 /**
- * How often a task with keyed state packs what changed ahead of the next capture (ms): the
- * capture, which blocks the task, is left with the keys changed since (SnapshotStrategy.prepack).
+ * A task with keyed state packs what changed ahead of the next capture (SnapshotStrategy.prepack)
+ * this many times per checkpoint interval, and at most every PREPACK_MIN_PERIOD_MS: the capture,
+ * which blocks the task, is left with the keys changed since the last pass (an eighth of the
+ * interval at most). More passes would leave less, but a key changed again is packed again.
  */
-const PREPACK_INTERVAL_MS = 100;
+const PREPACK_PASSES = 8;
+const PREPACK_MIN_PERIOD_MS = 100;
 
 /**
  * One subtask of a chain, run as an actor: frames from input channels, source polls, timer and
@@ -219,7 +222,7 @@ export class Task {
           if (this.prepackPending || this.state !== 'RUNNING') return;
           this.prepackPending = true;
           this.ref?.tell({ t: 'prepack' });
-        }, PREPACK_INTERVAL_MS);
+        }, Math.max(PREPACK_MIN_PERIOD_MS, (this.s.checkpointing.intervalMs ?? 1000) / PREPACK_PASSES));
       }
       // Canceled (or failed) while it was initializing: close what was opened since, and never run.
       if (this.state !== 'INITIALIZING') return await this.closeAll();
