@@ -422,8 +422,8 @@ test('stats: counts, latest, per-subtask figures, durations and retained', () =>
         numAcknowledged: 2,
         numSubtasks: 3,
         subtasks: [
-          { subtask: 'a', ackTimestamp: 130, syncMs: 1, asyncMs: 2, alignmentMs: 3, stateBytes: 10, writtenBytes: 1 },
-          { subtask: 'b', ackTimestamp: 150, syncMs: 4, asyncMs: 8, alignmentMs: 12, stateBytes: 40, writtenBytes: 4 },
+          { subtask: 'a', ackTimestamp: 130, syncMs: 1, asyncMs: 2, alignmentMs: 3, stateBytes: 10, writtenBytes: 1, packedAheadBytes: 0 },
+          { subtask: 'b', ackTimestamp: 150, syncMs: 4, asyncMs: 8, alignmentMs: 12, stateBytes: 40, writtenBytes: 4, packedAheadBytes: 0 },
         ],
       },
     ],

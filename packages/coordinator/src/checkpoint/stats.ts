@@ -19,6 +19,8 @@ export interface SubtaskCheckpointStatsView {
   readonly alignmentMs: number;
   readonly stateBytes: number;
   readonly writtenBytes: number;
+  /** Of writtenBytes, bytes packed ahead of the barrier (0 from older workers). */
+  readonly packedAheadBytes: number;
 }
 
 /** One checkpoint in the history. Durations are maxima over subtasks (the slowest one bounds the checkpoint). */
@@ -80,7 +82,7 @@ export class CheckpointRecord {
   ) {}
 
   addAck(subtask: string, now: number, stats: SubtaskCheckpointStats): void {
-    this.subtasks.push({ subtask, ackTimestamp: now, syncMs: stats.syncMs, asyncMs: stats.asyncMs, alignmentMs: stats.alignmentMs, stateBytes: stats.stateBytes, writtenBytes: stats.writtenBytes });
+    this.subtasks.push({ subtask, ackTimestamp: now, syncMs: stats.syncMs, asyncMs: stats.asyncMs, alignmentMs: stats.alignmentMs, stateBytes: stats.stateBytes, writtenBytes: stats.writtenBytes, packedAheadBytes: stats.packedAheadBytes ?? 0 });
   }
 
   complete(now: number): void {

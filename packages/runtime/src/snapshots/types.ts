@@ -76,6 +76,11 @@ export interface SubtaskCheckpointStats {
   readonly stateBytes: number;
   /** Bytes written for this checkpoint (the increment). */
   readonly writtenBytes: number;
+  /**
+   * Of those, bytes packed ahead of the barrier (runs of changed rows the capture joined instead of
+   * packing them; SnapshotStrategy.prepack). Absent from workers before 2026-12-05.
+   */
+  readonly packedAheadBytes?: number;
 }
 
 /** The state of one operator (all subtasks) in a completed checkpoint. */

@@ -270,6 +270,8 @@ test('rows packed ahead: every capture, savepoint and restore holds exactly the 
   /** The job's stored blobs (every checkpoint's), and the last completed checkpoint's chains. */
   const stored = new Map<string, Uint8Array>();
   let packedAhead = 0;
+  /** Bytes of runs the captures joined, as they report them (checkpoint stats). */
+  let joined = 0;
   const restoredRows = (snapshot: Parameters<SnapshotStrategy['restore']>[0], blobs: ReadonlyMap<string, Uint8Array>) => {
     const { state: other } = keyedState(32);
     new SnapshotStrategy(other, 'count', 0, 4).restore(snapshot, () => true, blobs);
@@ -299,15 +301,21 @@ test('rows packed ahead: every capture, savepoint and restore holds exactly the 
     if (kind === 'savepoint') {
       const emitted: SavepointBlobWrite[] = [];
       const sp = strategy.capture(1, round, 'savepoint', (b) => emitted.push(b));
+      joined += sp.packedAheadBytes ?? 0;
+      assert.ok((sp.packedAheadBytes ?? 0) <= sp.writtenBytes);
       assert.deepEqual(sorted(restoredRows(sp.snapshot, assemble(emitted, stored))), sorted(model), `savepoint of round ${round}`);
       continue;
     }
     const cp = strategy.capture(1, round, kind);
+    joined += cp.packedAheadBytes ?? 0;
+    assert.ok((cp.packedAheadBytes ?? 0) <= cp.writtenBytes);
+    if (kind === 'full') assert.equal(cp.packedAheadBytes, 0, 'a full capture packs from the rows');
     for (const b of cp.blobs) stored.set(b.name, b.bytes);
     assert.deepEqual(sorted(restoredRows(cp.snapshot, stored)), sorted(model), `${kind} checkpoint of round ${round}`);
     assert.equal(state.dirty.size, 0);
   }
   assert.ok(packedAhead > 10_000, `rows were packed ahead (${packedAhead})`);
+  assert.ok(joined > 0, 'captures report the runs they joined');
 });
 
 test('packing ahead waits for enough changed keys, and packs a key group at most so often between captures', () => {

@@ -23,6 +23,8 @@ export interface CapturedState {
   /** Bytes of the whole state the snapshot describes (bases + deltas of every chain). */
   readonly stateBytes: number;
   readonly writtenBytes: number;
+  /** Of `writtenBytes`, bytes packed ahead of the capture (runs it joined). */
+  readonly packedAheadBytes?: number;
   /** The checkpoint is acknowledged only once this resolves (a sink's staged data made durable). */
   readonly durable?: Promise<void>;
 }
@@ -82,6 +84,7 @@ export class SnapshotStrategy {
       return this.captureDetached(emit, blobs);
     }
     let written = 0;
+    let packedAhead = 0;
     const full = kind === 'full';
     if (full) this.state.decodeAll(); // a new base of every key group
     const changed: Iterable<number> = full ? new Set([...this.chains.keys(), ...this.state.groups.keys()]) : new Set([...this.state.dirty.keys(), ...this.packedAhead.keys()]);
@@ -100,6 +103,7 @@ export class SnapshotStrategy {
       } else {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'delta');
         const bytes = packDelta(ids, ahead);
+        packedAhead += runBytes(ahead);
         put({ name, bytes });
         chain.names.push(name);
         chain.deltaBytes += bytes.length;
@@ -114,7 +118,7 @@ export class SnapshotStrategy {
       keyGroups[g] = [...c.names];
       stateBytes += c.baseBytes + c.deltaBytes;
     }
-    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
+    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written, packedAheadBytes: packedAhead };
   }
 
   /**
@@ -130,6 +134,7 @@ export class SnapshotStrategy {
     const put = emit ?? ((b: BlobWrite) => void blobs.push(b));
     const keyGroups: Record<number, string[]> = {};
     let written = 0;
+    let packedAhead = 0;
     let stateBytes = 0;
     for (const [group, rows] of this.state.groups) {
       if (rows.size === 0) continue;
@@ -141,6 +146,7 @@ export class SnapshotStrategy {
       if (chain && chain.names.length + (changed ? 1 : 0) <= MAX_SAVEPOINT_PARTS) {
         const write: ChainedBlobWrite = changed ? { name, chain: [...chain.names], tail: packDelta(ids, ahead) } : { name, chain: [...chain.names] };
         emit!(write);
+        if (changed) packedAhead += runBytes(ahead);
         keyGroups[group] = chainedWriteParts(write);
         written += write.tail?.byteLength ?? 0;
         stateBytes += chain.baseBytes + chain.deltaBytes + (write.tail?.byteLength ?? 0);
@@ -152,7 +158,7 @@ export class SnapshotStrategy {
         stateBytes += bytes.length;
       }
     }
-    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written };
+    return { blobs, snapshot: { keyGroups }, stateBytes, writtenBytes: written, packedAheadBytes: packedAhead };
   }
 
   /**
@@ -229,6 +235,13 @@ export class SnapshotStrategy {
       this.chains.set(group, chain);
     }
   }
+}
+
+/** Bytes of the runs packed ahead for a key group. */
+function runBytes(runs: readonly PackedRows[] | undefined): number {
+  let n = 0;
+  if (runs) for (const r of runs) n += r.bytes.byteLength;
+  return n;
 }
 
 /** A key group's full base. */

@@ -43,9 +43,11 @@ export class Checkpointer {
     const durable: Promise<void>[] = [];
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
     let stateBytes = 0;
+    let packedAheadBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
       const captured = op.snapshotState(this.s.attempt, barrier.id, barrier.full === true ? 'full' : 'incremental');
+      packedAheadBytes += captured.packedAheadBytes ?? 0;
       blobs.push(...captured.blobs);
       if (captured.durable) durable.push(captured.durable);
       operators[op.node.uid] = captured.snapshot;
@@ -58,7 +60,7 @@ export class Checkpointer {
       try {
         await Promise.all(durable);
         const writtenBytes = await store.writeBlobs(jobId, attempt, blobs);
-        const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes };
+        const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes, packedAheadBytes };
         this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
       } catch (e) {
         this.s.log.error({ err: e, checkpoint: barrier.id }, 'checkpoint write failed');
@@ -84,6 +86,7 @@ export class Checkpointer {
     // Per operator: its blob writes, and its chained writes (sent below, after the earlier checkpoint writes).
     const parts: { uid: string; snapshot: OperatorSubtaskSnapshot; writes: Promise<number>[]; chained: ChainedBlobWrite[] }[] = [];
     let stateBytes = 0;
+    let packedAheadBytes = 0;
     for (const op of this.s.operators) {
       if (!op.snapshotState) continue;
       const part: (typeof parts)[number] = { uid: op.node.uid, snapshot: { keyGroups: {} }, writes: [], chained: [] };
@@ -92,6 +95,7 @@ export class Checkpointer {
         else part.writes.push(store.writeSavepointBlobs(savepointId, attempt, [b]));
       };
       const captured = op.snapshotState(attempt, barrier.id, 'savepoint', emit);
+      packedAheadBytes += captured.packedAheadBytes ?? 0;
       for (const b of captured.blobs) emit(b);
       part.snapshot = captured.snapshot;
       parts.push(part);
@@ -118,7 +122,7 @@ export class Checkpointer {
       const operators: Record<string, OperatorSubtaskSnapshot> = {};
       parts.forEach((p, i) => (operators[p.uid] = { ...p.snapshot, savepointBytes: bytes[i]!.held, ...chainsOf(p.snapshot, p.chained) }));
       const writtenBytes = bytes.reduce((n, b) => n + b.sent, 0);
-      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes };
+      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes, packedAheadBytes };
       this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
     }, decline);
   }
