@@ -327,15 +327,34 @@ test('packing ahead waits for enough changed keys, and packs a key group at most
   write('one-more', 1);
   assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
   assert.equal(state.dirty.size, 0, 'the packed keys are no longer marked');
+  // New keys each time: the runs never hold more rows than the key groups have keys.
   for (let run = 1; run < MAX_PREPACKED_RUNS; run++) {
-    for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, run);
+    for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`r${run}-${i}`, run);
     assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
   }
-  for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, -1);
+  for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`last-${i}`, -1);
   assert.equal(strategy.prepack(), 0, 'every key group has its runs');
   const cp = strategy.capture(1, 1);
   assert.equal(cp.blobs.length, 8, 'a base per key group');
   strategy.prepack();
   for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, 7);
   assert.equal(strategy.prepack(), PREPACK_MIN_ROWS, 'a capture starts the runs over');
+});
+
+test('hot keys: a key group is packed ahead only while its runs hold no more rows than it has keys', () => {
+  const { state, write } = keyedState(1); // one key group
+  const strategy = new SnapshotStrategy(state, 'count', 0, 4);
+  const keys = PREPACK_MIN_ROWS + 500;
+  for (let i = 0; i < keys; i++) write(`k${i}`, 0);
+  strategy.capture(1, 1); // the base
+  for (let round = 1; round <= 5; round++) {
+    for (let i = 0; i < keys; i++) write(`k${i}`, round);
+    assert.equal(strategy.prepack(), round === 1 ? keys : 0, `pass ${round}`);
+  }
+  const cp = strategy.capture(1, 2);
+  const delta = readKeyedBlob(cp.blobs[0]!.bytes, 'delta', false);
+  assert.equal(delta.flat!.length / 2, 2 * keys, 'the run, then the keys marked since: not one row per pass');
+  const rows = new Map<string, unknown>();
+  applyKeyedBlob(delta, rows);
+  assert.deepEqual(rows.get('k7'), { n: 5 });
 });

@@ -167,8 +167,8 @@ export class SnapshotStrategy {
    * since and joins the runs byte for byte. Called while the task runs (8 times per checkpoint
    * interval, at most every 100 ms); does nothing below PREPACK_MIN_ROWS changed keys of this
    * operator subtask, stops once a key group took it past `budgetMs`, and packs a key group at most
-   * MAX_PREPACKED_RUNS times between captures, since a key changed again is packed again (its
-   * later row wins). Returns the keys packed.
+   * MAX_PREPACKED_RUNS times between captures and only while its runs hold no more rows than it has
+   * keys, since a key changed again is packed again (its later row wins). Returns the keys packed.
    */
   prepack(budgetMs = PREPACK_BUDGET_MS): number {
     if (!this.state.keyed) return 0;
@@ -181,6 +181,11 @@ export class SnapshotStrategy {
     for (const [group, marks] of this.state.dirty) {
       const runs = this.packedAhead.get(group);
       if (marks.size === 0 || (runs?.length ?? 0) >= MAX_PREPACKED_RUNS) continue;
+      // Keys changed again and again would be packed once per pass: a key group's runs hold at
+      // most as many rows as it has keys, so its delta holds at most twice as many.
+      let ahead = marks.size;
+      if (runs) for (const r of runs) ahead += r.rows;
+      if (ahead > (this.state.groups.get(group)?.size ?? 0)) continue;
       const run = packRows(marks);
       if (runs) runs.push(run);
       else this.packedAhead.set(group, [run]);
