@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { BlobWrite, ChainedBlobWrite, CompletedCheckpoint, OperatorSubtaskSnapshot, SavepointBlobWrite, SnapshotStore, SubtaskCheckpointStats, SubtaskSnapshot } from '../snapshots/types.js';
+import { chainedWriteParts } from '../snapshots/savepoint-names.js';
 import type { Barrier } from './barrier-aligner.js';
 import type { EdgeWriter } from './edge-writer.js';
 import type { OperatorInstance } from './operators.js';
@@ -75,9 +76,10 @@ export class Checkpointer {
    * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
    * packed blob is sent as soon as it is made, so the store takes it in while the next one is
    * packed (the socket write happens inside the capture). A key group whose checkpoint chain is
-   * stored comes as a chained write (the chain plus the rows changed since): the store writes the
-   * tail and checks the chain's blobs once every earlier checkpoint write of this subtask is done,
-   * so each chain blob it names is there; the acknowledgement names the chains (savepointChains),
+   * stored comes as a chained write (the chain plus the rows changed since): its tail is written
+   * right after the capture, and the store checks the chain's blobs once every earlier checkpoint
+   * write of this subtask is done, so each chain blob it names is there; the acknowledgement names
+   * the chains (savepointChains),
    * which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
    * not touched, so a failed write only declines the savepoint.
    */
@@ -102,14 +104,22 @@ export class Checkpointer {
       stateBytes += captured.stateBytes;
     }
     const syncMs = performance.now() - started;
+    // The chained writes' tails go at once, one call per operator, as blobs of the savepoint (their
+    // parts' names): only the check of the chains waits for the earlier checkpoint writes, which
+    // after a checkpoint of many new bases took most of a savepoint's time.
+    for (const p of parts) {
+      const tails = p.chained.flatMap((w) => (w.tail ? [{ name: chainedWriteParts(w).at(-1)!, bytes: w.tail }] : []));
+      if (tails.length > 0) p.writes.push(store.writeSavepointBlobs(savepointId, attempt, tails));
+    }
     // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
     // Nor is one deleted before the savepoint holds a copy: the coordinator keeps every blob a
     // checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
-    /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and chained writes' tails. */
+    /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and tails. */
     const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
-      const chained = p.chained.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, p.chained)) : 0;
-      const [packed, copied] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
-      return { held: packed + copied, sent: packed + p.chained.reduce((n, c) => n + (c.tail?.byteLength ?? 0), 0) };
+      const chains = p.chained.map(({ name, chain }) => ({ name, chain }));
+      const chained = chains.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chains)) : 0;
+      const [sent, copied] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
+      return { held: sent + copied, sent };
     };
     const decline = (e: unknown): void => {
       this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
