@@ -8,6 +8,8 @@ import { applyKeyedBlob, joinPackedRows, packRows, readKeyedBlob } from './keyed
 import { MAX_PREPACKED_RUNS, PREPACK_MIN_ROWS, SnapshotStrategy } from './snapshot-strategy.js';
 
 const unpackr = new Unpackr({ moreTypes: true });
+/** A time budget for packing ahead that never ends a pass early: the counts below must not depend on the machine's speed. */
+const UNBOUNDED = 60_000;
 const decls = { n: { kind: 'value' as const, initial: undefined } };
 
 function keyedState(maxParallelism: number) {
@@ -295,7 +297,7 @@ test('rows packed ahead: every capture, savepoint and restore holds exactly the 
         model.delete(key);
       }
     }
-    packedAhead += strategy.prepack(1000);
+    packedAhead += strategy.prepack(UNBOUNDED);
     const kind = round % 7 === 6 ? 'full' : round % 3 === 2 ? 'savepoint' : round % 2 === 1 ? 'incremental' : undefined;
     if (kind === undefined) continue; // several runs before the next capture
     if (kind === 'savepoint') {
@@ -322,39 +324,62 @@ test('packing ahead waits for enough changed keys, and packs a key group at most
   const { state, write } = keyedState(8);
   const strategy = new SnapshotStrategy(state, 'count', 0, 4);
   for (let i = 0; i < PREPACK_MIN_ROWS - 1; i++) write(`k${i}`, i);
-  assert.equal(strategy.prepack(), 0, 'below the threshold');
+  assert.equal(strategy.prepack(UNBOUNDED), 0, 'below the threshold');
   assert.equal(state.dirty.size > 0, true);
   write('one-more', 1);
-  assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
+  assert.equal(strategy.prepack(UNBOUNDED), PREPACK_MIN_ROWS);
   assert.equal(state.dirty.size, 0, 'the packed keys are no longer marked');
   // New keys each time: the runs never hold more rows than the key groups have keys.
   for (let run = 1; run < MAX_PREPACKED_RUNS; run++) {
     for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`r${run}-${i}`, run);
-    assert.equal(strategy.prepack(), PREPACK_MIN_ROWS);
+    assert.equal(strategy.prepack(UNBOUNDED), PREPACK_MIN_ROWS);
   }
   for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`last-${i}`, -1);
-  assert.equal(strategy.prepack(), 0, 'every key group has its runs');
+  assert.equal(strategy.prepack(UNBOUNDED), 0, 'every key group has its runs');
   const cp = strategy.capture(1, 1);
   assert.equal(cp.blobs.length, 8, 'a base per key group');
-  strategy.prepack();
+  strategy.prepack(UNBOUNDED);
   for (let i = 0; i < PREPACK_MIN_ROWS; i++) write(`k${i}`, 7);
-  assert.equal(strategy.prepack(), PREPACK_MIN_ROWS, 'a capture starts the runs over');
+  assert.equal(strategy.prepack(UNBOUNDED), PREPACK_MIN_ROWS, 'a capture starts the runs over');
 });
 
-test('hot keys: a key group is packed ahead only while its runs hold no more rows than it has keys', () => {
+test('hot keys: a key group whose marked keys are mostly in its runs already is left to the capture', () => {
   const { state, write } = keyedState(1); // one key group
   const strategy = new SnapshotStrategy(state, 'count', 0, 4);
-  const keys = PREPACK_MIN_ROWS + 500;
-  for (let i = 0; i < keys; i++) write(`k${i}`, 0);
+  for (let i = 0; i < 10_000; i++) write(`k${i}`, 0);
   strategy.capture(1, 1); // the base
-  for (let round = 1; round <= 5; round++) {
-    for (let i = 0; i < keys; i++) write(`k${i}`, round);
-    assert.equal(strategy.prepack(), round === 1 ? keys : 0, `pass ${round}`);
+  // A hot fifth of the keys changes before every pass (a key group far larger than its hot keys).
+  const hot = PREPACK_MIN_ROWS + 100;
+  for (let pass = 1; pass <= 5; pass++) {
+    for (let i = 0; i < hot; i++) write(`k${i}`, pass);
+    if (pass === 3) for (let i = 0; i < 10; i++) write(`k${9000 + i}`, pass); // a few others too
+    assert.equal(strategy.prepack(UNBOUNDED), pass === 1 ? hot : 0, `pass ${pass}`);
   }
   const cp = strategy.capture(1, 2);
   const delta = readKeyedBlob(cp.blobs[0]!.bytes, 'delta', false);
-  assert.equal(delta.flat!.length / 2, 2 * keys, 'the run, then the keys marked since: not one row per pass');
+  assert.equal(delta.flat!.length / 2, 2 * hot + 10, 'the first run, then the keys marked since: not one run per pass');
   const rows = new Map<string, unknown>();
   applyKeyedBlob(delta, rows);
   assert.deepEqual(rows.get('k7'), { n: 5 });
+  assert.deepEqual(rows.get('k9003'), { n: 3 });
+  // The capture starts over: the next pass packs again.
+  for (let i = 0; i < hot; i++) write(`k${i}`, 6);
+  assert.equal(strategy.prepack(UNBOUNDED), hot);
+});
+
+test('a pass packs new keys beside a few repeated ones', () => {
+  const { state, write } = keyedState(1);
+  const strategy = new SnapshotStrategy(state, 'count', 0, 4);
+  for (let i = 0; i < 20_000; i++) write(`k${i}`, 0);
+  strategy.capture(1, 1);
+  for (let i = 0; i < 3000; i++) write(`k${i}`, 1);
+  assert.equal(strategy.prepack(UNBOUNDED), 3000);
+  // 1,000 keys again and 2,000 new ones: fewer repeated than new, so packed.
+  for (let i = 2000; i < 5000; i++) write(`k${i}`, 2);
+  assert.equal(strategy.prepack(UNBOUNDED), 3000);
+  // Now 3,000 repeated and 1,000 new: left to the capture.
+  for (let i = 1000; i < 5000; i++) write(`k${i}`, 3);
+  assert.equal(strategy.prepack(UNBOUNDED), 0);
+  const delta = readKeyedBlob(strategy.capture(1, 2).blobs[0]!.bytes, 'delta', false);
+  assert.equal(delta.flat!.length / 2, 3000 + 3000 + 4000);
 });

@@ -51,6 +51,10 @@ export class SnapshotStrategy {
   private readonly chains = new Map<number, Chain>();
   /** Rows packed ahead of the next capture, per key group, oldest first (prepack). */
   private readonly packedAhead = new Map<number, PackedRows[]>();
+  /** The keys in those runs, per key group. */
+  private readonly packedKeys = new Map<number, Set<string>>();
+  /** Key groups whose changed keys were mostly packed ahead already: left to the capture. */
+  private readonly hotGroups = new Set<number>();
 
   constructor(
     private readonly state: HeapKeyedState,
@@ -111,7 +115,7 @@ export class SnapshotStrategy {
       }
     }
     this.state.clearDirty();
-    this.packedAhead.clear();
+    this.forgetPackedAhead();
     const keyGroups: Record<number, string[]> = {};
     let stateBytes = 0;
     for (const [g, c] of this.chains) {
@@ -166,35 +170,56 @@ export class SnapshotStrategy {
    * clear their dirty marks: the capture, which blocks the task, then packs only the keys changed
    * since and joins the runs byte for byte. Called while the task runs (8 times per checkpoint
    * interval, at most every 100 ms); does nothing below PREPACK_MIN_ROWS changed keys of this
-   * operator subtask, stops once a key group took it past `budgetMs`, and packs a key group at most
-   * MAX_PREPACKED_RUNS times between captures and only while its runs hold no more rows than it has
-   * keys, since a key changed again is packed again (its later row wins). Returns the keys packed.
+   * operator subtask (in key groups it may still pack), stops once a key group took it past
+   * `budgetMs`, and packs a key group at most MAX_PREPACKED_RUNS times between captures. A key
+   * changed again is packed again (its later row wins): a key group whose marked keys are mostly
+   * in its runs already (hot keys) is left to the capture, so each run brings at least as many new
+   * keys as repeated ones, and a delta holds at most three times the keys changed (its runs at
+   * most twice, then the keys marked since). Returns the keys packed.
    */
   prepack(budgetMs = PREPACK_BUDGET_MS): number {
     if (!this.state.keyed) return 0;
     let marked = 0;
-    for (const marks of this.state.dirty.values()) marked += marks.size;
+    for (const [group, marks] of this.state.dirty) if (this.mayPackAhead(group)) marked += marks.size;
     if (marked < PREPACK_MIN_ROWS) return 0;
     const started = performance.now();
     const cleared: number[] = [];
     let packed = 0;
     for (const [group, marks] of this.state.dirty) {
-      const runs = this.packedAhead.get(group);
-      if (marks.size === 0 || (runs?.length ?? 0) >= MAX_PREPACKED_RUNS) continue;
-      // Keys changed again and again would be packed once per pass: a key group's runs hold at
-      // most as many rows as it has keys, so its delta holds at most twice as many.
-      let ahead = marks.size;
-      if (runs) for (const r of runs) ahead += r.rows;
-      if (ahead > (this.state.groups.get(group)?.size ?? 0)) continue;
+      if (marks.size === 0 || !this.mayPackAhead(group)) continue;
+      const seen = this.packedKeys.get(group);
+      if (seen) {
+        let again = 0;
+        for (const id of marks.keys()) if (seen.has(id)) again++;
+        if (2 * again > marks.size) {
+          this.hotGroups.add(group);
+          continue;
+        }
+      }
       const run = packRows(marks);
+      const runs = this.packedAhead.get(group);
       if (runs) runs.push(run);
       else this.packedAhead.set(group, [run]);
+      const keys = seen ?? new Set<string>();
+      for (const id of marks.keys()) keys.add(id);
+      if (!seen) this.packedKeys.set(group, keys);
       cleared.push(group);
       packed += run.rows;
       if (performance.now() - started >= budgetMs) break;
     }
     this.state.clearDirtyGroups(cleared);
     return packed;
+  }
+
+  private mayPackAhead(group: number): boolean {
+    return !this.hotGroups.has(group) && (this.packedAhead.get(group)?.length ?? 0) < MAX_PREPACKED_RUNS;
+  }
+
+  /** After a capture that wrote the runs (or a restore): the next ones start over. */
+  private forgetPackedAhead(): void {
+    this.packedAhead.clear();
+    this.packedKeys.clear();
+    this.hotGroups.clear();
   }
 
   /** Blob names a restore of `snapshot` reads (only the key groups in `owns`). */
@@ -211,7 +236,7 @@ export class SnapshotStrategy {
    * checked then, so a corrupt one fails the task once it runs instead of its restore.
    */
   restore(snapshot: OperatorSubtaskSnapshot, owns: (group: number) => boolean, blobs: ReadonlyMap<string, Uint8Array>, lazy = false): void {
-    this.packedAhead.clear();
+    this.forgetPackedAhead();
     if (!this.state.keyed) {
       if (!snapshot.operatorState) return;
       const { row } = decode(snapshot.operatorState, blobs) as { row: StateRow };
