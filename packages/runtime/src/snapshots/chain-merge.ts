@@ -2,11 +2,7 @@
  * Folding a key group's chain (a full base, then deltas) into one full base, in the blob format of
  * state/snapshot-strategy.ts (state/keyed-blob.ts).
  */
-import { Packr } from 'msgpackr';
-import { applyKeyedBlob, flatRows, readKeyedBlob, STATE_BLOB_FORMAT } from '../state/keyed-blob.js';
-
-/** The settings snapshot-strategy.ts packs with: Map, Set and typed array values survive. */
-const packr = new Packr({ moreTypes: true });
+import { applyKeyedBlob, packKeyedBlob, readKeyedBlob } from '../state/keyed-blob.js';
 
 /**
  * One full base blob with the state `blobs` (base first, then deltas in order) describe, as a
@@ -19,5 +15,5 @@ export function mergeChain(blobs: readonly Uint8Array[]): Uint8Array {
   if (blobs.length === 1) return blobs[0];
   const rows = new Map<string, unknown>();
   blobs.forEach((bytes, i) => applyKeyedBlob(readKeyedBlob(bytes, `blob ${i} of a key group chain`, i === 0), rows));
-  return packr.pack({ v: STATE_BLOB_FORMAT, base: true, flat: flatRows(rows) });
+  return packKeyedBlob(rows, true);
 }

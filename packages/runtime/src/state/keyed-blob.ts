@@ -83,6 +83,11 @@ export function applyKeyedBlob(blob: KeyedBlob, rows: Map<string, unknown>): voi
   });
 }
 
+/** A key group's rows as one blob: a full base (its rows by key) or a delta (changed keys; a removed key's row undefined). */
+export function packKeyedBlob(rows: ReadonlyMap<string, unknown> | undefined, base: boolean): Uint8Array {
+  return packr.pack({ v: STATE_BLOB_FORMAT, base, flat: flatRows(rows) });
+}
+
 /**
  * Rows packed ahead of a capture (see SnapshotStrategy.prepack): the elements `keyId, row, …` of a
  * blob's flat array, without the array's header. Each run of elements is packed on its own, with

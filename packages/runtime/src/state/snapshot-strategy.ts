@@ -4,7 +4,7 @@ import type { BlobWrite, ChainedBlobWrite, OperatorSubtaskSnapshot, SavepointBlo
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import { chainedWriteParts, MAX_SAVEPOINT_PARTS, savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { applyKeyedBlob, flatRows, joinPackedRows, packRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT, type PackedRows } from './keyed-blob.js';
+import { applyKeyedBlob, joinPackedRows, packKeyedBlob, packRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT, type PackedRows } from './keyed-blob.js';
 
 /** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
 const packr = new Packr({ moreTypes: true });
@@ -276,7 +276,7 @@ function runBytes(runs: readonly PackedRows[] | undefined): number {
 
 /** A key group's full base. */
 function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
-  return packr.pack({ v: FORMAT, base: true, flat: flatRows(rows) });
+  return packKeyedBlob(rows, true);
 }
 
 /**
@@ -284,7 +284,7 @@ function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
  * entries (which hold the rows; removed keys as `null`).
  */
 function packDelta(changed: ReadonlyMap<string, StateRow | undefined> | undefined, ahead: readonly PackedRows[] | undefined): Uint8Array {
-  if (ahead === undefined) return packr.pack({ v: FORMAT, base: false, flat: flatRows(changed) });
+  if (ahead === undefined) return packKeyedBlob(changed, false);
   return joinPackedRows(changed !== undefined && changed.size > 0 ? [...ahead, packRows(changed)] : ahead, false);
 }
 
