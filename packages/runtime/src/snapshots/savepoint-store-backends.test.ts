@@ -70,6 +70,13 @@ describe('RedisSavepointStore specifics', () => {
       assert.deepEqual(sent.map((c) => c.name), ['eval']);
       assert.equal(sp.sizeBytes, bytes.byteLength);
       await savepoints.dispose(id);
+      // Its own blob gone before the record step (the blob keys travel in one argument): refused, nothing listed.
+      const gone = newSavepointId();
+      await savepoints.prepare(gone, 1);
+      await snapshots.writeSavepointBlobs(gone, 1, [{ name: 'os/src/0', bytes }]);
+      await spied.unlink(`weir:{${cluster}:${gone}}:blob:os/src/0`);
+      await rejectsWith(savepoints.complete(gone, taken, INFO('one-step'), { src: bytes.byteLength }), 'WEIR_SNAPSHOT_MISSING', /blob 'os\/src\/0' of savepoint sp-[0-9a-f]+ was not written/);
+      assert.equal(await savepoints.get(gone), undefined);
     } finally {
       await spied.quit();
     }

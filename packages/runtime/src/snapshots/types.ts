@@ -117,6 +117,12 @@ export interface CompletedCheckpoint {
  * writes from attempts below n are refused with WEIR_SNAPSHOT_FENCED.
  */
 export interface SnapshotStore {
+  /**
+   * True if this store carries out calls in the order they are made, whether or not earlier ones
+   * have answered (Redis: one connection, served in order). A subtask then sends a savepoint's
+   * check of its chains as soon as its earlier checkpoint writes are sent, not once they answered.
+   */
+  readonly ordered?: boolean;
   /** Make `attempt` the job's current attempt. Refuses (WEIR_SNAPSHOT_FENCED) an attempt lower than the stored one. */
   fence(jobId: string, attempt: number): Promise<void>;
   /** Write blobs, fenced; resolves with the bytes written. */

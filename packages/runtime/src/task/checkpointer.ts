@@ -30,6 +30,8 @@ export interface CheckpointerSetup {
  */
 export class Checkpointer {
   private writes: Promise<void> = Promise.resolve();
+  /** Settles once every checkpoint write of this subtask so far has been sent to the store (or ended). */
+  private sent: Promise<void> = Promise.resolve();
 
   constructor(private readonly s: CheckpointerSetup) {}
 
@@ -56,11 +58,15 @@ export class Checkpointer {
     }
     const syncMs = performance.now() - started;
     const { store, jobId, attempt } = this.s;
+    let markSent!: () => void;
+    this.sent = new Promise<void>((resolve) => (markSent = resolve));
     this.writes = this.writes.then(async () => {
       const asyncStarted = performance.now();
       try {
         await Promise.all(durable);
-        const writtenBytes = await store.writeBlobs(jobId, attempt, blobs);
+        const write = store.writeBlobs(jobId, attempt, blobs);
+        markSent();
+        const writtenBytes = await write;
         const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes, packedAheadBytes };
         this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
       } catch (e) {
@@ -68,6 +74,8 @@ export class Checkpointer {
         this.s.report({ kind: 'decline', checkpointId: barrier.id, reason: `state write failed: ${(e as Error).message}` });
         // Chains of later snapshots may name the blobs that were not written: start over from the last completed checkpoint.
         this.s.fail(e);
+      } finally {
+        markSent();
       }
     });
   }
@@ -105,19 +113,22 @@ export class Checkpointer {
     }
     const syncMs = performance.now() - started;
     // The chained writes' tails go at once, one call per operator, as blobs of the savepoint (their
-    // parts' names): only the check of the chains waits for the earlier checkpoint writes, which
-    // after a checkpoint of many new bases took most of a savepoint's time.
+    // parts' names): only the check of the chains waits for the earlier checkpoint writes (after a
+    // checkpoint of many new bases, that wait took most of a savepoint's time).
     for (const p of parts) {
       const tails = p.chained.flatMap((w) => (w.tail ? [{ name: chainedWriteParts(w).at(-1)!, bytes: w.tail }] : []));
       if (tails.length > 0) p.writes.push(store.writeSavepointBlobs(savepointId, attempt, tails));
     }
-    // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain blob is stored.
-    // Nor is one deleted before the savepoint holds a copy: the coordinator keeps every blob a
-    // checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
+    // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain
+    // blob is stored. A store that serves calls in order (Redis) needs only the writes sent: its
+    // check runs after them (a write that fails leaves a blob missing, and the check declines).
+    // Nor is a chain blob deleted before the savepoint holds a copy: the coordinator keeps every blob
+    // a checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
+    const earlier = store.ordered === true ? this.sent : this.writes;
     /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and tails. */
     const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
       const chains = p.chained.map(({ name, chain }) => ({ name, chain }));
-      const chained = chains.length > 0 ? this.writes.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chains)) : 0;
+      const chained = chains.length > 0 ? earlier.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chains)) : 0;
       const [sent, copied] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
       return { held: sent + copied, sent };
     };
