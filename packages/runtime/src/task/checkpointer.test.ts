@@ -36,10 +36,14 @@ function holdingStore(ordered: boolean) {
       events.push('checkpoint write answered');
       return bytesOf(blobs);
     },
-    writeSavepointBlobs: async (_id: string, _attempt: number, blobs: readonly BlobWrite[]) => bytesOf(blobs),
+    async writeSavepointBlobs(_id: string, _attempt: number, blobs: readonly BlobWrite[]) {
+      events.push(`savepoint blobs sent: ${blobs.map((b) => b.name).join(', ')}`);
+      return bytesOf(blobs);
+    },
     async writeSavepointChains(_job: string, _id: string, _attempt: number, writes: readonly ChainedBlobWrite[]) {
-      events.push(`chains sent: ${writes.map((w) => w.chain.join('+')).join(', ')}`);
-      return 0;
+      events.push(`chains sent: ${writes.map((w) => `${w.chain.join('+')}${w.tail ? ' with its tail' : ''}`).join(', ')}`);
+      // As a store answers: the bytes of every part, 100 a chain blob here, and the tails.
+      return writes.reduce((n, w) => n + 100 * w.chain.length + (w.tail?.byteLength ?? 0), 0);
     },
   } as unknown as SnapshotStore;
   return { store, events, release };
@@ -59,12 +63,25 @@ for (const ordered of [true, false]) {
     const chains = events.filter((e) => e.startsWith('chains sent'));
     assert.equal(chains.length > 0, ordered, `events: ${events.join(' | ')}`);
     assert.ok(chains.every((e) => e.includes('-1-base')), 'the chains name the held checkpoint\'s blobs');
+    // The tail of key 'a' (changed since) goes with the check on an ordered store, at once on another.
+    const tails = events.filter((e) => e.startsWith('savepoint blobs sent') || e.includes('with its tail'));
+    assert.equal(tails.length, 1, `events: ${events.join(' | ')}`);
+    assert.ok(ordered ? tails[0]!.startsWith('chains sent') : tails[0]!.startsWith('savepoint blobs sent: ks/count/'), tails[0]);
     // (Redis answers the check only after the write it follows; this store answers at once.)
     assert.deepEqual(reports.map((r) => [r.kind, r.checkpointId]), ordered ? [['ack', 2]] : [], 'the savepoint waits for its check');
     release();
     for (let i = 0; i < 5; i++) await turn();
-    assert.equal(events.indexOf('checkpoint write answered'), ordered ? events.length - 1 : 1, `events: ${events.join(' | ')}`);
-    assert.ok(events.some((e) => e.startsWith('chains sent')));
+    const answered = events.indexOf('checkpoint write answered');
+    const checked = events.findIndex((e) => e.startsWith('chains sent'));
+    assert.ok(checked >= 0 && (ordered ? checked < answered : checked > answered), `events: ${events.join(' | ')}`);
     assert.deepEqual(reports.map((r) => [r.kind, r.checkpointId]).sort(), [['ack', 1], ['ack', 2]]);
+    // The ack's figures: savepointBytes what the store holds or refers to, writtenBytes what was sent.
+    const ack = reports.find((r) => r.checkpointId === 2)!;
+    assert.ok(ack.kind === 'ack');
+    const counted = ack.snapshot.operators.count!;
+    const chainBlobs = Object.values(counted.savepointChains ?? {}).reduce((n, c) => n + c.length, 0);
+    assert.ok(chainBlobs > 0);
+    assert.ok(ack.stats.writtenBytes > 0, 'the tail was sent');
+    assert.equal(counted.savepointBytes, 100 * chainBlobs + ack.stats.writtenBytes);
   });
 }

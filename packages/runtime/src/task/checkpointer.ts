@@ -112,25 +112,29 @@ export class Checkpointer {
       stateBytes += captured.stateBytes;
     }
     const syncMs = performance.now() - started;
-    // The chained writes' tails go at once, one call per operator, as blobs of the savepoint (their
-    // parts' names): only the check of the chains waits for the earlier checkpoint writes (after a
-    // checkpoint of many new bases, that wait took most of a savepoint's time).
+    // The chained writes' tails must not wait for the earlier checkpoint writes (after a checkpoint
+    // of many new bases, that wait took most of a savepoint's time); only the check of the chains
+    // must come after them. `this.writes` never rejects (a failure declines or fails the task): once
+    // it settles, every chain blob is stored. A store that serves calls in order (Redis) needs only
+    // those writes sent: the check runs after them (a write that failed leaves a blob missing, and
+    // the check declines), so the tails go with it, in one call per operator. Other stores get the
+    // tails at once, as blobs of the savepoint (their parts' names), and the check once the writes
+    // are done. Nor is a chain blob deleted before the savepoint holds a copy: the coordinator keeps
+    // every blob a checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
+    const ordered = store.ordered === true;
+    const earlier = ordered ? this.sent : this.writes;
     for (const p of parts) {
+      if (ordered) break;
       const tails = p.chained.flatMap((w) => (w.tail ? [{ name: chainedWriteParts(w).at(-1)!, bytes: w.tail }] : []));
       if (tails.length > 0) p.writes.push(store.writeSavepointBlobs(savepointId, attempt, tails));
     }
-    // `this.writes` never rejects (a failure declines or fails the task): once it settles, every chain
-    // blob is stored. A store that serves calls in order (Redis) needs only the writes sent: its
-    // check runs after them (a write that fails leaves a blob missing, and the check declines).
-    // Nor is a chain blob deleted before the savepoint holds a copy: the coordinator keeps every blob
-    // a checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
-    const earlier = store.ordered === true ? this.sent : this.writes;
     /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and tails. */
     const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
-      const chains = p.chained.map(({ name, chain }) => ({ name, chain }));
+      const chains = ordered ? p.chained : p.chained.map(({ name, chain }) => ({ name, chain }));
+      const tailBytes = ordered ? p.chained.reduce((n, w) => n + (w.tail?.byteLength ?? 0), 0) : 0;
       const chained = chains.length > 0 ? earlier.then(() => store.writeSavepointChains(jobId, savepointId, attempt, chains)) : 0;
-      const [sent, copied] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
-      return { held: sent + copied, sent };
+      const [packed, made] = await Promise.all([Promise.all(p.writes).then((sizes) => sizes.reduce((a, b) => a + b, 0)), chained]);
+      return { held: packed + made, sent: packed + tailBytes };
     };
     const decline = (e: unknown): void => {
       this.s.log.error({ err: e, checkpoint: barrier.id, savepoint: savepointId }, 'savepoint write failed');
