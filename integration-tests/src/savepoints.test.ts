@@ -419,6 +419,19 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
   }
 
   /**
+   * A cluster of its own with `fault` (faultyCluster), and job 1 of V1 counting `published` keys of
+   * its own stream, past its first checkpoint. `resume(c, p, id)` is resumeExact of those keys.
+   */
+  async function faultyJob(tag: string, fault: string, worker: string, published: number) {
+    const io = names(tag);
+    const expected = await publishKeys(io.stream, io.subject, published);
+    const c = await faultyCluster(fault, worker);
+    const job1 = await runUntilCheckpoint(c, { stream: io.stream, hash: io.hash });
+    const resume = (on: ProcessCluster, p: number, id: string) => resumeExact(on, V1, p, id, { ...io, expected, published });
+    return { c, job1, resume };
+  }
+
+  /**
    * Resume `file` on `c` from savepoint `id` into a fresh hash, with every key published once more
    * (the stream held `published` records): each count comes from the savepoint's state, and all
    * must be exact. The job is canceled at the end.
@@ -462,11 +475,8 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
   });
 
   test("a savepoint whose copy fails while Redis is unreachable: the copy is tried again in the background, the ended job's data stays until it is made; resumed, every count exact", { timeout: 180_000 }, async () => {
-    const { stream, subject, hash } = names('retry');
-    const expected = await publishKeys(stream, subject, 20_000);
     // 3 tries while the job may end, then 3 more in the background (pauses of 1, 2 and 4 s) fail.
-    const c = await faultyCluster('fail-savepoint-copy:6', 'r1');
-    const job1 = await runUntilCheckpoint(c, { stream, hash });
+    const { c, job1, resume } = await faultyJob('retry', 'fail-savepoint-copy:6', 'r1', 20_000);
     const id = await takeSavepoint(c, job1);
     await withRedis(async (redis) => {
       const references = referencesKey(c, id);
@@ -479,28 +489,22 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
       await waitFor("then the ended job's data deleted", async () => ((await jobKeys()).length === 0 ? true : undefined), 30_000, 100);
       assert.match(c.output, /trying again/);
     });
-    await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
+    await resume(c, 1, id);
   });
 
   test('a savepoint whose record step ran but whose reply was lost: nothing is deleted, the request answers COMPLETED once the savepoint is found; resumed, every count exact', { timeout: 180_000 }, async () => {
-    const { stream, subject, hash } = names('lost');
-    const expected = await publishKeys(stream, subject, 20_000);
-    const c = await faultyCluster('lose-savepoint-record-reply:1', 'l1');
-    const job1 = await runUntilCheckpoint(c, { stream, hash });
+    const { c, job1, resume } = await faultyJob('lost', 'lose-savepoint-record-reply:1', 'l1', 20_000);
     const id = await takeSavepoint(c, job1);
     assert.match(c.output, /recorded after all/);
     await withRedis(async (redis) => {
       await waitFor('the copy made', async () => ((await redis.exists(referencesKey(c, id))) === 0 ? true : undefined), 30_000, 100);
     });
     assert.equal((await weir(['cancel', job1], c.env)).code, 0);
-    await resumeExact(c, V1, 1, id, { stream, subject, hash, expected, published: 20_000 });
+    await resume(c, 1, id);
   });
 
   test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
-    const { stream, subject, hash } = names('copycrash');
-    const expected = await publishKeys(stream, subject, 20_000);
-    const c = await faultyCluster('before-savepoint-copy:1', 'q1');
-    const job1 = await runUntilCheckpoint(c, { stream, hash });
+    const { c, job1, resume } = await faultyJob('copycrash', 'before-savepoint-copy:1', 'q1', 20_000);
     assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);
     await c.coordinatorExited(30_000);
     const id = await withRedis(async (redis) => {
@@ -519,7 +523,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal(exported.code, 0, exported.stderr);
     const imported = await weir(['savepoint', 'import', file], cluster.env);
     assert.equal(imported.code, 0, imported.stderr);
-    await resumeExact(cluster, V1, 2, id, { stream, subject, hash, expected, published: 20_000 });
+    await resume(cluster, 2, id);
   });
 
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
