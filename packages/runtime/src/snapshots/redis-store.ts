@@ -111,7 +111,8 @@ export interface RedisSnapshotStoreOptions {
  */
 export class RedisSnapshotStore implements SnapshotStore {
   /**
-   * One connection, served in order, and every method sends its commands before its first await.
+   * One connection, served in order, and `writeBlobs` and `writeSavepointChains` send their
+   * commands before their first await.
    * (ioredis sends a script as EVAL the first time on a connection; only a SCRIPT FLUSH on a live
    * connection could make it resend one later, and a chain check that ran early then finds a blob
    * missing and declines the savepoint: it never records a wrong one.)

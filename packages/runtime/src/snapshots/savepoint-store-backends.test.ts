@@ -68,6 +68,8 @@ describe('RedisSavepointStore specifics', () => {
       };
       const sp = await savepoints.complete(id, taken, INFO('one-step'), { src: bytes.byteLength });
       assert.deepEqual(sent.map((c) => c.name), ['eval']);
+      assert.equal(String(sent[0]!.args[1]), '4', 'the blob keys travel in one argument, not as KEYS');
+      assert.equal(String(sent[0]!.args.at(-1)), `weir:{${cluster}:${id}}:blob:os/src/0`);
       assert.equal(sp.sizeBytes, bytes.byteLength);
       await savepoints.dispose(id);
       // Its own blob gone before the record step (the blob keys travel in one argument): refused, nothing listed.
@@ -146,8 +148,12 @@ describe('RedisSavepointStore specifics', () => {
     await snapshots.deleteJob('refs-d');
 
     // A chain blob gone before the record step: refused, nothing listed.
-    const c = await take('refs-c', async (chains) => void (await redis.unlink(redisJobKeys(cluster, 'refs-c').blob(chains[0]![1]!))));
-    await rejectsWith(c.record(), 'WEIR_SNAPSHOT_MISSING', /of job refs-c, which savepoint .* is made of, is missing/);
+    let deleted = '';
+    const c = await take('refs-c', async (chains) => {
+      deleted = chains[0]![1]!;
+      await redis.unlink(redisJobKeys(cluster, 'refs-c').blob(deleted));
+    });
+    await rejectsWith(c.record(), 'WEIR_SNAPSHOT_MISSING', new RegExp(`blob '${deleted}' of job refs-c, which savepoint .* is made of, is missing`));
     assert.equal(await savepoints.get(c.id), undefined);
     assert.deepEqual(await scanAll(redis, `${p(c.id)}*`), []);
     await snapshots.deleteJob('refs-c');

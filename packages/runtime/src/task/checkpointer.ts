@@ -78,22 +78,24 @@ export class Checkpointer {
         markSent();
       }
     });
+    // Never rejects, even if reporting did: a rejected chain would skip the later writes' callbacks,
+    // and a savepoint waiting for them to be sent would wait for ever.
+    this.writes = this.writes.catch((e: unknown) => this.s.log.error({ err: e, checkpoint: barrier.id }, 'checkpoint write could not be reported'));
   }
 
   /**
    * A detached savepoint: every operator's whole state, written straight into the savepoint. Each
    * packed blob is sent as soon as it is made, so the store takes it in while the next one is
    * packed (the socket write happens inside the capture). A key group whose checkpoint chain is
-   * stored comes as a chained write (the chain plus the rows changed since): its tail is written
-   * right after the capture, and the store checks the chain's blobs once every earlier checkpoint
-   * write of this subtask is done, so each chain blob it names is there; the acknowledgement names
-   * the chains (savepointChains),
-   * which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
+   * stored comes as a chained write (the chain plus the rows changed since): the store checks the
+   * chain's blobs after every earlier checkpoint write of this subtask, so each chain blob it names
+   * is there (see below for when the check and the tails are sent); the acknowledgement names the
+   * chains (savepointChains), which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
    * not touched, so a failed write only declines the savepoint.
    */
   private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
     const { store, attempt, jobId } = this.s;
-    // Per operator: its blob writes, and its chained writes (sent below, after the earlier checkpoint writes).
+    // Per operator: its blob writes, and its chained writes (their check sent below, behind the earlier checkpoint writes).
     const parts: { uid: string; snapshot: OperatorSubtaskSnapshot; writes: Promise<number>[]; chained: ChainedBlobWrite[] }[] = [];
     let stateBytes = 0;
     let packedAheadBytes = 0;
