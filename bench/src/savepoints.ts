@@ -82,7 +82,7 @@ interface SavepointMeta {
 interface CheckpointRecord extends CheckpointEntry {
   isSavepoint: boolean;
   latestAckTimestamp: number | null;
-  subtasks: { subtask: string; ackTimestamp: number; syncMs: number; asyncMs: number; alignmentMs: number; stateBytes: number; writtenBytes: number; packedAheadBytes?: number }[];
+  subtasks: { subtask: string; ackTimestamp: number; syncMs: number; asyncMs: number; alignmentMs: number; startDelayMs?: number; stateBytes: number; writtenBytes: number; packedAheadBytes?: number }[];
 }
 
 /** A failure of the savepoint feature itself (not of the bench): reported with the cluster's logs. */
@@ -592,7 +592,7 @@ function report(r: Results): void {
     if (c) {
       rows.push(['  checkpoint: trigger -> last ack', c.latestAckTimestamp ? ms(c.latestAckTimestamp - c.triggerTimestamp) : '?', `#${c.id}${c.isSavepoint ? ' (savepoint)' : ''}; max over subtasks: sync ${ms(c.syncMs)}, async ${ms(c.asyncMs)}, alignment ${ms(c.alignmentMs)}; written ${bytes(c.checkpointedBytes)}`]);
       for (const st of [...c.subtasks].sort((a, b) => a.subtask.localeCompare(b.subtask))) {
-        if (st.writtenBytes >= 1000) rows.push([`    subtask ${st.subtask}`, `+${ms(st.ackTimestamp - c.triggerTimestamp)}`, `acked; sync ${ms(st.syncMs)}, async ${ms(st.asyncMs)}, alignment ${ms(st.alignmentMs)}, written ${bytes(st.writtenBytes)} (${bytes(st.packedAheadBytes ?? 0)} of it packed ahead)`]);
+        if (st.writtenBytes >= 1000) rows.push([`    subtask ${st.subtask}`, `+${ms(st.ackTimestamp - c.triggerTimestamp)}`, `acked; barrier in +${ms(st.startDelayMs ?? 0)}, sync ${ms(st.syncMs)}, async ${ms(st.asyncMs)}, alignment ${ms(st.alignmentMs)}, written ${bytes(st.writtenBytes)} (${bytes(st.packedAheadBytes ?? 0)} of it packed ahead)`]);
       }
       const sources = c.subtasks.filter((st) => st.writtenBytes < 1000);
       if (sources.length > 0) rows.push(['    small subtasks (sources)', '', sources.map((st) => `${st.subtask} acked +${ms(st.ackTimestamp - c.triggerTimestamp)} (async ${ms(st.asyncMs)} for ${st.writtenBytes} B)`).join('; ')]);

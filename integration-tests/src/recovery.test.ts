@@ -64,6 +64,11 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     const joined = cps.history.flatMap((e: { subtasks: { packedAheadBytes: number; writtenBytes: number }[] }) => e.subtasks).filter((t: { packedAheadBytes: number }) => t.packedAheadBytes > 0);
     assert.ok(joined.length > 0, 'some checkpoint joined rows packed ahead of its barrier');
     for (const t of joined) assert.ok(t.packedAheadBytes <= t.writtenBytes, JSON.stringify(t));
+    // Start delays: trigger -> the barrier reached the subtask, within the checkpoint (one machine, one clock).
+    type Acked = { startDelayMs: number; ackTimestamp: number };
+    const acked = cps.history.flatMap((e: { triggerTimestamp: number; subtasks: Acked[] }) => e.subtasks.map((t) => ({ ...t, sinceTrigger: t.ackTimestamp - e.triggerTimestamp })));
+    for (const t of acked) assert.ok(t.startDelayMs >= 0 && t.startDelayMs <= t.sinceTrigger, JSON.stringify(t));
+    assert.ok(acked.some((t: Acked) => t.startDelayMs > 0), 'some barrier took time to reach its subtask');
     const ex = (await cluster.rest('GET', `/jobs/${jobId}/exceptions`)).body;
     assert.equal(ex.history.length, 3);
     for (const e of ex.history) assert.equal(e.code, 'WEIR_WORKER_LOST');

@@ -400,8 +400,9 @@ test('stats: counts, latest, per-subtask figures, durations and retained', () =>
   const core = started({ maxConcurrent: 4 }, { nextId: 1 });
   core.restored(0, 1);
   core.tick(100);
+  // b from a worker that reports its start delay, a from an older one that does not.
   core.acknowledge(1, ack('a', stats(1)), 130);
-  core.acknowledge(1, ack('b', stats(4)), 150);
+  core.acknowledge(1, ack('b', { ...stats(4), startDelayMs: 7 }), 150);
   const inProgress = core.stats(160);
   assert.deepEqual(inProgress, {
     counts: { triggered: 1, inProgress: 1, completed: 0, failed: 0, restored: 1 },
@@ -417,13 +418,14 @@ test('stats: counts, latest, per-subtask figures, durations and retained', () =>
         syncMs: 4,
         asyncMs: 8,
         alignmentMs: 12,
+        startDelayMs: 7,
         stateBytes: 50,
         checkpointedBytes: 5,
         numAcknowledged: 2,
         numSubtasks: 3,
         subtasks: [
-          { subtask: 'a', ackTimestamp: 130, syncMs: 1, asyncMs: 2, alignmentMs: 3, stateBytes: 10, writtenBytes: 1, packedAheadBytes: 0 },
-          { subtask: 'b', ackTimestamp: 150, syncMs: 4, asyncMs: 8, alignmentMs: 12, stateBytes: 40, writtenBytes: 4, packedAheadBytes: 0 },
+          { subtask: 'a', ackTimestamp: 130, syncMs: 1, asyncMs: 2, alignmentMs: 3, startDelayMs: 0, stateBytes: 10, writtenBytes: 1, packedAheadBytes: 0 },
+          { subtask: 'b', ackTimestamp: 150, syncMs: 4, asyncMs: 8, alignmentMs: 12, startDelayMs: 7, stateBytes: 40, writtenBytes: 4, packedAheadBytes: 0 },
         ],
       },
     ],

@@ -17,6 +17,8 @@ export interface SubtaskCheckpointStatsView {
   readonly syncMs: number;
   readonly asyncMs: number;
   readonly alignmentMs: number;
+  /** Trigger → the barrier reached the subtask, against the coordinator's clock (0 from older workers). */
+  readonly startDelayMs: number;
   readonly stateBytes: number;
   readonly writtenBytes: number;
   /** Of writtenBytes, bytes packed ahead of the barrier (0 from older workers). */
@@ -37,6 +39,7 @@ export interface CheckpointStatsEntry {
   readonly syncMs: number;
   readonly asyncMs: number;
   readonly alignmentMs: number;
+  readonly startDelayMs: number;
   /** Sum of the subtasks' state sizes. */
   readonly stateBytes: number;
   /** Sum of the bytes the subtasks wrote for this checkpoint. */
@@ -82,7 +85,7 @@ export class CheckpointRecord {
   ) {}
 
   addAck(subtask: string, now: number, stats: SubtaskCheckpointStats): void {
-    this.subtasks.push({ subtask, ackTimestamp: now, syncMs: stats.syncMs, asyncMs: stats.asyncMs, alignmentMs: stats.alignmentMs, stateBytes: stats.stateBytes, writtenBytes: stats.writtenBytes, packedAheadBytes: stats.packedAheadBytes ?? 0 });
+    this.subtasks.push({ subtask, ackTimestamp: now, syncMs: stats.syncMs, asyncMs: stats.asyncMs, alignmentMs: stats.alignmentMs, startDelayMs: stats.startDelayMs ?? 0, stateBytes: stats.stateBytes, writtenBytes: stats.writtenBytes, packedAheadBytes: stats.packedAheadBytes ?? 0 });
   }
 
   complete(now: number): void {
@@ -109,6 +112,7 @@ export class CheckpointRecord {
       syncMs: max((s) => s.syncMs),
       asyncMs: max((s) => s.asyncMs),
       alignmentMs: max((s) => s.alignmentMs),
+      startDelayMs: max((s) => s.startDelayMs),
       stateBytes: sum((s) => s.stateBytes),
       checkpointedBytes: sum((s) => s.writtenBytes),
       numAcknowledged: this.subtasks.length,

@@ -72,6 +72,12 @@ export interface SubtaskCheckpointStats {
   readonly asyncMs: number;
   /** Time channels were held back waiting for barriers (ms). */
   readonly alignmentMs: number;
+  /**
+   * Trigger → the barrier reached the subtask (ms): a source's trigger message, another's first
+   * barrier (Flink's start delay). Against the coordinator's trigger time, so clock skew between
+   * machines shows in it. Optional on the wire: older workers leave it out.
+   */
+  readonly startDelayMs?: number;
   /** Size of the whole state the snapshot describes (bytes, estimated from blob sizes). */
   readonly stateBytes: number;
   /** Bytes written for this checkpoint (the increment). */

@@ -21,7 +21,7 @@ describe('BarrierAligner exactly-once', () => {
           for (const seen of order.slice(0, i + 1)) assert.equal(a.isBlocked(seen), true);
           for (const unseen of order.slice(i + 1)) assert.equal(a.isBlocked(unseen), false);
         } else {
-          assert.deepEqual(r, { kind: 'snapshot', barrier: b(1), alignmentMs: 10 * i });
+          assert.deepEqual(r, { kind: 'snapshot', barrier: b(1), alignmentMs: 10 * i, firstBarrierAt: 0 });
         }
       });
       for (const c of channels) assert.equal(a.isBlocked(c), false, 'released after the snapshot');
@@ -30,7 +30,7 @@ describe('BarrierAligner exactly-once', () => {
 
   test('a single channel snapshots at once with no alignment time', () => {
     const a = new BarrierAligner(['0/0'], 'exactly-once');
-    assert.deepEqual(a.onBarrier('0/0', b(1), 5), { kind: 'snapshot', barrier: b(1), alignmentMs: 0 });
+    assert.deepEqual(a.onBarrier('0/0', b(1), 5), { kind: 'snapshot', barrier: b(1), alignmentMs: 0, firstBarrierAt: 5 });
     assert.equal(a.isBlocked('0/0'), false);
   });
 
@@ -50,7 +50,7 @@ describe('BarrierAligner exactly-once', () => {
     const a = new BarrierAligner(['a', 'b', 'c'], 'exactly-once');
     a.onBarrier('a', b(1), 0);
     a.onBarrier('b', b(1), 0);
-    assert.deepEqual(a.onEndOfChannel('c', 7), { kind: 'snapshot', barrier: b(1), alignmentMs: 7 });
+    assert.deepEqual(a.onEndOfChannel('c', 7), { kind: 'snapshot', barrier: b(1), alignmentMs: 7, firstBarrierAt: 0 });
     // After c ended, checkpoints need only a and b.
     a.onBarrier('a', b(2), 10);
     assert.equal(a.onBarrier('b', b(2), 11).kind, 'snapshot');
@@ -75,7 +75,7 @@ describe('BarrierAligner exactly-once', () => {
     assert.equal(a.isBlocked('b'), true);
     assert.equal(a.aligning, 2);
     assert.deepEqual(a.onBarrier('a', b(1), 6), { kind: 'none' }, 'the aborted barrier is stale now');
-    assert.deepEqual(a.onBarrier('a', b(2), 9), { kind: 'snapshot', barrier: b(2), alignmentMs: 4 });
+    assert.deepEqual(a.onBarrier('a', b(2), 9), { kind: 'snapshot', barrier: b(2), alignmentMs: 4, firstBarrierAt: 5 });
   });
 
   test('abort() by the task releases the channels and makes the id stale', () => {
@@ -96,7 +96,7 @@ describe('BarrierAligner exactly-once, a skipped checkpoint', () => {
     assert.deepEqual(a.onBarrier('a', b(5), 0), { kind: 'none' });
     assert.deepEqual(a.onBarrier('b', b(4), 1), { kind: 'none' }, 'no snapshot of 5 before b\'s barrier 5');
     assert.equal(a.isBlocked('b'), false, 'b\'s records up to its barrier 5 are processed before the snapshot');
-    assert.deepEqual(a.onBarrier('b', b(5), 3), { kind: 'snapshot', barrier: b(5), alignmentMs: 3 });
+    assert.deepEqual(a.onBarrier('b', b(5), 3), { kind: 'snapshot', barrier: b(5), alignmentMs: 3, firstBarrierAt: 0 });
   });
 });
 
@@ -116,7 +116,7 @@ describe('BarrierAligner at-least-once', () => {
     const a = new BarrierAligner(['a', 'b'], 'at-least-once');
     a.onBarrier('a', b(1), 0);
     a.onBarrier('a', b(2), 1);
-    assert.deepEqual(a.onBarrier('b', b(2), 3), { kind: 'snapshot', barrier: b(2), alignmentMs: 2 });
+    assert.deepEqual(a.onBarrier('b', b(2), 3), { kind: 'snapshot', barrier: b(2), alignmentMs: 2, firstBarrierAt: 1 });
     assert.deepEqual(a.onBarrier('b', b(1), 4), { kind: 'none' });
   });
 

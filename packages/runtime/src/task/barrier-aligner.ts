@@ -19,8 +19,11 @@ export interface Barrier {
 
 export type AlignerResult =
   | { readonly kind: 'none' }
-  /** Barrier `id` arrived on every open channel: snapshot, forward the barrier, then replay held frames. */
-  | { readonly kind: 'snapshot'; readonly barrier: Barrier; readonly alignmentMs: number }
+  /**
+   * Barrier `id` arrived on every open channel: snapshot, forward the barrier, then replay held
+   * frames. `firstBarrierAt`: the time (as passed in) its first barrier arrived.
+   */
+  | { readonly kind: 'snapshot'; readonly barrier: Barrier; readonly alignmentMs: number; readonly firstBarrierAt: number }
   /** A newer barrier overtook the one being aligned (the older checkpoint was aborted upstream): decline it. */
   | { readonly kind: 'abort'; readonly barrierId: number; readonly then: AlignerResult };
 
@@ -103,7 +106,7 @@ export class BarrierAligner {
     for (const c of this.open) if (!cur.seen.has(c)) return NONE;
     this.current = undefined;
     this.done = cur.barrier.id;
-    return { kind: 'snapshot', barrier: cur.barrier, alignmentMs: now - cur.startedAt };
+    return { kind: 'snapshot', barrier: cur.barrier, alignmentMs: now - cur.startedAt, firstBarrierAt: cur.startedAt };
   }
 
   private tracking(channel: string, barrier: Barrier, now: number): AlignerResult {
@@ -122,6 +125,6 @@ export class BarrierAligner {
     // Older checkpoints still tracked can no longer complete here in order: drop them.
     for (const id of [...this.tracked.keys()]) if (id <= complete.barrier.id) this.tracked.delete(id);
     this.done = complete.barrier.id;
-    return { kind: 'snapshot', barrier: complete.barrier, alignmentMs: now - complete.startedAt };
+    return { kind: 'snapshot', barrier: complete.barrier, alignmentMs: now - complete.startedAt, firstBarrierAt: complete.startedAt };
   }
 }

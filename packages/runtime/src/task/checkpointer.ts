@@ -36,12 +36,12 @@ export class Checkpointer {
   constructor(private readonly s: CheckpointerSetup) {}
 
   /** Snapshot for `barrier` (sources: on trigger; others: once aligned) and forward it. */
-  perform(barrier: Barrier, alignmentMs: number): void {
+  perform(barrier: Barrier, alignmentMs: number, startDelayMs = 0): void {
     const started = performance.now();
     // The barrier goes downstream first (Flink's order): the capture below emits nothing, and the
     // next tasks can align and capture while this one does.
     for (const w of this.s.writers) w.barrier(barrier);
-    if (barrier.savepoint !== undefined) return this.performSavepoint(barrier, barrier.savepoint, alignmentMs, started);
+    if (barrier.savepoint !== undefined) return this.performSavepoint(barrier, barrier.savepoint, { alignmentMs, startDelayMs }, started);
     const blobs: BlobWrite[] = [];
     const durable: Promise<void>[] = [];
     const operators: Record<string, OperatorSubtaskSnapshot> = {};
@@ -67,7 +67,7 @@ export class Checkpointer {
         const write = store.writeBlobs(jobId, attempt, blobs);
         markSent();
         const writtenBytes = await write;
-        const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, stateBytes, writtenBytes, packedAheadBytes };
+        const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - asyncStarted, alignmentMs, startDelayMs, stateBytes, writtenBytes, packedAheadBytes };
         this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
       } catch (e) {
         this.s.log.error({ err: e, checkpoint: barrier.id }, 'checkpoint write failed');
@@ -93,7 +93,7 @@ export class Checkpointer {
    * chains (savepointChains), which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
    * not touched, so a failed write only declines the savepoint.
    */
-  private performSavepoint(barrier: Barrier, savepointId: string, alignmentMs: number, started: number): void {
+  private performSavepoint(barrier: Barrier, savepointId: string, waits: Pick<SubtaskCheckpointStats, 'alignmentMs' | 'startDelayMs'>, started: number): void {
     const { store, attempt, jobId } = this.s;
     // Per operator: its blob writes, and its chained writes (their check sent below, behind the earlier checkpoint writes).
     const parts: { uid: string; snapshot: OperatorSubtaskSnapshot; writes: Promise<number>[]; chained: ChainedBlobWrite[] }[] = [];
@@ -149,7 +149,7 @@ export class Checkpointer {
       const operators: Record<string, OperatorSubtaskSnapshot> = {};
       parts.forEach((p, i) => (operators[p.uid] = { ...p.snapshot, savepointBytes: bytes[i]!.held, ...chainsOf(p.snapshot, p.chained) }));
       const writtenBytes = bytes.reduce((n, b) => n + b.sent, 0);
-      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, alignmentMs, stateBytes, writtenBytes, packedAheadBytes };
+      const stats: SubtaskCheckpointStats = { syncMs, asyncMs: performance.now() - started - syncMs, ...waits, stateBytes, writtenBytes, packedAheadBytes };
       this.s.report({ kind: 'ack', checkpointId: barrier.id, snapshot: { operators }, stats });
     }, decline);
   }

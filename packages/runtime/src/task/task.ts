@@ -265,7 +265,7 @@ export class Task {
           return await this.afterBatch();
         case 'trigger':
           // Sources (between two polls, at a batch boundary) and tasks whose inputs ended.
-          if (m.barrier.id > this.lastPerformed) this.perform(m.barrier, 0);
+          if (m.barrier.id > this.lastPerformed) this.perform(m.barrier, 0, Date.now());
           // The savepoint of a stop holds the last state: nothing may be read after its barrier.
           if (m.stop && this.reader) this.suspended = true;
           return;
@@ -352,16 +352,18 @@ export class Task {
     // and subtasks on other workers do not wait for this capture to align.
     await setImmediatePromise();
     if (this.state !== 'RUNNING') return;
-    this.perform(r.barrier, r.alignmentMs);
+    this.perform(r.barrier, r.alignmentMs, r.firstBarrierAt);
     await this.drainHeld();
   }
 
-  private perform(barrier: Barrier, alignmentMs: number): void {
+  /** `reachedAt`: when the barrier reached this task (its trigger, or its first barrier frame). */
+  private perform(barrier: Barrier, alignmentMs: number, reachedAt: number): void {
     this.lastPerformed = Math.max(this.lastPerformed, barrier.id);
     // A drain ends with the savepoint; a periodic checkpoint in between does not end the task. A
     // detached savepoint never completes as a checkpoint, so no task waits for one.
     if (this.inputsEnded && barrier.savepoint === undefined && (!this.drainRequested || barrier.full === true)) this.finalCheckpoint ??= barrier.id;
-    this.checkpointer!.perform(barrier, alignmentMs);
+    // Against the coordinator's clock, as Flink's start delay: skew between machines shows in it.
+    this.checkpointer!.perform(barrier, alignmentMs, Math.max(0, reachedAt - barrier.timestamp));
   }
 
   /** Replay frames held back during alignment, until none is left or a channel blocks again. */
