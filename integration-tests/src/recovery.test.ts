@@ -76,6 +76,7 @@ describe('recovery from the latest checkpoint (real processes, kill -9, real NAT
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /restored [3-9]/);
     assert.match(cli.stdout, /latest restore: from #\d+/);
+    assert.match(cli.stdout, /DURATION +START DELAY +SYNC/);
   });
 
   test('a keyed count with maxParallelism 32768 at parallelism 1: its checkpoints (every key group listed in one acknowledgement, several MB before the wire deflates it) complete, and a SIGKILL restores from them exact', { timeout: 200_000 }, async () => {

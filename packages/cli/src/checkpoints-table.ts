@@ -8,6 +8,8 @@ interface Entry {
   syncMs: number;
   asyncMs: number;
   alignmentMs: number;
+  /** 0 from older coordinators (not in their answer). */
+  startDelayMs?: number;
   stateBytes: number;
   checkpointedBytes: number;
   numAcknowledged: number;
@@ -54,12 +56,13 @@ export async function printCheckpoints(rest: RestClient, jobId: string): Promise
   if (stats.history.length > 0) {
     out();
     table([
-      ['ID', 'STATUS', 'TRIGGERED', 'DURATION', 'SYNC', 'ASYNC', 'ALIGNMENT', 'STATE', 'WRITTEN', 'ACKS', 'FAILURE'],
+      ['ID', 'STATUS', 'TRIGGERED', 'DURATION', 'START DELAY', 'SYNC', 'ASYNC', 'ALIGNMENT', 'STATE', 'WRITTEN', 'ACKS', 'FAILURE'],
       ...stats.history.map((e) => [
         String(e.id),
         e.status,
         time(e.triggerTimestamp),
         ms(e.endToEndDurationMs),
+        ms(e.startDelayMs ?? 0),
         ms(e.syncMs),
         ms(e.asyncMs),
         ms(e.alignmentMs),
