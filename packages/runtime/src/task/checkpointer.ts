@@ -90,8 +90,8 @@ export class Checkpointer {
    * stored comes as a chained write (the chain plus the rows changed since): the store checks the
    * chain's blobs after every earlier checkpoint write of this subtask, so each chain blob it names
    * is there (see below for when the check and the tails are sent); the acknowledgement names the
-   * chains (savepointChains), which the coordinator keeps until the savepoint holds copies. The job's checkpoint chains are
-   * not touched, so a failed write only declines the savepoint.
+   * chains (savepointChains), which the coordinator keeps until the savepoint holds copies. The
+   * job's checkpoint chains are not touched, so a failed write only declines the savepoint.
    */
   private performSavepoint(barrier: Barrier, savepointId: string, waits: Pick<SubtaskCheckpointStats, 'alignmentMs' | 'startDelayMs'>, started: number): void {
     const { store, attempt, jobId } = this.s;
@@ -125,10 +125,11 @@ export class Checkpointer {
     // every blob a checkpoint drops from the savepoint's trigger until its copy is made (JobCheckpoints' pins).
     const ordered = store.ordered === true;
     const earlier = ordered ? this.sent : this.writes;
-    for (const p of parts) {
-      if (ordered) break;
-      const tails = p.chained.flatMap((w) => (w.tail ? [{ name: chainedWriteParts(w).at(-1)!, bytes: w.tail }] : []));
-      if (tails.length > 0) p.writes.push(store.writeSavepointBlobs(savepointId, attempt, tails));
+    if (!ordered) {
+      for (const p of parts) {
+        const tails = p.chained.flatMap((w) => (w.tail ? [{ name: chainedWriteParts(w).at(-1)!, bytes: w.tail }] : []));
+        if (tails.length > 0) p.writes.push(store.writeSavepointBlobs(savepointId, attempt, tails));
+      }
     }
     /** An operator's bytes in the store, and the bytes this subtask sent for it: packed blobs and tails. */
     const stored = async (p: (typeof parts)[number]): Promise<{ held: number; sent: number }> => {
