@@ -13,8 +13,11 @@ export const STATE_BLOB_FORMAT = 1;
 
 /** The settings the writer packs with: Map, Set and typed array values survive. */
 const unpackr = new Unpackr({ moreTypes: true });
-/** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
-const packr = new Packr({ moreTypes: true });
+/**
+ * The packer of every state blob, keyed and operator state: `moreTypes` keeps Map and Set values
+ * intact; records keep plain objects apart from Maps.
+ */
+export const statePackr = new Packr({ moreTypes: true });
 
 export interface KeyedBlob {
   readonly v: number;
@@ -85,7 +88,7 @@ export function applyKeyedBlob(blob: KeyedBlob, rows: Map<string, unknown>): voi
 
 /** A key group's rows as one blob: a full base (its rows by key) or a delta (changed keys; a removed key's row undefined). */
 export function packKeyedBlob(rows: ReadonlyMap<string, unknown> | undefined, base: boolean): Uint8Array {
-  return packr.pack({ v: STATE_BLOB_FORMAT, base, flat: flatRows(rows) });
+  return statePackr.pack({ v: STATE_BLOB_FORMAT, base, flat: flatRows(rows) });
 }
 
 /**
@@ -108,7 +111,7 @@ export interface PackedRows {
  * bundled strings.
  */
 export function packRows(rows: ReadonlyMap<string, unknown>): PackedRows {
-  const doc = packr.pack(flatRows(rows));
+  const doc = statePackr.pack(flatRows(rows));
   return { bytes: Uint8Array.prototype.slice.call(doc, arrayHeaderLength(doc)), rows: rows.size };
 }
 
@@ -123,7 +126,7 @@ function arrayHeaderLength(doc: Uint8Array): number {
 
 /** A blob's document up to its flat array: `{v, base, flat: […]}` as msgpackr packs it, less the empty array. */
 function blobHead(base: boolean): Uint8Array {
-  const doc = packr.pack({ v: STATE_BLOB_FORMAT, base, flat: [] });
+  const doc = statePackr.pack({ v: STATE_BLOB_FORMAT, base, flat: [] });
   if (doc[doc.length - 1] !== 0x90) throw new Error('unexpected msgpackr encoding of an empty array');
   return Uint8Array.from(doc.subarray(0, doc.length - 1));
 }

@@ -1,13 +1,9 @@
-import { Packr } from 'msgpackr';
 import { WeirError } from '@weir/sdk';
 import type { BlobWrite, ChainedBlobWrite, OperatorSubtaskSnapshot, SavepointBlobWrite } from '../snapshots/types.js';
 import { keyGroupBlob, operatorStateBlob } from '../snapshots/names.js';
 import { chainedWriteParts, MAX_SAVEPOINT_PARTS, savepointKeyGroupBlob, savepointOperatorStateBlob } from '../snapshots/savepoint-names.js';
 import type { HeapKeyedState, StateRow } from './heap-keyed-state.js';
-import { applyKeyedBlob, joinPackedRows, packKeyedBlob, packRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT, type PackedRows } from './keyed-blob.js';
-
-/** `moreTypes` keeps Map and Set values intact; records keep plain objects apart from Maps. */
-const packr = new Packr({ moreTypes: true });
+import { applyKeyedBlob, joinPackedRows, packKeyedBlob, packRows, readKeyedBlob, STATE_BLOB_FORMAT as FORMAT, statePackr as packr, type PackedRows } from './keyed-blob.js';
 
 /**
  * What a barrier asks of a capture (Flink's CheckpointOptions): `incremental` deltas, `full` bases
@@ -100,7 +96,7 @@ export class SnapshotStrategy {
       const chain = this.chains.get(group);
       if (full || chain === undefined || chain.names.length > this.maxDeltaChain || chain.deltaBytes > 2 * chain.baseBytes) {
         const name = keyGroupBlob(this.uid, group, attempt, checkpointId, 'base');
-        const bytes = packBase(rows);
+        const bytes = packKeyedBlob(rows, true);
         put({ name, bytes });
         this.chains.set(group, { names: [name], baseBytes: bytes.length, deltaBytes: 0 });
         written += bytes.length;
@@ -155,7 +151,7 @@ export class SnapshotStrategy {
         written += write.tail?.byteLength ?? 0;
         stateBytes += chain.baseBytes + chain.deltaBytes + (write.tail?.byteLength ?? 0);
       } else {
-        const bytes = packBase(rows);
+        const bytes = packKeyedBlob(rows, true);
         put({ name, bytes });
         keyGroups[group] = [name];
         written += bytes.length;
@@ -272,11 +268,6 @@ function runBytes(runs: readonly PackedRows[] | undefined): number {
   let n = 0;
   if (runs) for (const r of runs) n += r.bytes.byteLength;
   return n;
-}
-
-/** A key group's full base. */
-function packBase(rows: ReadonlyMap<string, StateRow> | undefined): Uint8Array {
-  return packKeyedBlob(rows, true);
 }
 
 /**
