@@ -595,7 +595,7 @@ function report(r: Results): void {
         if (st.writtenBytes >= 1000) rows.push([`    subtask ${st.subtask}`, `+${ms(st.ackTimestamp - c.triggerTimestamp)}`, `acked; barrier in +${ms(st.startDelayMs ?? 0)}, sync ${ms(st.syncMs)}, async ${ms(st.asyncMs)}, alignment ${ms(st.alignmentMs)}, written ${bytes(st.writtenBytes)} (${bytes(st.packedAheadBytes ?? 0)} of it packed ahead)`]);
       }
       const sources = c.subtasks.filter((st) => st.writtenBytes < 1000);
-      if (sources.length > 0) rows.push(['    small subtasks (sources)', '', sources.map((st) => `${st.subtask} acked +${ms(st.ackTimestamp - c.triggerTimestamp)} (async ${ms(st.asyncMs)} for ${st.writtenBytes} B)`).join('; ')]);
+      if (sources.length > 0) rows.push(['    small subtasks (sources)', '', sources.map((st) => `${st.subtask} acked +${ms(st.ackTimestamp - c.triggerTimestamp)} (trigger in +${ms(st.startDelayMs ?? 0)}, async ${ms(st.asyncMs)} for ${st.writtenBytes} B)`).join('; ')]);
     } else rows.push(['  checkpoint', '?', `#${sp.checkpointId} not in GET /jobs/:id/checkpoints`]);
     if (sp.copyMs === undefined) {
       // A detached savepoint: the workers wrote it into the savepoint store, nothing is copied.

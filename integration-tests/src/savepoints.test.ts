@@ -503,6 +503,24 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     await resume(c, 1, id);
   });
 
+  test("a savepoint whose marker was set but whose reply was lost (the trigger does not wait for it): it fails with that cause, leaves nothing, and the job runs on; the next one resumes exact", { timeout: 180_000 }, async () => {
+    const { c, job1, resume } = await faultyJob('prep', 'lose-savepoint-prepare-reply:1', 'm1', 20_000);
+    const failed = await weir(['savepoint', job1], c.env);
+    assert.notEqual(failed.code, 0, 'the savepoint fails');
+    assert.match(failed.stderr, /WEIR_SNAPSHOT_STORE_UNAVAILABLE[\s\S]*prepare step of savepoint sp-[0-9a-f]{16} was lost/);
+    const lost = /prepare step of savepoint (sp-[0-9a-f]{16})/.exec(failed.stderr)![1]!;
+    await withRedis(async (redis) => {
+      // Abandoned: its marker is gone, so the workers' writes were fenced and left nothing.
+      await waitFor('nothing left of it', async () => ((await keysMatching(redis, `weir:{${c.clusterId}:${lost}}:*`)).length === 0 ? true : undefined), 30_000, 100);
+      assert.equal(await redis.zscore(`weir:{${c.clusterId}}:savepoints`, lost), null, 'never listed');
+    });
+    assert.equal((await c.rest('GET', `/savepoints/${lost}`)).status, 404);
+    assert.equal((await c.job(job1)).state, 'RUNNING');
+    const id = await takeSavepoint(c, job1);
+    assert.equal((await weir(['cancel', job1], c.env)).code, 0);
+    await resume(c, 1, id);
+  });
+
   test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
     const { c, job1, resume } = await faultyJob('copycrash', 'before-savepoint-copy:1', 'q1', 20_000);
     assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);

@@ -85,29 +85,46 @@ export class JobCheckpoints {
     // State of finished subtasks lives only in the job's checkpoints: such a savepoint is copied out.
     const detached = copyOut && !opts.stopSources && [...job.subtasks.values()].every((s) => s.state !== 'FINISHED');
     let target: string | undefined;
+    /** A prepare whose reply the trigger does not wait for (SavepointStore.preparedOnCall). */
+    let preparing: Promise<void> | undefined;
     if (detached) {
       const attempt = job.attempt;
       target = newSavepointId();
       // From before the workers capture: the savepoint may refer to any blob of the chains they hold.
       this.holds.hold(target);
-      await this.s.savepoints.prepare(target, attempt).catch((e: unknown) => {
-        this.holds.release(target!);
-        throw e;
-      });
-      if (job.attempt !== attempt) {
-        await this.abandon(target);
-        throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
+      const onCall = this.s.savepoints.preparedOnCall === true;
+      const prepared = this.s.savepoints.prepare(target, attempt);
+      if (onCall) preparing = prepared;
+      else {
+        await prepared.catch((e: unknown) => {
+          this.holds.release(target!);
+          throw e;
+        });
+        if (job.attempt !== attempt) {
+          await this.abandon(target);
+          throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
+        }
       }
     }
     return new Promise((resolve, reject) => {
       // Full and never subsumed even when not kept: the stop waits for exactly this snapshot.
       const r = this.core.trigger(this.s.now(), { savepoint: true, detached });
       if (r.result === 'rejected') {
-        if (target) void this.abandon(target);
+        if (target) void (preparing ?? Promise.resolve()).catch(() => undefined).then(() => this.abandon(target!));
         reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: ${r.reason}`));
         return;
       }
-      this.requests.set(r.id, { reason: opts.reason, stopSources: opts.stopSources, copyOut, ...(target ? { target } : {}), resolve, reject });
+      const request: SavepointRequest = { reason: opts.reason, stopSources: opts.stopSources, copyOut, ...(target ? { target } : {}), resolve, reject };
+      this.requests.set(r.id, request);
+      // A failed prepare fences the workers' writes: the savepoint fails with its cause at once
+      // (the checkpoint itself ends with their declines or its timeout). One being recorded was
+      // prepared after all (the reply was lost): its finalize settles it.
+      preparing?.catch((e: unknown) => {
+        if (this.requests.get(r.id) !== request || this.finalizingDetached.has(r.id)) return;
+        this.requests.delete(r.id);
+        void this.abandon(target!);
+        reject(e as Error);
+      });
       this.run(r.commands);
     });
   }
@@ -248,15 +265,19 @@ export class JobCheckpoints {
 
   private run(commands: readonly CheckpointCommand<SubtaskSnapshot>[]): void {
     if (commands.length === 0) return;
-    // A detached savepoint's finalize touches only the savepoint store: it need not wait behind the
-    // checkpoints' metadata writes and deletions (tens of ms under load), and nothing waits for it.
-    // (Its trigger stays in the queue: a source drops a barrier older than one it has seen.)
-    const queued = commands.filter((c) => !(c.type === 'finalize' && c.detached));
+    const queued: CheckpointCommand<SubtaskSnapshot>[] = [];
     for (const c of commands) {
-      if (c.type !== 'finalize' || !c.detached) continue;
-      const done = this.execute(c).catch((e: unknown) => this.log.error({ err: e, command: c.type }, 'checkpoint command failed'));
-      this.detachedFinalizes.add(done);
-      void done.finally(() => this.detachedFinalizes.delete(done));
+      // Triggers go out at once, in the order the core made them (ascending ids: a source drops a
+      // barrier older than one it has seen). Nothing in the queue must precede them: it writes and
+      // deletes completed checkpoints (tens of ms under load) and tells workers of completions,
+      // which may come after the next barrier as they may over NATS anyway.
+      if (c.type === 'trigger') this.sendTrigger(c);
+      // A detached savepoint's finalize touches only the savepoint store: nothing waits for it.
+      else if (c.type === 'finalize' && c.detached) {
+        const done = this.execute(c).catch((e: unknown) => this.log.error({ err: e, command: c.type }, 'checkpoint command failed'));
+        this.detachedFinalizes.add(done);
+        void done.finally(() => this.detachedFinalizes.delete(done));
+      } else queued.push(c);
     }
     if (queued.length === 0) return;
     this.queue = this.queue.then(async () => {
@@ -270,26 +291,29 @@ export class JobCheckpoints {
     });
   }
 
+  private sendTrigger(c: Extract<CheckpointCommand<SubtaskSnapshot>, { type: 'trigger' }>): void {
+    const { job } = this.s;
+    const byWorker = new Map<string, { task: number; subtask: number }[]>();
+    for (const key of c.subtasks) {
+      const s = job.subtasks.get(key);
+      if (!s) continue;
+      const [task, subtask] = key.split('/').map(Number) as [number, number];
+      byWorker.set(s.workerId, [...(byWorker.get(s.workerId) ?? []), { task, subtask }]);
+    }
+    const request = this.requests.get(c.id);
+    const target = c.detached ? request?.target : undefined;
+    for (const [w, subtasks] of byWorker) {
+      const stopSources = request?.stopSources === true;
+      this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks, savepoint: c.savepoint, stopSources, ...(target ? { savepointTarget: target } : {}) });
+    }
+    this.log.debug({ checkpoint: c.id }, 'checkpoint triggered');
+  }
+
   private async execute(c: CheckpointCommand<SubtaskSnapshot>): Promise<void> {
     const { job } = this.s;
     switch (c.type) {
-      case 'trigger': {
-        const byWorker = new Map<string, { task: number; subtask: number }[]>();
-        for (const key of c.subtasks) {
-          const s = job.subtasks.get(key);
-          if (!s) continue;
-          const [task, subtask] = key.split('/').map(Number) as [number, number];
-          byWorker.set(s.workerId, [...(byWorker.get(s.workerId) ?? []), { task, subtask }]);
-        }
-        const request = this.requests.get(c.id);
-        const target = c.detached ? request?.target : undefined;
-        for (const [w, subtasks] of byWorker) {
-          const stopSources = request?.stopSources === true;
-          this.s.system.ref<WorkerMessage>(subjects.worker(w)).tell({ type: 'trigger-checkpoint', jobId: job.id, attempt: job.attempt, checkpointId: c.id, timestamp: c.timestamp, subtasks, savepoint: c.savepoint, stopSources, ...(target ? { savepointTarget: target } : {}) });
-        }
-        this.log.debug({ checkpoint: c.id }, 'checkpoint triggered');
-        return;
-      }
+      case 'trigger':
+        return this.sendTrigger(c);
       case 'finalize': {
         if (c.detached) return this.finalizeDetached(c);
         let error: string | undefined;

@@ -30,8 +30,9 @@ const failed = new Map<string, number>();
  * Fault injection for tests: `WEIR_FAULT=<point>:<n>` makes the first n passes through a fail point
  * return true, for the caller to fail there as an unreachable store would. Points: in the
  * coordinator, `fail-savepoint-copy` (a detached savepoint's copy of the job blobs it refers to)
- * and `lose-savepoint-record-reply` (the Redis savepoint store's record step ran, its reply is
- * lost).
+ * `lose-savepoint-prepare-reply` (the Redis savepoint store set a detached savepoint's marker, the
+ * reply is lost) and `lose-savepoint-record-reply` (the Redis savepoint store's record step ran, its
+ * reply is lost).
  */
 export function failPoint(point: string): boolean {
   const fault = process.env.WEIR_FAULT;

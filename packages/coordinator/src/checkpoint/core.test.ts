@@ -276,6 +276,27 @@ test('tolerable failures 0: the first counted failure fails the job, once; then 
   }
 });
 
+test('a savepoint that fails (declined, timed out, not recorded) is not counted: tolerable failures 0 keep the job running, and checkpoint failures around it still count', () => {
+  for (const detached of [true, false]) {
+    const fails = [
+      (c: CheckpointCoordinatorCore<string>, id: number) => c.decline(id, 'b', 'fenced', 150),
+      (c: CheckpointCoordinatorCore<string>) => c.tick(1100),
+      (c: CheckpointCoordinatorCore<string>, id: number) => (ackAll(c, id, 150), c.finalized(id, 160, 'io')),
+    ];
+    for (const fail of fails) {
+      const core = started({ tolerableFailures: 0, maxConcurrent: 1, intervalMs: 0 });
+      const sp = core.trigger(100, { savepoint: true, detached });
+      assert.equal(sp.result, 'triggered');
+      const cmds = fail(core, sp.result === 'triggered' ? sp.id : -1);
+      assert.deepEqual(types(cmds), ['abort'], `detached ${detached}: ${JSON.stringify(cmds)}`);
+      assert.equal(core.stats(2000).counts.failed, 1);
+      // The next checkpoint's failure is the first that counts.
+      const next = manual(core, 2000);
+      assert.deepEqual(types(core.decline(next, 'a', 'x', 2010)), ['abort', 'fail-job']);
+    }
+  }
+});
+
 test('tolerable failures 2: the third consecutive failure fails the job; a completion in between resets the count', () => {
   const core = started({ tolerableFailures: 2, maxConcurrent: 16 });
   const declineNext = (now: number) => core.decline(manual(core, now), 'a', 'x', now);

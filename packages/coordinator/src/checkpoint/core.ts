@@ -312,7 +312,9 @@ export class CheckpointCoordinatorCore<H = SubtaskSnapshot> {
     p.record.fail(now, reason, message);
     this.tracker.onFailed(p.record);
     commands.push({ type: 'abort', id: p.id, reason, message });
-    if (!COUNTED_FAILURES.has(reason)) return;
+    // A savepoint that fails fails its request only, as in Flink: the job's checkpoints are what
+    // the tolerated failures guard, and a failed savepoint is not one of them.
+    if (!COUNTED_FAILURES.has(reason) || p.savepoint) return;
     this.consecutiveFailures++;
     if (this.consecutiveFailures > this.config.tolerableFailures && this.started && !this.failing) {
       this.failing = true;
