@@ -21,6 +21,8 @@ export interface RedisJobKeys {
   blob(name: string): string;
   /** Metadata JSON of one checkpoint. */
   checkpoint(id: number): string;
+  /** A blob staged by one write (its `token`) before the fenced step renames it to `blob(name)`; expiring. */
+  staging(token: string, name: string): string;
 }
 
 /** Keys of `jobId` in `cluster`; both must be tokens (letters, digits, `_`, `-`). */
@@ -34,5 +36,6 @@ export function redisJobKeys(cluster: string, jobId: string): RedisJobKeys {
     latest: `${prefix}latest`,
     blob: (name) => `${prefix}blob:${name}`,
     checkpoint: (id) => `${prefix}cp:${id}`,
+    staging: (token, name) => `${prefix}stage:${token}:blob:${name}`,
   };
 }

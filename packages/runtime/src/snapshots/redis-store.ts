@@ -2,6 +2,7 @@
  * Snapshot store on Redis (standalone or one Cluster shard: every key of a job lives in one slot).
  * Fencing is done inside Lua scripts so a check and the writes it guards are one atomic step.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { WeirError } from '@weir/sdk';
 import { redisJobKeys, type RedisJobKeys } from './redis-keys.js';
@@ -23,6 +24,22 @@ const CHECK_ATTEMPT = `
 local stored = redis.call('GET', KEYS[1])
 if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then return {0, stored or ''} end`;
 
+/**
+ * How long a write's staged blobs live if its fenced step never runs (the writer died in between);
+ * that step comes right behind them on the same connection.
+ */
+const STAGING_TTL_MS = 10 * 60_000;
+
+/**
+ * Blobs are written as plain SETs under staging keys, then placed by a fenced script that renames
+ * them (no copy). A script that carried the values as arguments cost Redis 2-2.4 ms of CPU per MB
+ * (Lua copies each argument, SET copies it again), plain SETs about 0.5 ms (bench/README.md, "Plain
+ * SETs for the blobs"); Redis serves no other client meanwhile. The script deletes the staged blobs
+ * when it refuses, so a fenced writer leaves nothing behind.
+ */
+const DROP_STAGED = `
+local function drop(from, to) for i = from, to do redis.call('UNLINK', KEYS[i]) end end`;
+
 const SCRIPTS = {
   // KEYS[1] attempt; ARGV[1] attempt. Equal is fine: a restarted coordinator may fence twice.
   weirSnapshotFence: `
@@ -30,37 +47,57 @@ local stored = redis.call('GET', KEYS[1])
 if stored and tonumber(stored) > tonumber(ARGV[1]) then return {0, stored} end
 redis.call('SET', KEYS[1], ARGV[1])
 return {1}`,
-  // KEYS[1] attempt, KEYS[2..n] blob keys; ARGV[1] attempt, ARGV[2..n] blob values.
-  weirSnapshotWrite: `${CHECK_ATTEMPT}
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i]) end
+  // Places n staged blobs. KEYS[1] the fence (the job's attempt, or a savepoint's pending marker),
+  // then the n staged blobs, then their n final keys; ARGV[1] attempt. {1} done, {0, stored} fenced,
+  // {2, i} staged blob i (from 1) missing. Nothing is placed unless every check passed.
+  weirSnapshotPlace: `${DROP_STAGED}
+local n = (#KEYS - 1) / 2
+local stored = redis.call('GET', KEYS[1])
+if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then drop(2, n + 1) return {0, stored or ''} end
+for i = 2, n + 1 do
+  if redis.call('EXISTS', KEYS[i]) == 0 then drop(2, n + 1) return {2, i - 1} end
+end
+for i = 2, n + 1 do
+  redis.call('RENAME', KEYS[i], KEYS[n + i])
+  redis.call('PERSIST', KEYS[n + i])
+end
 return {1}`,
   // Several savepoint key groups made from the job's chains. KEYS[1] savepoint pending marker, then
-  // per key group: its n chain blobs in order, then its tail's part if it has one. ARGV[1] attempt,
-  // ARGV[2] number of key groups, then per key group: n, tail ('' for none). {1, size, size, ...}
-  // when done, {2, key} if a chain blob is missing. The chain blobs are only measured: the
+  // per key group its n chain blobs in order, then the m staged tails, then their m final keys.
+  // ARGV[1] attempt, ARGV[2] number of key groups, ARGV[3] m, then per key group: n, its tail's
+  // number (from 1; 0 for none). {1, size, size, ...} when done, {0, stored} fenced, {2, key} if a
+  // chain blob is missing, {3, j} if staged tail j is. The chain blobs are only measured: the
   // savepoint refers to them until SavepointStore.copyReferences copies them in, after it
   // completed (copying them here, 10-20 MB for 1M keys, took a third of a savepoint's time). One
   // call for many key groups: a script each cost the busy worker more CPU and took 1.5-2x as long
   // in a side test of 64 key groups.
-  weirSnapshotChains: `${CHECK_ATTEMPT}
+  weirSnapshotChains: `${DROP_STAGED}
+local groups = tonumber(ARGV[2])
+local m = tonumber(ARGV[3])
+local c = #KEYS - 1 - 2 * m
+local stored = redis.call('GET', KEYS[1])
+if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then drop(2 + c, 1 + c + m) return {0, stored or ''} end
 local k = 2
 local sizes = {1}
-for b = 1, tonumber(ARGV[2]) do
-  local n = tonumber(ARGV[1 + 2 * b])
-  local tail = ARGV[2 + 2 * b]
+for b = 1, groups do
+  local n = tonumber(ARGV[2 + 2 * b])
+  local tail = tonumber(ARGV[3 + 2 * b])
   local size = 0
   for i = 0, n - 1 do
     local part = redis.call('STRLEN', KEYS[k + i])
-    if part == 0 then return {2, KEYS[k + i]} end
+    if part == 0 then drop(2 + c, 1 + c + m) return {2, KEYS[k + i]} end
     size = size + part
   end
   k = k + n
-  if #tail > 0 then
-    redis.call('SET', KEYS[k], tail)
-    size = size + #tail
-    k = k + 1
+  if tail > 0 then
+    if redis.call('EXISTS', KEYS[1 + c + tail]) == 0 then drop(2 + c, 1 + c + m) return {3, tail} end
+    size = size + redis.call('STRLEN', KEYS[1 + c + tail])
   end
   sizes[b + 1] = size
+end
+for j = 1, m do
+  redis.call('RENAME', KEYS[1 + c + j], KEYS[1 + c + m + j])
+  redis.call('PERSIST', KEYS[1 + c + m + j])
 end
 return sizes`,
   // KEYS attempt, cp:<id>, cps, latest; ARGV attempt, id, json. The latest pointer never moves back.
@@ -119,6 +156,9 @@ export class RedisSnapshotStore implements SnapshotStore {
    */
   readonly ordered = true;
   private readonly scripts: ScriptCommands;
+  /** Staging keys of this store's writes: a random part per store, then a counter. */
+  private readonly tokenPrefix = randomBytes(6).toString('hex');
+  private staged = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -142,22 +182,30 @@ export class RedisSnapshotStore implements SnapshotStore {
     assertBlobSizes(blobs, `job ${jobId}`);
     if (blobs.length === 0) return 0;
     // All calls are sent at once: ioredis writes them on the connection without waiting for replies.
-    const replies = await this.call('writeBlobs', () =>
-      Promise.all(
-        chunkBySize(blobs).map((chunk) =>
-          this.scripts.weirSnapshotWrite(
-            chunk.length + 1,
-            keys.attempt,
-            ...chunk.map((b) => keys.blob(b.name)),
-            attempt,
-            ...chunk.map((b) => toBuffer(b.bytes)),
-          ),
-        ),
-      ),
-    );
+    const replies = await this.call('writeBlobs', () => Promise.all(chunkBySize(blobs).map((chunk) => this.place(keys.attempt, (t, n) => keys.staging(t, n), keys.blob, chunk, attempt))));
     // Blobs of a refused chunk may sit beside written ones; names carry the attempt, so nothing newer is overwritten.
-    for (const reply of replies) checkFence(reply, jobId, attempt, 'write blobs');
+    for (const reply of replies) {
+      checkFence(reply, jobId, attempt, 'write blobs');
+      checkPlaced(reply, `job ${jobId}`);
+    }
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
+  }
+
+  /**
+   * SET each blob under a staging key of this call, then the fenced step that renames them to
+   * their keys; every command is sent before this returns. Resolves to the script's reply.
+   */
+  private place(fence: string, staging: (token: string, name: string) => string, final: (name: string) => string, blobs: readonly BlobWrite[], attempt: number): Promise<unknown> {
+    const token = this.stagingToken();
+    const sets = blobs.map((b) => this.redis.set(staging(token, b.name), toBuffer(b.bytes), 'PX', STAGING_TTL_MS));
+    const placed = this.scripts.weirSnapshotPlace(1 + 2 * blobs.length, fence, ...blobs.map((b) => staging(token, b.name)), ...blobs.map((b) => final(b.name)), attempt);
+    // A failed SET (e.g. Redis out of memory) is the error to report; the script then finds the blob missing.
+    return Promise.all([placed, ...sets]).then(([reply]) => reply);
+  }
+
+  /** Unique per call within this process; processes differ by their random part. */
+  private stagingToken(): string {
+    return `${this.tokenPrefix}${(this.staged++).toString(36)}`;
   }
 
   async writeSavepointBlobs(savepointId: string, attempt: number, blobs: readonly BlobWrite[]): Promise<number> {
@@ -166,13 +214,12 @@ export class RedisSnapshotStore implements SnapshotStore {
     assertBlobSizes(blobs, savepointId);
     if (blobs.length === 0) return 0;
     // The same fenced write as a job's blobs, with the savepoint's pending marker as the fence.
-    const replies = await this.call('writeSavepointBlobs', () =>
-      Promise.all(chunkBySize(blobs).map((part) => this.scripts.weirSnapshotWrite(part.length + 1, keys.pending, ...part.map((b) => keys.blob(b.name)), attempt, ...part.map((b) => toBuffer(b.bytes))))),
-    );
+    const replies = await this.call('writeSavepointBlobs', () => Promise.all(chunkBySize(blobs).map((part) => this.place(keys.pending, keys.staging, keys.blob, part, attempt))));
     for (const reply of replies) {
-      if (Array.isArray(reply) && reply[0] !== 1) {
+      if (Array.isArray(reply) && reply[0] === 0) {
         throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
       }
+      checkPlaced(reply, `savepoint ${savepointId}`);
     }
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
   }
@@ -185,28 +232,38 @@ export class RedisSnapshotStore implements SnapshotStore {
     // A script per chunk of blobs, all sent at once; the job's and the savepoint's keys are in
     // different slots, which a standalone Redis allows (as the savepoint store's COPY does).
     const chunks = chunkBySize(writes, (w) => w.tail?.byteLength ?? 0);
-    const replies = await this.call('writeSavepointChains', () =>
-      Promise.all(
-        chunks.map((chunk) => {
-          const keys: string[] = [sp.pending];
-          const args: (number | string | Buffer)[] = [attempt, chunk.length];
-          for (const w of chunk) {
-            keys.push(...w.chain.map((n) => job.blob(n)));
-            if (w.tail) keys.push(sp.blob(chainedWriteParts(w).at(-1)!));
-            args.push(w.chain.length, w.tail ? toBuffer(w.tail) : '');
-          }
-          return this.scripts.weirSnapshotChains(keys.length, ...keys, ...args);
-        }),
-      ),
-    );
+    // Per chunk: its tails as plain SETs under staging keys, then the script (see place()).
+    const sent = chunks.map((chunk) => {
+      const token = this.stagingToken();
+      const chains: string[] = [];
+      const tails: { readonly staged: string; readonly final: string; readonly bytes: Buffer }[] = [];
+      const args: number[] = [attempt, chunk.length, 0];
+      for (const w of chunk) {
+        chains.push(...w.chain.map((n) => job.blob(n)));
+        if (w.tail) {
+          const name = chainedWriteParts(w).at(-1)!;
+          tails.push({ staged: sp.staging(token, name), final: sp.blob(name), bytes: toBuffer(w.tail) });
+        }
+        args.push(w.chain.length, w.tail ? tails.length : 0);
+      }
+      args[2] = tails.length;
+      const sets = tails.map((t) => this.redis.set(t.staged, t.bytes, 'PX', STAGING_TTL_MS));
+      const checked = this.scripts.weirSnapshotChains(1 + chains.length + 2 * tails.length, sp.pending, ...chains, ...tails.map((t) => t.staged), ...tails.map((t) => t.final), ...args);
+      return { chunk, tails, reply: Promise.all([checked, ...sets]).then(([reply]) => reply) };
+    });
+    const replies = await this.call('writeSavepointChains', () => Promise.all(sent.map((c) => c.reply)));
     let bytes = 0;
     replies.forEach((reply, c) => {
       const [code, ...detail] = reply as [number, ...(string | number)[]];
       if (code === 0) throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
       if (code === 2) {
         const missing = String(detail[0]).slice(job.prefix.length + 'blob:'.length);
-        const w = chunks[c]!.find((x) => x.chain.includes(missing));
+        const w = sent[c]!.chunk.find((x) => x.chain.includes(missing));
         throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${missing}' of job ${jobId} is missing from the snapshot store (${redisAddress(this.redis)}); savepoint blob '${w?.name ?? '?'}' cannot be made from it`);
+      }
+      if (code === 3) {
+        const tail = sent[c]!.tails[(detail[0] as number) - 1];
+        throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `snapshot store Redis at ${redisAddress(this.redis)} lost the staged copy of '${tail?.final ?? '?'}' before it was placed (expired or evicted); the savepoint cannot be taken`);
       }
       for (const size of detail) bytes += size as number;
     });
@@ -308,9 +365,15 @@ function assertAttempt(attempt: number): void {
   if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
 }
 
+/** Turns weirSnapshotPlace's `{2, i}` (a staged blob gone before it was placed) into an error. */
+function checkPlaced(reply: unknown, of: string): void {
+  if (!Array.isArray(reply) || reply[0] !== 2) return;
+  throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `the snapshot store lost staged blob ${String(reply[1])} of a write of ${of} before it was placed (expired or evicted); nothing of that write was placed`);
+}
+
 /** Turns a script's `{0, stored}` reply into WEIR_SNAPSHOT_FENCED. */
 function checkFence(reply: unknown, jobId: string, attempt: number, what: string): void {
-  if (!Array.isArray(reply) || reply[0] === 1) return;
+  if (!Array.isArray(reply) || reply[0] !== 0) return;
   const stored = String(reply[1] ?? '');
   const current = stored === '' ? 'no attempt (fence was never called)' : `attempt ${stored}`;
   throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} of job ${jobId} may not ${what}: the job's current attempt is ${current}`);

@@ -30,10 +30,12 @@ export interface RedisSavepointKeys {
    * `blob(name)` by the commit, or expiring if the import never commits.
    */
   staged(token: string, name: string): string;
+  /** A blob staged by one worker's write (its `token`) before the fenced step renames it to `blob(name)`; expiring. */
+  staging(token: string, name: string): string;
 }
 
 /** Keys of savepoint `id` in `cluster` (a token; the id is checked with assertSavepointId). */
 export function redisSavepointKeys(cluster: string, id: string): RedisSavepointKeys {
   const prefix = `weir:{${assertToken('cluster id', cluster)}:${assertSavepointId(id)}}:`;
-  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, references: `${prefix}references`, blob: (name) => `${prefix}blob:${name}`, staged: (token, name) => `${prefix}import:${token}:blob:${name}` };
+  return { prefix, meta: `${prefix}meta`, pending: `${prefix}pending`, references: `${prefix}references`, blob: (name) => `${prefix}blob:${name}`, staged: (token, name) => `${prefix}import:${token}:blob:${name}`, staging: (token, name) => `${prefix}stage:${token}:blob:${name}` };
 }

@@ -263,31 +263,55 @@ describe('RedisSnapshotStore specifics', () => {
     assert.deepEqual([...(await redis.getBuffer(`${p}blob:ks/op/0/1-1-base`))!], [0, 1]);
   });
 
-  test('a big write is split into script calls of at most ~8 MiB, all sent before the first reply', T, async () => {
+  test('a big write goes as plain SETs under staging keys, each chunk of at most ~8 MiB placed by a fenced script carrying no values; all sent before the first reply; nothing staged is left', T, async () => {
     const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    const p = `weir:{${CLUSTER}:chunks}:`;
     try {
       const spyStore = new RedisSnapshotStore(spied, { cluster: CLUSTER });
       await spyStore.fence('chunks', 1);
-      const calls: { bytes: number; sentBefore: number }[] = [];
+      const staged = new Map<string, number>(); // bytes SET per staging token
+      const places: { staged: string[]; carried: number; sentBefore: number }[] = [];
       let replied = 0;
-      // Count the script calls and what they carry.
       onCommand(spied, (command) => {
-        if (command.name !== 'evalsha' && command.name !== 'eval') return;
-        const bytes = command.args.reduce<number>((n, a) => n + (Buffer.isBuffer(a) ? a.byteLength : 0), 0);
-        assert.ok(command.args.slice(3).some((a) => Buffer.isBuffer(a)), 'blob values must be sent as Buffers');
-        calls.push({ bytes, sentBefore: replied });
+        const args = command.args;
+        if (command.name === 'set') {
+          const key = String(args[0]);
+          assert.ok(key.startsWith(`${p}stage:`), `a blob SET under its staging key: ${key}`);
+          assert.ok(Buffer.isBuffer(args[1]), 'blob values must be sent as Buffers');
+          assert.deepEqual(args.slice(2).map(String), ['PX', String(10 * 60_000)], 'staged blobs expire');
+          const token = key.slice(`${p}stage:`.length).split(':')[0]!;
+          staged.set(token, (staged.get(token) ?? 0) + (args[1] as Buffer).byteLength);
+        } else if (command.name === 'evalsha' || command.name === 'eval') {
+          const carried = args.reduce<number>((n, a) => n + (Buffer.isBuffer(a) ? a.byteLength : 0), 0);
+          places.push({ staged: args.map(String).filter((a) => a.startsWith(`${p}stage:`)), carried, sentBefore: replied });
+        } else return;
         command.promise.then(() => replied++, () => replied++);
       });
-      // 20 x 1 MiB: at least 3 calls of at most 8 MiB.
+      // 20 x 1 MiB: at least 3 chunks of at most 8 MiB.
       const blobs = Array.from({ length: 20 }, (_, i) => ({ name: `b${i}`, bytes: patterned(MiB, i) }));
       assert.equal(await spyStore.writeBlobs('chunks', 1, blobs), 20 * MiB);
-      assert.ok(calls.length >= 3, `${calls.length} script calls`);
-      assert.ok(calls.every((c) => c.bytes <= 8 * MiB), `chunk sizes ${calls.map((c) => c.bytes).join(', ')}`);
-      assert.equal(calls.reduce((n, c) => n + c.bytes, 0), 20 * MiB);
-      assert.ok(calls.every((c) => c.sentBefore === 0), 'a script call waited for the reply of another');
+      assert.ok(places.length >= 3, `${places.length} script calls`);
+      assert.ok(places.every((c) => c.carried === 0), 'the script carries no blob bytes');
+      assert.equal(places.reduce((n, c) => n + c.staged.length, 0), 20, 'every staged blob is placed once');
+      assert.ok([...staged.values()].every((b) => b <= 8 * MiB), `chunk sizes ${[...staged.values()].join(', ')}`);
+      assert.equal([...staged.values()].reduce((n, b) => n + b, 0), 20 * MiB);
+      assert.ok(places.every((c) => c.sentBefore === 0), 'a call waited for the reply of another');
+      assert.deepEqual(await scanAll(redis, `${p}stage:*`), [], 'nothing staged is left');
+      assert.deepEqual([...(await spyStore.readBlobs('chunks', ['b7']))[0]!], [...patterned(MiB, 7)]);
     } finally {
       await new RedisSnapshotStore(spied, { cluster: CLUSTER }).deleteJob('chunks');
       await spied.quit();
+    }
+  });
+
+  test('a fenced write leaves no key behind: its staged blobs are deleted by the script that refuses them', T, async () => {
+    const p = `weir:{${CLUSTER}:zombie}:`;
+    try {
+      await store.fence('zombie', 2);
+      await rejectsWith(store.writeBlobs('zombie', 1, [{ name: 'a', bytes: new Uint8Array([1]) }, { name: 'b', bytes: new Uint8Array(100_000) }]), 'WEIR_SNAPSHOT_FENCED');
+      assert.deepEqual(await scanAll(redis, `${p}*`), [`${p}attempt`]);
+    } finally {
+      await store.deleteJob('zombie');
     }
   });
 
