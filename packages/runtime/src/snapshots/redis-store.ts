@@ -63,41 +63,34 @@ for i = 2, n + 1 do
 end
 return {1}`,
   // Several savepoint key groups made from the job's chains. KEYS[1] savepoint pending marker, then
-  // per key group its n chain blobs in order, then the m staged tails, then their m final keys.
-  // ARGV[1] attempt, ARGV[2] number of key groups, ARGV[3] m, then per key group: n, its tail's
-  // number (from 1; 0 for none). {1, size, size, ...} when done, {0, stored} fenced, {2, key} if a
-  // chain blob is missing, {3, j} if staged tail j is. The chain blobs are only measured: the
+  // per key group: its n chain blobs in order, then its tail's part if it has one. ARGV[1] attempt,
+  // ARGV[2] number of key groups, then per key group: n, tail ('' for none). {1, size, size, ...}
+  // when done, {2, key} if a chain blob is missing. The chain blobs are only measured: the
   // savepoint refers to them until SavepointStore.copyReferences copies them in, after it
   // completed (copying them here, 10-20 MB for 1M keys, took a third of a savepoint's time). One
   // call for many key groups: a script each cost the busy worker more CPU and took 1.5-2x as long
-  // in a side test of 64 key groups.
-  weirSnapshotChains: `${DROP_STAGED}
-local groups = tonumber(ARGV[2])
-local m = tonumber(ARGV[3])
-local c = #KEYS - 1 - 2 * m
-local stored = redis.call('GET', KEYS[1])
-if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then drop(2 + c, 1 + c + m) return {0, stored or ''} end
+  // in a side test of 64 key groups. The tails go inline, unlike other blobs (weirSnapshotPlace):
+  // 64 SETs cost the busy worker more than Redis's copies save here (async part p50 16.5 against
+  // 13.1 ms in 5 alternating bench runs).
+  weirSnapshotChains: `${CHECK_ATTEMPT}
 local k = 2
 local sizes = {1}
-for b = 1, groups do
-  local n = tonumber(ARGV[2 + 2 * b])
-  local tail = tonumber(ARGV[3 + 2 * b])
+for b = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[1 + 2 * b])
+  local tail = ARGV[2 + 2 * b]
   local size = 0
   for i = 0, n - 1 do
     local part = redis.call('STRLEN', KEYS[k + i])
-    if part == 0 then drop(2 + c, 1 + c + m) return {2, KEYS[k + i]} end
+    if part == 0 then return {2, KEYS[k + i]} end
     size = size + part
   end
   k = k + n
-  if tail > 0 then
-    if redis.call('EXISTS', KEYS[1 + c + tail]) == 0 then drop(2 + c, 1 + c + m) return {3, tail} end
-    size = size + redis.call('STRLEN', KEYS[1 + c + tail])
+  if #tail > 0 then
+    redis.call('SET', KEYS[k], tail)
+    size = size + #tail
+    k = k + 1
   end
   sizes[b + 1] = size
-end
-for j = 1, m do
-  redis.call('RENAME', KEYS[1 + c + j], KEYS[1 + c + m + j])
-  redis.call('PERSIST', KEYS[1 + c + m + j])
 end
 return sizes`,
   // KEYS attempt, cp:<id>, cps, latest; ARGV attempt, id, json. The latest pointer never moves back.
@@ -242,39 +235,28 @@ export class RedisSnapshotStore implements SnapshotStore {
     // A script per chunk of blobs, all sent at once; the job's and the savepoint's keys are in
     // different slots, which a standalone Redis allows (as the savepoint store's COPY does).
     const chunks = chunkBySize(writes, (w) => w.tail?.byteLength ?? 0);
-    // Per chunk: its tails as plain SETs under staging keys, then the script (see place()).
-    const sent = chunks.map((chunk) => {
-      const token = this.stagingToken();
-      const chains: string[] = [];
-      const tails: { readonly staged: string; readonly final: string; readonly bytes: Buffer }[] = [];
-      const args: number[] = [attempt, chunk.length, 0];
-      for (const w of chunk) {
-        chains.push(...w.chain.map((n) => job.blob(n)));
-        if (w.tail) {
-          const name = chainedWriteParts(w).at(-1)!;
-          tails.push({ staged: sp.staging(token, name), final: sp.blob(name), bytes: toBuffer(w.tail) });
-        }
-        args.push(w.chain.length, w.tail ? tails.length : 0);
-      }
-      args[2] = tails.length;
-      const pipeline = this.redis.pipeline();
-      for (const t of tails) pipeline.set(t.staged, t.bytes, 'PX', STAGING_TTL_MS);
-      (pipeline as unknown as ScriptCommands).weirSnapshotChains(1 + chains.length + 2 * tails.length, sp.pending, ...chains, ...tails.map((t) => t.staged), ...tails.map((t) => t.final), ...args);
-      return { chunk, tails, reply: this.send(pipeline) };
-    });
-    const replies = await this.call('writeSavepointChains', () => Promise.all(sent.map((c) => c.reply)));
+    const replies = await this.call('writeSavepointChains', () =>
+      Promise.all(
+        chunks.map((chunk) => {
+          const keys: string[] = [sp.pending];
+          const args: (number | string | Buffer)[] = [attempt, chunk.length];
+          for (const w of chunk) {
+            keys.push(...w.chain.map((n) => job.blob(n)));
+            if (w.tail) keys.push(sp.blob(chainedWriteParts(w).at(-1)!));
+            args.push(w.chain.length, w.tail ? toBuffer(w.tail) : '');
+          }
+          return this.scripts.weirSnapshotChains(keys.length, ...keys, ...args);
+        }),
+      ),
+    );
     let bytes = 0;
     replies.forEach((reply, c) => {
       const [code, ...detail] = reply as [number, ...(string | number)[]];
       if (code === 0) throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
       if (code === 2) {
         const missing = String(detail[0]).slice(job.prefix.length + 'blob:'.length);
-        const w = sent[c]!.chunk.find((x) => x.chain.includes(missing));
+        const w = chunks[c]!.find((x) => x.chain.includes(missing));
         throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${missing}' of job ${jobId} is missing from the snapshot store (${redisAddress(this.redis)}); savepoint blob '${w?.name ?? '?'}' cannot be made from it`);
-      }
-      if (code === 3) {
-        const tail = sent[c]!.tails[(detail[0] as number) - 1];
-        throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `snapshot store Redis at ${redisAddress(this.redis)} lost the staged copy of '${tail?.final ?? '?'}' before it was placed (expired or evicted); the savepoint cannot be taken`);
       }
       for (const size of detail) bytes += size as number;
     });
