@@ -503,14 +503,14 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     await resume(c, 1, id);
   });
 
-  test("a savepoint whose marker was set but whose reply was lost (the trigger does not wait for it): it fails with that cause, leaves nothing, and the job runs on; the next one resumes exact", { timeout: 180_000 }, async () => {
+  test("a savepoint whose marker was set but whose reply was lost: it fails with that cause, leaves nothing, and the job runs on; the next one resumes exact", { timeout: 180_000 }, async () => {
     const { c, job1, resume } = await faultyJob('prep', 'lose-savepoint-prepare-reply:1', 'm1', 20_000);
     const failed = await weir(['savepoint', job1], c.env);
     assert.notEqual(failed.code, 0, 'the savepoint fails');
     assert.match(failed.stderr, /WEIR_SNAPSHOT_STORE_UNAVAILABLE[\s\S]*prepare step of savepoint sp-[0-9a-f]{16} was lost/);
     const lost = /prepare step of savepoint (sp-[0-9a-f]{16})/.exec(failed.stderr)![1]!;
     await withRedis(async (redis) => {
-      // Abandoned: its marker is gone, so the workers' writes were fenced and left nothing.
+      // Abandoned: its marker is deleted again, and no worker was asked to write.
       await waitFor('nothing left of it', async () => ((await keysMatching(redis, `weir:{${c.clusterId}:${lost}}:*`)).length === 0 ? true : undefined), 30_000, 100);
       assert.equal(await redis.zscore(`weir:{${c.clusterId}}:savepoints`, lost), null, 'never listed');
     });

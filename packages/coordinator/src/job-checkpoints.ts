@@ -25,7 +25,8 @@ export interface JobCheckpointsSetup {
 /**
  * The I/O around one job's CheckpointCoordinatorCore: sends triggers and completion notices to
  * workers, writes completed checkpoints to the snapshot store, deletes what no retained checkpoint
- * needs. Commands are carried out one at a time, in order.
+ * needs. Triggers go out at once, in id order; the other commands are carried out one at a time,
+ * in order (a detached savepoint's finalize beside them).
  */
 /** What a savepoint request waits for. `copyOut` false: a stop's final checkpoint that is not kept. */
 interface SavepointRequest {
@@ -85,46 +86,32 @@ export class JobCheckpoints {
     // State of finished subtasks lives only in the job's checkpoints: such a savepoint is copied out.
     const detached = copyOut && !opts.stopSources && [...job.subtasks.values()].every((s) => s.state !== 'FINISHED');
     let target: string | undefined;
-    /** A prepare whose reply the trigger does not wait for (SavepointStore.preparedOnCall). */
-    let preparing: Promise<void> | undefined;
     if (detached) {
       const attempt = job.attempt;
       target = newSavepointId();
       // From before the workers capture: the savepoint may refer to any blob of the chains they hold.
       this.holds.hold(target);
-      const onCall = this.s.savepoints.preparedOnCall === true;
-      const prepared = this.s.savepoints.prepare(target, attempt);
-      if (onCall) preparing = prepared;
-      else {
-        await prepared.catch((e: unknown) => {
-          this.holds.release(target!);
-          throw e;
-        });
-        if (job.attempt !== attempt) {
-          await this.abandon(target);
-          throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
-        }
+      // Awaited: the workers' writes go over connections of their own, and one that came before
+      // the fence would be refused. A failed prepare may still have set the fence (a lost reply):
+      // abandoned, so nothing of it is left.
+      await this.s.savepoints.prepare(target, attempt).catch(async (e: unknown) => {
+        await this.abandon(target!);
+        throw e;
+      });
+      if (job.attempt !== attempt) {
+        await this.abandon(target);
+        throw new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: the job attempt changed while it was being prepared`);
       }
     }
     return new Promise((resolve, reject) => {
       // Full and never subsumed even when not kept: the stop waits for exactly this snapshot.
       const r = this.core.trigger(this.s.now(), { savepoint: true, detached });
       if (r.result === 'rejected') {
-        if (target) void (preparing ?? Promise.resolve()).catch(() => undefined).then(() => this.abandon(target!));
+        if (target) void this.abandon(target);
         reject(new WeirError('WEIR_SAVEPOINT_TRIGGER_REJECTED', `job ${job.id}: cannot take a savepoint now: ${r.reason}`));
         return;
       }
-      const request: SavepointRequest = { reason: opts.reason, stopSources: opts.stopSources, copyOut, ...(target ? { target } : {}), resolve, reject };
-      this.requests.set(r.id, request);
-      // A failed prepare fences the workers' writes: the savepoint fails with its cause at once
-      // (the checkpoint itself ends with their declines or its timeout). One being recorded was
-      // prepared after all (the reply was lost): its finalize settles it.
-      preparing?.catch((e: unknown) => {
-        if (this.requests.get(r.id) !== request || this.finalizingDetached.has(r.id)) return;
-        this.requests.delete(r.id);
-        void this.abandon(target!);
-        reject(e as Error);
-      });
+      this.requests.set(r.id, { reason: opts.reason, stopSources: opts.stopSources, copyOut, ...(target ? { target } : {}), resolve, reject });
       this.run(r.commands);
     });
   }

@@ -96,7 +96,7 @@ export class FileSavepointStore implements SavepointStore {
       await mkdir(paths.blobs, { recursive: true });
       await writeAtomic(paths.pending, String(attempt));
     }).catch((err: unknown) => {
-      this.writing.delete(id); // the caller does not abandon a savepoint it could not prepare
+      this.writing.delete(id); // an abandon of it finds nothing being written
       throw err;
     });
   }

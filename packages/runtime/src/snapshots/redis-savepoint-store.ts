@@ -229,18 +229,13 @@ export class RedisSavepointStore implements SavepointStore {
     }
   }
 
-  /** While connected, ioredis writes the marker's SET to the socket inside `prepare`. */
-  get preparedOnCall(): boolean {
-    return this.redis.status === 'ready';
-  }
-
   async prepare(id: string, attempt: number): Promise<void> {
     this.writing.add(id);
     const lost = (): never => {
       throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `savepoint store Redis at ${redisAddress(this.redis)}: the reply to the prepare step of savepoint ${id} was lost (WEIR_FAULT)`);
     };
     await this.call('prepare a savepoint', () => this.redis.set(this.keys(id).pending, String(attempt)).then((ok) => (failPoint('lose-savepoint-prepare-reply') ? lost() : ok))).catch((err: unknown) => {
-      this.writing.delete(id); // the caller does not abandon a savepoint it could not prepare
+      this.writing.delete(id); // an abandon of it finds nothing being written
       throw err;
     });
   }

@@ -188,11 +188,19 @@ export class RedisSnapshotStore implements SnapshotStore {
    * SET each blob under a staging key of this call, then the fenced step that renames them to
    * their keys; every command is sent before this returns. Resolves to the script's reply.
    */
-  private place(fence: string, staging: (token: string, name: string) => string, final: (name: string) => string, blobs: readonly BlobWrite[], attempt: number): Promise<unknown> {
+  private place(fence: string, staging: (token: string, name: string) => string, final: (name: string) => string, chunk: readonly BlobWrite[], attempt: number): Promise<unknown> {
     const token = this.stagingToken();
+    // A name given twice is written once, with its last bytes (as two SETs in a row would leave it).
+    const blobs = [...new Map(chunk.map((b) => [b.name, b])).values()];
+    const script = [1 + 2 * blobs.length, fence, ...blobs.map((b) => staging(token, b.name)), ...blobs.map((b) => final(b.name)), attempt] as const;
+    if (blobs.length === 1) {
+      // A blob alone (one over the chunk size, or a small write): no pipeline, whose buffer would copy it once more.
+      const set = this.redis.set(staging(token, blobs[0]!.name), toBuffer(blobs[0]!.bytes), 'PX', STAGING_TTL_MS);
+      return Promise.all([this.scripts.weirSnapshotPlace(...script), set]).then(([reply]) => reply);
+    }
     const pipeline = this.redis.pipeline();
     for (const b of blobs) pipeline.set(staging(token, b.name), toBuffer(b.bytes), 'PX', STAGING_TTL_MS);
-    (pipeline as unknown as ScriptCommands).weirSnapshotPlace(1 + 2 * blobs.length, fence, ...blobs.map((b) => staging(token, b.name)), ...blobs.map((b) => final(b.name)), attempt);
+    (pipeline as unknown as ScriptCommands).weirSnapshotPlace(...script);
     return this.send(pipeline);
   }
 

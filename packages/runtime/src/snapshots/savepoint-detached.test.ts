@@ -103,7 +103,7 @@ for (const backend of [redisBackend(), fileBackend()]) {
       await savepoints.prepare(id, 1);
       await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 2, writes), 'WEIR_SNAPSHOT_FENCED');
       await rejectsWith(snapshots.writeSavepointChains('chained-job', id, 1, [{ name: 'ks/counter/3', chain: [keyGroupBlob('counter', 3, 1, 5, 'base')], tail }]), 'WEIR_SNAPSHOT_MISSING', /counter\/3\/1-5-base/);
-      // Refused writes leave no tail behind, staged (Redis) or placed.
+      // Refused writes leave no tail behind.
       assert.deepEqual((await stored()).filter((k) => k.includes(id) && /stage:|blob:/.test(k)), []);
       const parts1 = chainedWriteParts(writes[0]!);
       assert.deepEqual(parts1, ['ks/counter/1', ...g1.map((_, i) => `ks/counter/1/${i + 1}`)]);

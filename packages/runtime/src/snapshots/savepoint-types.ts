@@ -101,15 +101,6 @@ export interface SavepointStore {
    */
   prepare(id: string, attempt: number): Promise<void>;
   /**
-   * True if `prepare` has sent its marker by the time it returns, to a server that runs commands in
-   * the order they reach it (Redis). The coordinator then sends the trigger without waiting for the
-   * reply: a worker's first write for the savepoint comes only after the trigger's way through
-   * NATS, the barrier and a capture. Should it ever come first, it is fenced and the savepoint
-   * fails; it is never recorded wrong. A store without it (the directory store, whose writes queue
-   * on the thread pool) is awaited.
-   */
-  readonly preparedOnCall?: boolean;
-  /**
    * Close a detached savepoint for writes and record it: `taken` names, per operator, exactly the
    * canonical blobs the workers wrote (one per key group and per subtask). WEIR_SNAPSHOT_MISSING if
    * one is absent, WEIR_SAVEPOINT_NOT_FOUND if the savepoint was abandoned meanwhile.

@@ -304,6 +304,17 @@ describe('RedisSnapshotStore specifics', () => {
     }
   });
 
+  test('a name given twice in one write is written once, with its last bytes, as two SETs in a row would leave it', T, async () => {
+    try {
+      await store.fence('twice', 1);
+      await store.writeBlobs('twice', 1, [{ name: 'a', bytes: new Uint8Array([1]) }, { name: 'b', bytes: new Uint8Array([5]) }, { name: 'a', bytes: new Uint8Array([2, 2]) }]);
+      assert.deepEqual((await store.readBlobs('twice', ['a', 'b'])).map((b) => [...b]), [[2, 2], [5]]);
+      assert.deepEqual(await scanAll(redis, `weir:{${CLUSTER}:twice}:stage:*`), []);
+    } finally {
+      await store.deleteJob('twice');
+    }
+  });
+
   test('a fenced write leaves no key behind: its staged blobs are deleted by the script that refuses them', T, async () => {
     const p = `weir:{${CLUSTER}:zombie}:`;
     try {
