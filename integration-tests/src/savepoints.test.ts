@@ -1,69 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { FIXTURES, ProcessCluster, REDIS_URL, uniqueId, waitFor, watchTaskStates, weir } from './harness.js';
-import { assertExact, deleteStream, publishKeys, publishMore, readHash } from './keys.js';
-
-const V1 = join(FIXTURES, 'sp-count.ts');
-const V2 = join(FIXTURES, 'sp-count-v2.ts');
-const FINISHED_SHARES = join(FIXTURES, 'finished-shares.ts');
-const CHURN = join(FIXTURES, 'sp-churn.ts');
-/** A second cluster's Redis: another database of the same server. */
-const REDIS_DB1 = `${REDIS_URL.replace(/\/\d*$/, '')}/1`;
-/** CPU burnt per record (loop iterations), so a job is still reading when a test stops it. */
-const SPIN = '30000';
-
-/** Every key k0 … k4999 once (so every key's count is written again after a resume), plus extras. */
-function everyKey(extra: readonly string[] = []): string[] {
-  return [...Array.from({ length: 5000 }, (_, i) => `k${i}`), ...extra];
-}
-
-function addAll(expected: Map<string, number>, keys: readonly string[]): Map<string, number> {
-  const out = new Map(expected);
-  for (const k of keys) out.set(k, (out.get(k) ?? 0) + 1);
-  return out;
-}
+import { ProcessCluster, REDIS_URL, uniqueId, waitFor, watchTaskStates, weir } from './harness.js';
+import { assertExact, publishKeys, publishMore, readHash } from './keys.js';
+import { addAll, everyKey, FINISHED_SHARES, hgetall, REDIS_DB1, run, SavepointKit, SPIN, V1, V2, waitForCheckpoint, waitForHash } from './savepoint-kit.js';
 
 describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real processes, real NATS and Redis)', { timeout: 900_000 }, () => {
   const cluster = new ProcessCluster(['--heartbeat-timeout', '3000']);
-  const tmp = mkdtempSync(join(tmpdir(), 'weir-sp-'));
-  const streams: string[] = [];
-  const hashes: { url: string; key: string }[] = [];
   const clusters: ProcessCluster[] = [cluster];
+  const kit = new SavepointKit(clusters);
+  const { tmp, names } = kit;
 
   before(async () => {
     await cluster.start([]);
     for (const id of ['w1', 'w2', 'w3']) cluster.startWorker(id, {}, 2);
     await cluster.waitForWorkers(3);
   });
-  after(async () => {
-    for (const c of clusters) await c.stop();
-    for (const s of streams) await deleteStream(s);
-    for (const { url, key } of hashes) {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-      await redis.del(key);
-      redis.disconnect();
-    }
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  const names = (tag: string, url = REDIS_URL) => {
-    const id = uniqueId('');
-    const stream = `ITSP_${tag}_${id}`;
-    const hash = `it:sp:${tag}:${id}`;
-    streams.push(stream);
-    hashes.push({ url, key: hash });
-    return { stream, subject: `itsp.${tag}.${id}`, hash };
-  };
-
-  async function run(c: ProcessCluster, file: string, p: number, args: Record<string, string>, extra: string[] = []): Promise<string> {
-    const r = await weir(['run', file, '-p', String(p), '--detach', ...Object.entries(args).flatMap(([k, v]) => ['--arg', `${k}=${v}`]), ...extra], c.env);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout.trim();
-  }
+  after(kit.cleanup);
 
   async function stopWithSavepoint(c: ProcessCluster, jobId: string, drain = false): Promise<string> {
     const r = await weir(['stop', jobId, '--savepoint', ...(drain ? ['--drain'] : [])], c.env);
@@ -91,6 +46,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
       }
     }, 120_000, 250);
   }
+
 
   let sharedSavepoint = '';
 
@@ -160,7 +116,8 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const { stream, subject, hash } = names('ab');
     const hashA = `${hash}:a`;
     const hashB = `${hash}:b`;
-    hashes.push({ url: REDIS_URL, key: hashA }, { url: REDIS_URL, key: hashB });
+    kit.track(REDIS_URL, hashA);
+    kit.track(REDIS_URL, hashB);
     const first = await publishKeys(stream, subject, 30_000);
     const job = await run(cluster, V1, 2, { stream, hash });
     await waitForHash(hash, first);
@@ -284,7 +241,7 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     const { stream, subject, hash } = names('mig', REDIS_DB1);
     const before = await publishKeys(stream, subject, 20_000);
     const firstHash = `${hash}:first`;
-    hashes.push({ url: REDIS_URL, key: firstHash });
+    kit.track(REDIS_URL, firstHash);
     const job = await run(cluster, V1, 2, { stream, hash: firstHash });
     await waitForHash(firstHash, before);
     const sp = await stopWithSavepoint(cluster, job);
@@ -368,182 +325,6 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     }
   });
 
-  /** Keys of a Redis server matching `pattern` (SCAN, bounded). */
-  async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    for (let i = 0; i < 1000; i++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      found.push(...keys);
-      cursor = next;
-      if (cursor === '0') return found;
-    }
-    throw new Error(`SCAN ${pattern} did not end`);
-  }
-
-  /** `weir savepoint <job>` on `c`: the id of the savepoint, once COMPLETED. */
-  async function takeSavepoint(c: ProcessCluster, jobId: string): Promise<string> {
-    const taken = await weir(['savepoint', jobId], c.env);
-    assert.equal(taken.code, 0, taken.stderr);
-    return taken.stdout.trim();
-  }
-
-  /** The Redis key of the job blobs savepoint `id` of `c` refers to until it copied them in. */
-  const referencesKey = (c: ProcessCluster, id: string): string => `weir:{${c.clusterId}:${id}}:references`;
-
-  /** `fn` with a Redis client of its own, disconnected afterwards. */
-  async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
-      return await fn(redis);
-    } finally {
-      redis.disconnect();
-    }
-  }
-
-  /** Run sp-count (or `file`) at p=1 on `c` until it has completed a checkpoint: its job id. */
-  async function runUntilCheckpoint(c: ProcessCluster, args: { stream: string; hash: string }, file = V1, spin = SPIN): Promise<string> {
-    const jobId = await run(c, file, 1, { ...args, spin });
-    await waitForCheckpoint(c, jobId);
-    return jobId;
-  }
-
-  /** A cluster of its own: a coordinator with `fault` (WEIR_FAULT) and one worker of 2 slots. */
-  async function faultyCluster(fault: string, worker: string): Promise<ProcessCluster> {
-    const c = new ProcessCluster();
-    clusters.push(c);
-    await c.start([], { WEIR_FAULT: fault });
-    c.startWorker(worker, {}, 2);
-    await c.waitForWorkers(1);
-    return c;
-  }
-
-  /**
-   * A cluster of its own with `fault` (faultyCluster), and job 1 of V1 counting `published` keys of
-   * its own stream, past its first checkpoint. `resume(c, p, id)` is resumeExact of those keys.
-   */
-  async function faultyJob(tag: string, fault: string, worker: string, published: number) {
-    const io = names(tag);
-    const expected = await publishKeys(io.stream, io.subject, published);
-    const c = await faultyCluster(fault, worker);
-    const job1 = await runUntilCheckpoint(c, { stream: io.stream, hash: io.hash });
-    const resume = (on: ProcessCluster, p: number, id: string) => resumeExact(on, V1, p, id, { ...io, expected, published });
-    return { c, job1, resume };
-  }
-
-  /**
-   * Resume `file` on `c` from savepoint `id` into a fresh hash, with every key published once more
-   * (the stream held `published` records): each count comes from the savepoint's state, and all
-   * must be exact. The job is canceled at the end.
-   */
-  async function resumeExact(c: ProcessCluster, file: string, p: number, id: string, at: { stream: string; subject: string; hash: string; expected: Map<string, number>; published: number }): Promise<void> {
-    const hash = `${at.hash}:resumed`;
-    hashes.push({ url: REDIS_URL, key: hash });
-    const more = everyKey();
-    await publishMore(at.stream, at.subject, more, at.published + more.length);
-    const expected = addAll(at.expected, more);
-    const job = await run(c, file, p, { stream: at.stream, hash, spin: '0' }, ['--from-savepoint', id]);
-    await waitForHash(hash, expected);
-    assertExact(await readHash(hash), expected);
-    assert.equal((await weir(['cancel', job], c.env)).code, 0);
-  }
-
-  test("a savepoint of a running job refers to its checkpoints' blobs until it copied them in: checkpoints that drop them meanwhile, and the job's end, wait for the copy; resumed, every count exact", { timeout: 180_000 }, async () => {
-    const { stream, subject, hash } = names('pins');
-    const expected = await publishKeys(stream, subject, 100_000);
-    // Every copy waits 5 s; meanwhile checkpoints every 100 ms write new bases and drop those the savepoint refers to.
-    const c = await faultyCluster('slow-savepoint-copy:5000', 'p1');
-    const job1 = await runUntilCheckpoint(c, { stream, hash }, CHURN, '200000');
-    await waitFor('some keys counted', async () => ((await readHash(hash)).size > 0 ? true : undefined), 60_000, 50);
-    const completed = async () => (await c.rest('GET', `/jobs/${job1}/checkpoints`)).body.counts.completed as number;
-    const id = await takeSavepoint(c, job1);
-    await withRedis(async (redis) => {
-      const references = referencesKey(c, id);
-      assert.equal(await redis.exists(references), 1, 'COMPLETED before its copy');
-      const before = await completed();
-      await waitFor('checkpoints that complete while the copy waits', async () => ((await completed()) >= before + 3 ? true : undefined), 4_000, 50);
-      assert.equal(await redis.exists(references), 1, 'the copy still waits');
-      assert.equal((await c.job(job1)).state, 'RUNNING', 'the job still counts: its checkpoints drop bases');
-      // The job ends while the copy waits: its checkpoints' data goes only after the copy.
-      const cancel = await weir(['cancel', job1], c.env);
-      assert.equal(cancel.code, 0, cancel.stderr);
-      await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
-      await waitFor('job 1 ended, its data deleted', async () => ((await c.job(job1)).state === 'CANCELED' && (await keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`)).length === 0 ? true : undefined), 30_000, 100);
-      assert.doesNotMatch(c.output, /could not copy in|savepoint copy failed/);
-    });
-    await resumeExact(c, CHURN, 1, id, { stream, subject, hash, expected, published: 100_000 });
-  });
-
-  test("a savepoint whose copy fails while Redis is unreachable: the copy is tried again in the background, the ended job's data stays until it is made; resumed, every count exact", { timeout: 180_000 }, async () => {
-    // 3 tries while the job may end, then 3 more in the background (pauses of 1, 2 and 4 s) fail.
-    const { c, job1, resume } = await faultyJob('retry', 'fail-savepoint-copy:6', 'r1', 20_000);
-    const id = await takeSavepoint(c, job1);
-    await withRedis(async (redis) => {
-      const references = referencesKey(c, id);
-      const jobKeys = () => keysMatching(redis, `weir:{${c.clusterId}:${job1}}:*`);
-      assert.equal((await weir(['cancel', job1], c.env)).code, 0);
-      await waitFor('job 1 canceled', async () => ((await c.job(job1)).state === 'CANCELED' ? true : undefined), 30_000, 100);
-      assert.equal(await redis.exists(references), 1, 'not copied yet');
-      assert.ok((await jobKeys()).length > 0, "the ended job's data stays while the savepoint refers to it");
-      await waitFor('the copy made in the background', async () => ((await redis.exists(references)) === 0 ? true : undefined), 60_000, 100);
-      await waitFor("then the ended job's data deleted", async () => ((await jobKeys()).length === 0 ? true : undefined), 30_000, 100);
-      assert.match(c.output, /trying again/);
-    });
-    await resume(c, 1, id);
-  });
-
-  test('a savepoint whose record step ran but whose reply was lost: nothing is deleted, the request answers COMPLETED once the savepoint is found; resumed, every count exact', { timeout: 180_000 }, async () => {
-    const { c, job1, resume } = await faultyJob('lost', 'lose-savepoint-record-reply:1', 'l1', 20_000);
-    const id = await takeSavepoint(c, job1);
-    assert.match(c.output, /recorded after all/);
-    await withRedis(async (redis) => {
-      await waitFor('the copy made', async () => ((await redis.exists(referencesKey(c, id))) === 0 ? true : undefined), 30_000, 100);
-    });
-    assert.equal((await weir(['cancel', job1], c.env)).code, 0);
-    await resume(c, 1, id);
-  });
-
-  test("a savepoint whose marker was set but whose reply was lost: it fails with that cause, leaves nothing, and the job runs on; the next one resumes exact", { timeout: 180_000 }, async () => {
-    const { c, job1, resume } = await faultyJob('prep', 'lose-savepoint-prepare-reply:1', 'm1', 20_000);
-    const failed = await weir(['savepoint', job1], c.env);
-    assert.notEqual(failed.code, 0, 'the savepoint fails');
-    assert.match(failed.stderr, /WEIR_SNAPSHOT_STORE_UNAVAILABLE[\s\S]*prepare step of savepoint sp-[0-9a-f]{16} was lost/);
-    const lost = /prepare step of savepoint (sp-[0-9a-f]{16})/.exec(failed.stderr)![1]!;
-    await withRedis(async (redis) => {
-      // Abandoned: its marker is deleted again, and no worker was asked to write.
-      await waitFor('nothing left of it', async () => ((await keysMatching(redis, `weir:{${c.clusterId}:${lost}}:*`)).length === 0 ? true : undefined), 30_000, 100);
-      assert.equal(await redis.zscore(`weir:{${c.clusterId}}:savepoints`, lost), null, 'never listed');
-    });
-    assert.equal((await c.rest('GET', `/savepoints/${lost}`)).status, 404);
-    assert.equal((await c.job(job1)).state, 'RUNNING');
-    const id = await takeSavepoint(c, job1);
-    assert.equal((await weir(['cancel', job1], c.env)).code, 0);
-    await resume(c, 1, id);
-  });
-
-  test('a coordinator that dies after recording a savepoint, before copying in what it refers to: the next one copies it as it starts; exported and resumed elsewhere, every count exact', { timeout: 180_000 }, async () => {
-    const { c, job1, resume } = await faultyJob('copycrash', 'before-savepoint-copy:1', 'q1', 20_000);
-    assert.equal((await c.rest('POST', `/jobs/${job1}/savepoints`)).status, 202);
-    await c.coordinatorExited(30_000);
-    const id = await withRedis(async (redis) => {
-      const listed = await redis.zrange(`weir:{${c.clusterId}}:savepoints`, 0, -1);
-      assert.equal(listed.length, 1, 'recorded before the coordinator died');
-      const recorded = listed[0]!;
-      const references = referencesKey(c, recorded);
-      assert.equal(await redis.exists(references), 1, 'not copied yet');
-      await c.restartCoordinator();
-      // No one reads it: the coordinator copies it as it starts.
-      await waitFor('the copy made', async () => ((await redis.exists(references)) === 0 ? true : undefined), 30_000, 100);
-      return recorded;
-    });
-    const file = join(tmp, 'copied.weirsp');
-    const exported = await weir(['savepoint', 'export', id, file], c.env);
-    assert.equal(exported.code, 0, exported.stderr);
-    const imported = await weir(['savepoint', 'import', file], cluster.env);
-    assert.equal(imported.code, 0, imported.stderr);
-    await resume(cluster, 2, id);
-  });
-
   test('refusals: unknown savepoint, non-restored state without the flag, corrupted export; disposal', { timeout: 120_000 }, async () => {
     assert.ok(sharedSavepoint, 'the first test left a savepoint');
     const { stream, subject, hash } = names('ref');
@@ -595,12 +376,3 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     assert.equal((await cluster.rest('DELETE', `/savepoints/${sharedSavepoint}`)).status, 404);
   });
 });
-
-async function hgetall(hash: string): Promise<Record<string, string>> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    return await redis.hgetall(hash);
-  } finally {
-    redis.disconnect();
-  }
-}
