@@ -31,23 +31,6 @@ describe('savepoints: stop, resume, rescale, upgrade, A/B, migrate (real process
     return id;
   }
 
-  async function waitForCheckpoint(c: ProcessCluster, jobId: string): Promise<void> {
-    await waitFor('a completed checkpoint', async () => ((await c.rest('GET', `/jobs/${jobId}/checkpoints`)).body.counts.completed > 0 ? true : undefined), 60_000, 50);
-  }
-
-  async function waitForHash(hash: string, expected: Map<string, unknown>, url = REDIS_URL): Promise<void> {
-    await waitFor(`hash ${hash} complete`, async () => {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-      try {
-        const got = await redis.hgetall(hash);
-        return Object.keys(got).length === expected.size && [...expected].every(([k, v]) => got[k] === String(v)) ? true : undefined;
-      } finally {
-        redis.disconnect();
-      }
-    }, 120_000, 250);
-  }
-
-
   let sharedSavepoint = '';
 
   test('stop-with-savepoint at parallelism 2, resume at 3 and at 1, then a REST rescale to 2: every count exact', { timeout: 400_000 }, async () => {
