@@ -32,7 +32,7 @@ const STAGING_TTL_MS = 10 * 60_000;
 
 /**
  * Blobs are written as plain SETs under staging keys, then placed by a fenced script that renames
- * them (no copy). A script that carried the values as arguments cost Redis 2-2.4 ms of CPU per MB
+ * them (no copy). A script that carried the values as arguments cost Redis 1.9-2.4 ms of CPU per MB
  * (Lua copies each argument, SET copies it again), plain SETs about 0.5 ms (bench/README.md, "Plain
  * SETs for the blobs"); Redis serves no other client meanwhile. The script deletes the staged blobs
  * when it refuses, so a fenced writer leaves nothing behind.
@@ -175,7 +175,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     assertBlobSizes(blobs, `job ${jobId}`);
     if (blobs.length === 0) return 0;
     // All calls are sent at once: ioredis writes them on the connection without waiting for replies.
-    const replies = await this.call('writeBlobs', () => Promise.all(chunkBySize(blobs).map((chunk) => this.place(keys.attempt, (t, n) => keys.staging(t, n), keys.blob, chunk, attempt))));
+    const replies = await this.call('writeBlobs', () => Promise.all(chunkBySize(blobs).map((chunk) => this.place(keys.attempt, keys.staging, keys.blob, chunk, attempt))));
     // Blobs of a refused chunk may sit beside written ones; names carry the attempt, so nothing newer is overwritten.
     for (const reply of replies) {
       checkFence(reply, jobId, attempt, 'write blobs');
