@@ -263,7 +263,7 @@ describe('RedisSnapshotStore specifics', () => {
     assert.deepEqual([...(await redis.getBuffer(`${p}blob:ks/op/0/1-1-base`))!], [0, 1]);
   });
 
-  test('a big write goes as plain SETs under staging keys, each chunk of at most ~8 MiB placed by a fenced script carrying no values; all sent before the first reply; nothing staged is left', T, async () => {
+  test('a big write goes as plain SETs under staging keys, each chunk of at most ~8 MiB placed by a fenced script carrying no values; all sent before the first reply; nothing staged is left; small blobs go inline', T, async () => {
     const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
     const p = `weir:{${CLUSTER}:chunks}:`;
     try {
@@ -298,17 +298,26 @@ describe('RedisSnapshotStore specifics', () => {
       assert.ok(places.every((c) => c.sentBefore === 0), 'a call waited for the reply of another');
       assert.deepEqual(await scanAll(redis, `${p}stage:*`), [], 'nothing staged is left');
       assert.deepEqual([...(await spyStore.readBlobs('chunks', ['b7']))[0]!], [...patterned(MiB, 7)]);
+      // Small blobs: one fenced script with the values, nothing staged.
+      const before = places.length;
+      await spyStore.writeBlobs('chunks', 1, [{ name: 's1', bytes: new Uint8Array(100) }, { name: 's2', bytes: new Uint8Array(200) }]);
+      assert.equal(places.length, before + 1);
+      assert.equal(places.at(-1)!.carried, 300);
+      assert.deepEqual(places.at(-1)!.staged, []);
     } finally {
       await new RedisSnapshotStore(spied, { cluster: CLUSTER }).deleteJob('chunks');
       await spied.quit();
     }
   });
 
-  test('a name given twice in one write is written once, with its last bytes, as two SETs in a row would leave it', T, async () => {
+  test('a name given twice in one write is written once, with its last bytes, as two SETs in a row would leave it (staged and inline)', T, async () => {
     try {
       await store.fence('twice', 1);
-      await store.writeBlobs('twice', 1, [{ name: 'a', bytes: new Uint8Array([1]) }, { name: 'b', bytes: new Uint8Array([5]) }, { name: 'a', bytes: new Uint8Array([2, 2]) }]);
-      assert.deepEqual((await store.readBlobs('twice', ['a', 'b'])).map((b) => [...b]), [[2, 2], [5]]);
+      for (const size of [8_000, 1]) {
+        const [a1, b, a2] = [1, 5, 2].map((v) => new Uint8Array(size).fill(v));
+        await store.writeBlobs('twice', 1, [{ name: 'a', bytes: a1! }, { name: 'b', bytes: b! }, { name: 'a', bytes: a2! }]);
+        assert.deepEqual((await store.readBlobs('twice', ['a', 'b'])).map((x) => [x.length, x[0]]), [[size, 2], [size, 5]]);
+      }
       assert.deepEqual(await scanAll(redis, `weir:{${CLUSTER}:twice}:stage:*`), []);
     } finally {
       await store.deleteJob('twice');
