@@ -31,19 +31,19 @@ if not stored or tonumber(stored) ~= tonumber(ARGV[1]) then return {0, stored or
 const STAGING_TTL_MS = 10 * 60_000;
 
 /**
- * Blobs are written as plain SETs under staging keys, then placed by a fenced script that renames
- * them (no copy). A script that carried the values as arguments cost Redis 1.9-2.4 ms of CPU per MB
- * (Lua copies each argument, SET copies it again), plain SETs about 0.5 ms (bench/README.md, "Plain
- * SETs for the blobs"); Redis serves no other client meanwhile. The script deletes the staged blobs
- * when it refuses, so a fenced writer leaves nothing behind.
- */
-/**
  * Below this average size per blob a chunk goes inline, as one script carrying the values: for
  * small blobs the commands cost more than the copies (a delta of 128 blobs of 1.1 kB took 4.3-5.6
  * ms staged against 2.9-3.1 ms inline; bench/README.md).
  */
 const SMALL_BLOB_BYTES = 4096;
 
+/**
+ * Blobs are written as plain SETs under staging keys, then placed by a fenced script that renames
+ * them (no copy). A script that carried the values as arguments cost Redis 1.9-2.4 ms of CPU per MB
+ * (Lua copies each argument, SET copies it again), plain SETs about 0.5 ms (bench/README.md, "Plain
+ * SETs for the blobs"); Redis serves no other client meanwhile. The script deletes the staged blobs
+ * when it refuses, so a fenced writer leaves nothing behind.
+ */
 const DROP_STAGED = `
 local function drop(from, to) for i = from, to do redis.call('UNLINK', KEYS[i]) end end`;
 
@@ -155,7 +155,7 @@ export interface RedisSnapshotStoreOptions {
 export class RedisSnapshotStore implements SnapshotStore {
   /**
    * One connection, served in order, and `writeBlobs` and `writeSavepointChains` send their
-   * commands before their first await (each chunk is one pipeline, written at once).
+   * commands before their first await (each chunk's commands are written at once).
    * (ioredis sends a script as EVAL the first time on a connection; only a SCRIPT FLUSH on a live
    * connection could make it resend one later, and a chain check that ran early then finds a blob
    * missing and declines the savepoint: it never records a wrong one.)
@@ -190,17 +190,15 @@ export class RedisSnapshotStore implements SnapshotStore {
     // All calls are sent at once: ioredis writes them on the connection without waiting for replies.
     const replies = await this.call('writeBlobs', () => Promise.all(chunkBySize(blobs).map((chunk) => this.place(keys.attempt, keys.staging, keys.blob, chunk, attempt))));
     // Blobs of a refused chunk may sit beside written ones; names carry the attempt, so nothing newer is overwritten.
-    for (const reply of replies) {
-      checkFence(reply, jobId, attempt, 'write blobs');
-      checkPlaced(reply, `job ${jobId}`);
-    }
+    for (const reply of replies) checkFence(reply, jobId, attempt, 'write blobs');
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
   }
 
   /**
    * SET each blob under a staging key of this call, then the fenced step that renames them to
    * their keys (small blobs: one fenced script with the values); every command is sent before this
-   * returns. Resolves to the script's reply.
+   * returns. Resolves to the script's reply ({1} or {0, stored}); a staged blob gone before it was
+   * placed (expired or evicted) is WEIR_SNAPSHOT_STORE_UNAVAILABLE naming it.
    */
   private place(fence: string, staging: (token: string, name: string) => string, final: (name: string) => string, chunk: readonly BlobWrite[], attempt: number): Promise<unknown> {
     if (chunk.reduce((n, b) => n + b.bytes.byteLength, 0) < SMALL_BLOB_BYTES * chunk.length) {
@@ -211,14 +209,19 @@ export class RedisSnapshotStore implements SnapshotStore {
     const blobs = [...new Map(chunk.map((b) => [b.name, b])).values()];
     const script = [1 + 2 * blobs.length, fence, ...blobs.map((b) => staging(token, b.name)), ...blobs.map((b) => final(b.name)), attempt] as const;
     if (blobs.length === 1) {
-      // A blob alone (one over the chunk size, or a small write): no pipeline, whose buffer would copy it once more.
+      // A blob alone (one over the chunk size, or the only one written): no pipeline, whose buffer would copy it once more.
       const set = this.redis.set(staging(token, blobs[0]!.name), toBuffer(blobs[0]!.bytes), 'PX', STAGING_TTL_MS);
-      return Promise.all([this.scripts.weirSnapshotPlace(...script), set]).then(([reply]) => reply);
+      return Promise.all([this.scripts.weirSnapshotPlace(...script), set]).then(([reply]) => placed(reply));
     }
     const pipeline = this.redis.pipeline();
     for (const b of blobs) pipeline.set(staging(token, b.name), toBuffer(b.bytes), 'PX', STAGING_TTL_MS);
     (pipeline as unknown as ScriptCommands).weirSnapshotPlace(...script);
-    return this.send(pipeline);
+    return this.send(pipeline).then(placed);
+    function placed(reply: unknown): unknown {
+      if (!Array.isArray(reply) || reply[0] !== 2) return reply;
+      const key = final(blobs[(reply[1] as number) - 1]!.name);
+      throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `the snapshot store lost the staged copy of ${key} before it was placed (expired or evicted); nothing of that write was placed`);
+    }
   }
 
   /**
@@ -247,7 +250,6 @@ export class RedisSnapshotStore implements SnapshotStore {
       if (Array.isArray(reply) && reply[0] === 0) {
         throw new WeirError('WEIR_SNAPSHOT_FENCED', `attempt ${attempt} may not write blobs of savepoint ${savepointId}: it is no longer being taken by that attempt (completed, abandoned, or never prepared)`);
       }
-      checkPlaced(reply, `savepoint ${savepointId}`);
     }
     return blobs.reduce((sum, b) => sum + b.bytes.byteLength, 0);
   }
@@ -381,12 +383,6 @@ export class RedisSnapshotStore implements SnapshotStore {
 
 function assertAttempt(attempt: number): void {
   if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
-}
-
-/** Turns weirSnapshotPlace's `{2, i}` (a staged blob gone before it was placed) into an error. */
-function checkPlaced(reply: unknown, of: string): void {
-  if (!Array.isArray(reply) || reply[0] !== 2) return;
-  throw new WeirError('WEIR_SNAPSHOT_STORE_UNAVAILABLE', `the snapshot store lost staged blob ${String(reply[1])} of a write of ${of} before it was placed (expired or evicted); nothing of that write was placed`);
 }
 
 /** Turns a script's `{0, stored}` reply into WEIR_SNAPSHOT_FENCED. */

@@ -324,6 +324,25 @@ describe('RedisSnapshotStore specifics', () => {
     }
   });
 
+  test('a staged blob gone before the script runs (expired, evicted): WEIR_SNAPSHOT_STORE_UNAVAILABLE naming it, nothing of the write placed, nothing staged left', T, async () => {
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    const p = `weir:{${CLUSTER}:lost}:`;
+    try {
+      const spyStore = new RedisSnapshotStore(spied, { cluster: CLUSTER });
+      await spyStore.fence('lost', 1);
+      // The SET of blob b goes elsewhere, so the script finds its staged copy missing.
+      onCommand(spied, (command) => {
+        if (command.name === 'set' && String(command.args[0]).endsWith(':blob:b')) command.args[0] = `${p}elsewhere`;
+      });
+      const blobs = ['a', 'b', 'c'].map((name) => ({ name, bytes: new Uint8Array(10_000).fill(1) }));
+      await rejectsWith(spyStore.writeBlobs('lost', 1, blobs), 'WEIR_SNAPSHOT_STORE_UNAVAILABLE', new RegExp(`staged copy of ${p.replace(/[{}]/g, '\\$&')}blob:b\\b`));
+      assert.deepEqual((await scanAll(redis, `${p}*`)).sort(), [`${p}attempt`, `${p}elsewhere`]);
+    } finally {
+      await new RedisSnapshotStore(spied, { cluster: CLUSTER }).deleteJob('lost');
+      await spied.quit();
+    }
+  });
+
   test('a fenced write leaves no key behind: its staged blobs are deleted by the script that refuses them', T, async () => {
     const p = `weir:{${CLUSTER}:zombie}:`;
     try {
