@@ -39,6 +39,7 @@ import { benchFlags, BenchMain } from './bench-main.js';
 import { bytes, ms, restGet, vertex, type CheckpointEntry, type JobDetails } from './checkpoints-common.js';
 import { RoleProcesses, type LogEvent } from './checkpoints-processes.js';
 import { CpuSampler, pidsByName, type CpuWindow } from './procfs.js';
+import { RedisProbe, type ProbeFigures } from './redis-probe.js';
 import { measureLimit, measureRawIntake, type LimitResult } from './savepoints-limit.js';
 import { int, median, sleep, waitFor, withTimeout } from './util.js';
 
@@ -184,6 +185,8 @@ interface Results {
   disposals: DisposeFigures[];
   indexLeft?: number;
   cpu: { steady?: string; savepoints: string[]; export?: string; restore?: string; limit?: string };
+  /** Another client's PINGs to the same Redis: over 2 s of the job alone, then from the first savepoint to the compaction's end. */
+  probe: { steady?: ProbeFigures; savepoints?: ProbeFigures };
 }
 
 async function main(): Promise<boolean> {
@@ -267,7 +270,7 @@ async function main(): Promise<boolean> {
     return { id, ms: t, keysLeft, getStatus: res.status };
   }
 
-  const results: Results = { savepoints: [], disposals: [], cpu: { savepoints: [] } };
+  const results: Results = { savepoints: [], disposals: [], cpu: { savepoints: [] }, probe: {} };
   let failure: string | undefined;
   let sampler: CpuSampler | undefined;
   const windows: { steady?: Window; limit?: Window } = {};
@@ -306,6 +309,14 @@ async function main(): Promise<boolean> {
     }, 120_000 + (RATE > 0 ? (3000 * KEYS) / RATE : 60_000), 200);
     log(`  ${int(KEYS)} records counted after ${ms(Date.now() - filling)}`);
     windows.steady = { from: Date.now() - 2000, to: Date.now() };
+    // How long Redis keeps another client waiting: 2 s of the job alone, then the savepoints.
+    const probe = new RedisProbe(REDIS_URL);
+    const probeResource = resources.add({ what: 'the Redis probe', stop: () => probe.stop(), killNow: () => probe.kill() });
+    await probe.start();
+    const probeFrom = Date.now();
+    await sleep(2000);
+    results.probe.steady = probe.figures(probeFrom, Date.now());
+    const savepointsFrom = Date.now();
     for (let n = 1; n <= SAVEPOINTS; n++) {
       if (n > 1) {
         // Back to the steady state: a periodic checkpoint triggered after the last savepoint completes.
@@ -326,6 +337,9 @@ async function main(): Promise<boolean> {
     const compaction = (results.compaction = await awaitCompaction(taken));
     if (compaction) log(`  compacted ${taken.id} in the background: ${bytes(compaction.bytesBefore)} -> ${bytes(compaction.bytesAfter)}, ${compaction.ms === undefined ? '?' : ms(compaction.ms)} of work, compactedAt ${ms(compaction.afterCompletedMs)} after COMPLETED`);
     else log(`  ${taken.id} has one part per key group: nothing to compact`);
+    results.probe.savepoints = probe.figures(savepointsFrom, Date.now());
+    await resources.release(probeResource);
+    if (probe.error) throw new Error(`the Redis probe failed: ${String(probe.error)}`);
     const sp = { ...taken, sizeBytes: compaction?.bytesAfter ?? taken.sizeBytes };
 
     // ---- 2. export
@@ -655,6 +669,9 @@ function report(r: Results): void {
     const w = r.loadedLimit.runs.map((x) => x.writeMs);
     rows.push([`  the same SET while the job runs`, ms(median(w)), `information, not in the ratio: measured before the first job was canceled, at its ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'} (${mbps(r.loadedLimit.bytes, median(w))}); runs ${w.map((x) => ms(x)).join(' / ')}`]);
   }
+  const pings = (f: ProbeFigures) => `${int(f.pings)} PINGs: p50 ${ms(f.p50Ms)}, p99 ${ms(f.p99Ms)}, ${f.over10Ms} over 10 ms`;
+  if (r.probe.steady) rows.push(['Redis stall, job alone (2 s)', ms(r.probe.steady.maxMs), `the longest PING of another client (one after the other, 2 ms apart); ${pings(r.probe.steady)}`]);
+  if (r.probe.savepoints) rows.push(['Redis stall, savepoints to compaction', ms(r.probe.savepoints.maxMs), `the same from the first POST to the end of the compaction (copies in, disposals, periodic checkpoints, compaction); ${pings(r.probe.savepoints)}`]);
   for (const d of r.disposals) rows.push([`dispose ${d.id}`, ms(d.ms), `DELETE -> COMPLETED; then GET -> HTTP ${d.getStatus}, ${d.keysLeft} keys left under its prefix`]);
   if (r.indexLeft !== undefined) rows.push(['savepoint index entries left', String(r.indexLeft), '']);
   for (const line of pad(rows)) log(line);

@@ -159,6 +159,61 @@ describe('RedisSavepointStore specifics', () => {
     await snapshots.deleteJob('refs-c');
   });
 
+  test('the parts are copied in by one script after the other, each stopping after about 512 KiB, so Redis serves other clients in between; a disposal between two of them stops the copy', T, async () => {
+    const snapshots = new RedisSnapshotStore(redis, { cluster });
+    const savepoints = new RedisSavepointStore(redis, { cluster }, snapshots);
+    // 8 key groups of one 300 kB base each (2.4 MB): two blobs pass 512 KiB, so 4 scripts.
+    const take = async (jobId: string) => {
+      const blobs = Array.from({ length: 8 }, (_, g) => ({ name: keyGroupBlob('counter', g, 1, 5, 'base'), bytes: statePackr.pack({ v: 1, base: true, flat: [`k${g}`, { pad: Buffer.alloc(300_000, g) }] }) }));
+      await snapshots.fence(jobId, 1);
+      await snapshots.writeBlobs(jobId, 1, blobs);
+      const writes = blobs.map((b, g) => ({ name: `ks/counter/${g}`, chain: [b.name] }));
+      const id = newSavepointId();
+      await savepoints.prepare(id, 1);
+      const bytes = await snapshots.writeSavepointChains(jobId, id, 1, writes);
+      const taken: CompletedCheckpoint = {
+        formatVersion: 1, id: 6, jobId, attempt: 1, timestamp: 1, completedAt: 2, finished: [], stateBytes: 0, writtenBytes: 0,
+        operators: { counter: { parallelism: 1, maxParallelism: 8, keyGroups: Object.fromEntries(writes.map((w, g) => [g, [w.name]])), operatorState: {} } },
+      };
+      await savepoints.complete(id, taken, INFO(jobId), { counter: bytes }, chainReferences(jobId, writes));
+      return { id, blobs };
+    };
+    /** The copy scripts sent from now on: the number of pairs each carried. */
+    const copies: number[] = [];
+    const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    try {
+      onCommand(spied, (c: SentCommand) => {
+        const script = c.args[0];
+        if (c.name === 'eval' && typeof script === 'string' && script.includes("'COPY'")) copies.push((Number(c.args[1]) - 1) / 2);
+      });
+      const copier = new RedisSavepointStore(spied, { cluster }, new RedisSnapshotStore(spied, { cluster }));
+      const a = await take('copy-a');
+      await copier.copyReferences(a.id);
+      // Each script starts where the one before stopped: 8 pairs, then 6, 4, 2.
+      assert.deepEqual(copies, [8, 6, 4, 2]);
+      const read = await savepointBlobs(savepoints, a.id);
+      a.blobs.forEach((b, g) => assert.ok(read.get(`ks/counter/${g}`)!.equals(Buffer.from(b.bytes)), `part ${g}`));
+      assert.equal(await redis.exists(`weir:{${cluster}:${a.id}}:references`), 0, 'self-contained once every part is there');
+      await savepoints.dispose(a.id);
+      await snapshots.deleteJob('copy-a');
+
+      // Disposed after the first script: the next one finds no references and makes nothing.
+      const b = await take('copy-b');
+      copies.length = 0;
+      const stall = stallFirstCall(spied, 'eval', true);
+      const copy = copier.copyReferences(b.id);
+      await stall.entered;
+      await savepoints.dispose(b.id);
+      stall.release();
+      await copy;
+      assert.deepEqual(copies, [8, 6], 'one script copied, the next found the savepoint disposed');
+      assert.deepEqual(await scanAll(redis, `weir:{${cluster}:${b.id}}:*`), [], 'nothing of it is left');
+      await snapshots.deleteJob('copy-b');
+    } finally {
+      await spied.quit();
+    }
+  });
+
   test('create and materialize of one-blob chains copy on the server: no state bytes cross the network', T, async () => {
     const spied = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
     try {
