@@ -15,6 +15,8 @@ import { assertSameJob, existingSavepoint, exportSavepointStream, mergeChains, s
 import { compactSavepoint, type CompactionStorage, type SavepointCompaction } from './savepoint-compaction.js';
 import { isSavepointId, materializePlan, MAX_SAVEPOINT_PARTS, newSavepointId, savepointBlobNames, savepointKeyGroupBlob, savepointMetadata, savepointPartName, savepointSources, takenSavepointNames, type SavepointBlobSource } from './savepoint-names.js';
 import { redisSavepointIndex, redisSavepointKeys, type RedisSavepointKeys } from './savepoint-redis-keys.js';
+import { copyReferencePairs, parseReferences, type StoredReferences } from './redis-savepoint-references.js';
+import { BLOB_SIZES, COMMIT_IMPORT, COMMIT_METADATA, REPLACE_METADATA, SEAL, SEAL_AND_COMMIT, SWEEP_ORPHAN } from './redis-savepoint-scripts.js';
 import type { SavepointJobInfo, SavepointMetadata, SavepointReferences, SavepointStore } from './savepoint-types.js';
 import { DISPOSE_READERS_WAIT_MS, SavepointUsers } from './savepoint-users.js';
 import { unavailableOnError } from './store-errors.js';
@@ -24,162 +26,10 @@ import type { BlobWrite, CompletedCheckpoint } from './types.js';
 const PIPELINE_CHUNK = 1000;
 
 /**
- * Metadata set only if absent, and listed in the index in the same step: a savepoint is listed
- * exactly when its metadata (written after every blob) is there. KEYS meta, index; ARGV json, score, id.
- */
-const COMMIT_METADATA = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-return 1`;
-
-/**
  * How long an import's staged blobs live: long enough for any import (a 4 GiB file is written in
  * minutes), and those of a coordinator that died while importing do not stay forever.
  */
 const IMPORT_STAGING_TTL_MS = 6 * 60 * 60_000;
-
-/**
- * Commit an import whose blobs were staged under its own token, in one command: refused if the
- * metadata exists (another import of the id, or a savepoint already listed, won), so a late import
- * never overwrites a listed savepoint's blobs. KEYS[1] meta, KEYS[2] index, then n staged blobs,
- * then their n final keys; ARGV json, score, id. {1} done, {0} metadata exists, {2, i} staged blob
- * i (from 1) is gone (expired). Nothing is renamed unless every check passed.
- */
-const COMMIT_IMPORT = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-local n = (#KEYS - 2) / 2
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[2 + i]) == 0 then return {2, i} end
-end
-for i = 1, n do
-  redis.call('RENAME', KEYS[2 + i], KEYS[2 + n + i])
-  redis.call('PERSIST', KEYS[2 + n + i])
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-return {1}`;
-
-/** KEYS the blobs: the size of each (0 for a missing one), in one command. */
-const BLOB_SIZES = `
-local sizes = {}
-for i = 1, #KEYS do sizes[i] = redis.call('STRLEN', KEYS[i]) end
-return sizes`;
-
-/**
- * KEYS[1] the pending marker, KEYS[2..] the blobs: closes the fence and reads every size in one
- * command. (A MULTI of one STRLEN per blob cost the client 7-33 ms for ~700 parts.)
- */
-const SEAL = `
-local closed = redis.call('DEL', KEYS[1])
-local sizes = {}
-for i = 2, #KEYS do sizes[i - 1] = redis.call('STRLEN', KEYS[i]) end
-return {closed, sizes}`;
-
-/**
- * Close the fence, check the blobs and store the metadata, in one command: the record step of a
- * detached savepoint whose workers reported their bytes. KEYS[1] the pending marker, KEYS[2] meta,
- * KEYS[3] index, KEYS[4] the references; ARGV json, score, id, the bytes the workers reported, the
- * references' JSON ('' for none), then the keys of the blobs to check (the savepoint's own, then
- * the job blobs it refers to) in one string, separated by newlines (keys hold none). {1} done, {0}
- * not pending, {2, i} blob i (from 1) missing, {3} metadata exists, {4, bytes} the blobs hold other
- * than the reported bytes. Nothing is stored unless every check passed; the references are stored
- * with the metadata, so a savepoint is never listed without them.
- *
- * The blob keys travel as one argument, not as KEYS: a savepoint of 1M keys checks 300-1,500 of
- * them, and encoding each as its own argument in the coordinator took longer than the script
- * (bench/README.md, "The record step"). Like COPY_REFERENCES, this needs a standalone Redis.
- */
-const SEAL_AND_COMMIT = `
-if redis.call('DEL', KEYS[1]) ~= 1 then return {0} end
-local total = 0
-local i = 0
-for key in string.gmatch(ARGV[6], '[^\\n]+') do
-  i = i + 1
-  local size = redis.call('STRLEN', key)
-  if size == 0 then return {2, i} end
-  total = total + size
-end
-if total ~= tonumber(ARGV[4]) then return {4, total} end
-if redis.call('EXISTS', KEYS[2]) == 1 then return {3} end
-if #ARGV[5] > 0 then redis.call('SET', KEYS[4], ARGV[5]) end
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-return {1}`;
-
-/**
- * KEYS[1] the references, then n job blobs, then the n savepoint parts they become; ARGV[1] '1' if
- * the references must still be stored (a disposal deletes them before the parts, so a copy never
- * makes parts of a savepoint being disposed), ARGV[2] a byte budget. COPY pairs in order until
- * their parts hold at least the budget (at least one pair); a part whose job blob is gone but
- * which exists was copied by an earlier try. {0, k} the first k pairs are done (k = n: all), {1}
- * no references any more, {2, i} pair i (from 1) cannot be made.
- */
-const COPY_REFERENCES = `
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return {1} end
-local n = (#KEYS - 1) / 2
-local budget = tonumber(ARGV[2])
-local copied = 0
-for i = 1, n do
-  if redis.call('COPY', KEYS[1 + i], KEYS[1 + n + i], 'REPLACE') ~= 1 and redis.call('EXISTS', KEYS[1 + n + i]) == 0 then return {2, i} end
-  copied = copied + redis.call('STRLEN', KEYS[1 + n + i])
-  if copied >= budget then return {0, i} end
-end
-return {0, n}`;
-
-/**
- * Bytes one COPY_REFERENCES call copies at most (plus one blob): a script blocks every other
- * client of Redis while it runs. One call for a whole savepoint of 1M keys (10-20 MB) blocked Redis
- * for 26-55 ms, running jobs' checkpoint writes included; calls of a MiB took 4-10 ms on the busy
- * bench machine (bench/README.md, "Copying a savepoint's parts in").
- */
-const COPY_BUDGET_BYTES = 512 * 1024;
-/** Pairs the first COPY_REFERENCES call is given; later calls twice as many as the last one copied. */
-const COPY_FIRST_PAIRS = 16;
-
-/** SavepointReferences as stored: `copies` as [from, to] pairs. */
-interface StoredReferences {
-  readonly jobId: string;
-  readonly copies: readonly (readonly [string, string])[];
-}
-
-/** The stored references of savepoint `id`, checked: WEIR_SNAPSHOT_CORRUPT if they are not what the record step wrote. */
-function parseReferences(id: string, json: string): StoredReferences {
-  let refs: unknown;
-  try {
-    refs = JSON.parse(json);
-  } catch {
-    refs = undefined;
-  }
-  const r = refs as Partial<StoredReferences> | undefined;
-  const pair = (p: unknown): boolean => Array.isArray(p) && p.length === 2 && p.every((n) => typeof n === 'string');
-  if (typeof r?.jobId !== 'string' || !Array.isArray(r.copies) || !r.copies.every(pair)) {
-    throw new WeirError('WEIR_SNAPSHOT_CORRUPT', `savepoint ${id}: the list of job blobs it refers to does not read (${json.slice(0, 80)}); it cannot be made whole`);
-  }
-  return r as StoredReferences;
-}
-
-/**
- * KEYS[1] meta, KEYS[2] the pending marker, KEYS[3..] the other keys of one savepoint id; ARGV[1]
- * seconds. Deletes them if there is no metadata and no blob was touched for ARGV[1] seconds (OBJECT
- * IDLETIME, which touches nothing): what a coordinator that died while taking a savepoint left.
- * The marker's own idle time means nothing: its value, the attempt, is one of Redis's shared
- * integers. Deleting a marker alone only fences a savepoint that no blob was written for yet.
- * 1 deleted, 0 left.
- */
-const SWEEP_ORPHAN = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local min = tonumber(ARGV[1])
-for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('OBJECT', 'IDLETIME', KEYS[i]) < min then return 0 end
-end
-for i = 2, #KEYS do redis.call('UNLINK', KEYS[i]) end
-return 1`;
-
-/** KEYS[1] meta; ARGV expected, next: the metadata is replaced only if it still is what the caller read. */
-const REPLACE_METADATA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1`;
 
 /** Options of {@link RedisSavepointStore}. */
 export interface RedisSavepointStoreOptions {
@@ -372,32 +222,9 @@ export class RedisSavepointStore implements SavepointStore {
     return run;
   }
 
-  /**
-   * COPY each referenced job blob into its part, one script after the other, each stopping after
-   * COPY_BUDGET_BYTES, so that other clients are served in between; `stored`: only while the
-   * references are stored (not once a disposal began).
-   */
+  /** COPY each referenced job blob into its part (copyReferencePairs); `stored`: only while the references are stored. */
   private async copyPairs(id: string, refs: StoredReferences, stored: boolean): Promise<void> {
-    const keys = this.keys(id);
-    const job = redisJobKeys(this.options.cluster, refs.jobId);
-    const pairs = refs.copies;
-    await this.call('copy a savepoint\'s parts in', async () => {
-      // Each call copies at least one pair, so there are at most as many calls as pairs. A call is
-      // given about twice the pairs the last one copied: the keys of pairs it does not reach are sent for nothing.
-      let give = COPY_FIRST_PAIRS;
-      for (let at = 0; at < pairs.length; ) {
-        const part = pairs.slice(at, at + give);
-        const [code, detail] = (await this.redis.eval(COPY_REFERENCES, 1 + 2 * part.length, keys.references, ...part.map(([from]) => job.blob(from)), ...part.map(([, to]) => keys.blob(to)), stored ? '1' : '0', COPY_BUDGET_BYTES)) as [number, number?];
-        if (code === 1) return; // disposed meanwhile
-        if (code === 2) {
-          const [from, to] = part[detail! - 1]!;
-          throw new WeirError('WEIR_SNAPSHOT_MISSING', `blob '${from}' of job ${refs.jobId} is missing (${redisAddress(this.redis)}), and savepoint ${id}'s part '${to}' was to be copied from it; the savepoint cannot be restored`);
-        }
-        if (code !== 0 || !Number.isInteger(detail) || detail! < 1 || detail! > part.length) throw new Error(`unexpected reply ${JSON.stringify([code, detail])} to the copy of savepoint ${id}'s parts`);
-        at += detail!;
-        give = Math.min(PIPELINE_CHUNK, Math.max(COPY_FIRST_PAIRS, 2 * detail!));
-      }
-    });
+    await this.call('copy a savepoint\'s parts in', () => copyReferencePairs(this.redis, id, this.keys(id), redisJobKeys(this.options.cluster, refs.jobId), refs, stored));
   }
 
   private async readRaw(id: string, names: readonly string[]): Promise<Uint8Array[]> {
