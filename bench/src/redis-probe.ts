@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { sleep, withTimeout } from './util.js';
 
 /** Pause between two PINGs (ms). */
-const PAUSE_MS = 2;
+const PAUSE_MS = 5;
 
 export interface ProbeFigures {
   readonly pings: number;

@@ -670,7 +670,7 @@ function report(r: Results): void {
     rows.push([`  the same SET while the job runs`, ms(median(w)), `information, not in the ratio: measured before the first job was canceled, at its ${RATE > 0 ? `${int(RATE)} records/s` : 'full speed'} (${mbps(r.loadedLimit.bytes, median(w))}); runs ${w.map((x) => ms(x)).join(' / ')}`]);
   }
   const pings = (f: ProbeFigures) => `${int(f.pings)} PINGs: p50 ${ms(f.p50Ms)}, p99 ${ms(f.p99Ms)}, ${f.over10Ms} over 10 ms`;
-  if (r.probe.steady) rows.push(['Redis stall, job alone (2 s)', ms(r.probe.steady.maxMs), `the longest PING of another client (one after the other, 2 ms apart); ${pings(r.probe.steady)}`]);
+  if (r.probe.steady) rows.push(['Redis stall, job alone (2 s)', ms(r.probe.steady.maxMs), `the longest PING of another client (one after the other, 5 ms apart); ${pings(r.probe.steady)}`]);
   if (r.probe.savepoints) rows.push(['Redis stall, savepoints to compaction', ms(r.probe.savepoints.maxMs), `the same from the first POST to the end of the compaction (copies in, disposals, periodic checkpoints, compaction); ${pings(r.probe.savepoints)}`]);
   for (const d of r.disposals) rows.push([`dispose ${d.id}`, ms(d.ms), `DELETE -> COMPLETED; then GET -> HTTP ${d.getStatus}, ${d.keysLeft} keys left under its prefix`]);
   if (r.indexLeft !== undefined) rows.push(['savepoint index entries left', String(r.indexLeft), '']);
