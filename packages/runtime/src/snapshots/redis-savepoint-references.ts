@@ -32,10 +32,10 @@ return {0, n}`;
  * Bytes one COPY_REFERENCES call copies at most (plus one blob): a script blocks every other
  * client of Redis while it runs. One call for a whole savepoint of 1M keys (10-20 MB) blocked Redis
  * for 26-55 ms, running jobs' checkpoint writes included; calls of a MiB took 4-10 ms on the busy
- * bench machine (bench/README.md, "Copying a savepoint's parts in").
+ * bench machine (bench/README.md, "Where a savepoint's time goes, end to end; the copy in in steps").
  */
 const COPY_BUDGET_BYTES = 512 * 1024;
-/** Pairs the first COPY_REFERENCES call is given; later calls twice as many as the last one copied. */
+/** Pairs the first COPY_REFERENCES call is given; later calls twice as many as the last one copied, at least this many and at most MAX_PAIRS. */
 const COPY_FIRST_PAIRS = 16;
 /** Pairs one call is given at most. */
 const MAX_PAIRS = 1000;

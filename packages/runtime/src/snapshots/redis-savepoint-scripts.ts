@@ -62,7 +62,7 @@ return {closed, sizes}`;
  *
  * The blob keys travel as one argument, not as KEYS: a savepoint of 1M keys checks 300-1,500 of
  * them, and encoding each as its own argument in the coordinator took longer than the script
- * (bench/README.md, "The record step"). Like COPY_REFERENCES, this needs a standalone Redis.
+ * (bench/README.md, "The record step"). Like COPY_REFERENCES (redis-savepoint-references.ts), this needs a standalone Redis.
  */
 export const SEAL_AND_COMMIT = `
 if redis.call('DEL', KEYS[1]) ~= 1 then return {0} end

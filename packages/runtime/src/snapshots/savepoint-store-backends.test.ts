@@ -202,10 +202,13 @@ describe('RedisSavepointStore specifics', () => {
       copies.length = 0;
       const stall = stallFirstCall(spied, 'eval', true);
       const copy = copier.copyReferences(b.id);
-      await stall.entered;
-      await savepoints.dispose(b.id);
-      stall.release();
-      await copy;
+      try {
+        await stall.entered;
+        await savepoints.dispose(b.id);
+      } finally {
+        stall.release();
+        await copy;
+      }
       assert.deepEqual(copies, [8, 6], 'one script copied, the next found the savepoint disposed');
       assert.deepEqual(await scanAll(redis, `weir:{${cluster}:${b.id}}:*`), [], 'nothing of it is left');
       await snapshots.deleteJob('copy-b');
