@@ -26,6 +26,7 @@ import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
 import { schedule } from './scheduler.js';
 import { WorkerProbe } from './worker-probe.js';
+import { checkpointConfigView, exceptionsView, jobListItem, overviewOf, workerView } from './views.js';
 import { WorkerRegistry } from './workers.js';
 
 export interface CoordinatorOptions {
@@ -525,51 +526,23 @@ export class Coordinator {
   }
 
   checkpointConfig(jobId: string) {
-    const job = this.getJob(jobId);
-    const c = job.checkpointConfig;
-    return { ...c, enabled: c.intervalMs > 0, restartStrategy: { ...job.restartConfig, description: job.restartStrategy.describe() } };
+    return checkpointConfigView(this.getJob(jobId));
   }
 
   /** Failures of a job, newest first, with the root cause of the latest one. */
   exceptions(jobId: string) {
-    const job = this.getJob(jobId);
-    return { rootException: job.failure ?? null, restarts: job.restarts, restartStrategyExhausted: job.restartExhausted ?? null, history: [...job.exceptions].reverse() };
+    return exceptionsView(this.getJob(jobId));
   }
 
   listJobs() {
-    return [...this.jobs.values()].map((j) => {
-      const v = jobView(j, this.now());
-      return { id: v.id, name: v.name, version: v.version, state: v.state, attempt: v.attempt, startTime: v.startTime, endTime: v.endTime, duration: v.duration };
-    });
+    return [...this.jobs.values()].map((j) => jobListItem(j, this.now()));
   }
 
   listWorkers() {
-    return [...this.workers.workers.values()].map((w) => ({
-      id: w.workerId,
-      host: w.host,
-      pid: w.pid,
-      slots: w.slots,
-      freeSlots: w.slots - w.used.size,
-      registeredAt: w.registeredAt,
-      lastHeartbeat: w.lastHeartbeat,
-    }));
+    return [...this.workers.workers.values()].map(workerView);
   }
 
   overview() {
-    const counts: Record<string, number> = { running: 0, finished: 0, canceled: 0, failed: 0, other: 0 };
-    for (const j of this.jobs.values()) {
-      const k = j.status.toLowerCase();
-      counts[k in counts ? k : 'other']!++;
-    }
-    const workers = this.listWorkers();
-    return {
-      // Who answers: `weir cluster up` checks these to tell its own coordinator from another on the port.
-      clusterId: this.o.clusterId ?? null,
-      pid: process.pid,
-      workers: workers.length,
-      slotsTotal: workers.reduce((n, w) => n + w.slots, 0),
-      slotsAvailable: workers.reduce((n, w) => n + w.freeSlots, 0),
-      jobs: counts,
-    };
+    return overviewOf(this.o.clusterId, this.jobs.values(), this.workers.workers.values());
   }
 }

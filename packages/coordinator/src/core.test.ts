@@ -13,7 +13,7 @@ import { Coordinator } from './coordinator.js';
 import { canTransition, transition } from './job-status.js';
 import { createRestServer } from './rest/server.js';
 import { schedule } from './scheduler.js';
-import { reportedBytes, savepointReferences } from './job-checkpoints.js';
+import { reportedBytes, savepointReferences } from './savepoints/index.js';
 import { vertexStatus } from './job.js';
 
 const desc = (p: number) => buildJob(defineJob({ name: 'j' }, (env) => env.source(generator({ count: 1 }), { uid: 's' }).rebalance().map((x) => x, { uid: 'm', parallelism: 1 }).sink(discard(), { uid: 'o', parallelism: 1 })), { parallelism: p }).description;

@@ -1,9 +1,9 @@
 import type { ActorSystem } from '@weir/actors';
-import { crashPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointReferences, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
+import { crashPoint, newSavepointId, possibleSavepointNames, subjects, type CheckpointAck, type SavepointJobInfo, type CheckpointDecline, type CompletedCheckpoint, type SavepointMetadata, type SavepointReason, type SavepointStore, type SnapshotStore, type SubtaskSnapshot, type WorkerMessage } from '@weir/runtime';
 import { WeirError, type CheckpointConfig } from '@weir/sdk';
 import type { Logger } from 'pino';
 import { buildCompletedCheckpoint, CheckpointCoordinatorCore, unreferencedBlobs, type CheckpointCommand } from './checkpoint/index.js';
-import { JobBlobHolds } from './savepoints/index.js';
+import { JobBlobHolds, reportedBytes, savepointReferences } from './savepoints/index.js';
 import { subtaskKey, type Job } from './job.js';
 
 /** Detached savepoints this process has come to record, for the `before-savepoint-record` crash point. */
@@ -22,12 +22,6 @@ export interface JobCheckpointsSetup {
   failJob(message: string): void;
 }
 
-/**
- * The I/O around one job's CheckpointCoordinatorCore: sends triggers and completion notices to
- * workers, writes completed checkpoints to the snapshot store, deletes what no retained checkpoint
- * needs. Triggers go out at once, in id order; the other commands are carried out one at a time,
- * in order (a detached savepoint's finalize beside them).
- */
 /** What a savepoint request waits for. `copyOut` false: a stop's final checkpoint that is not kept. */
 interface SavepointRequest {
   readonly reason: SavepointReason;
@@ -39,6 +33,12 @@ interface SavepointRequest {
   reject(e: Error): void;
 }
 
+/**
+ * The I/O around one job's CheckpointCoordinatorCore: sends triggers and completion notices to
+ * workers, writes completed checkpoints to the snapshot store, deletes what no retained checkpoint
+ * needs. Triggers go out at once, in id order; the other commands are carried out one at a time,
+ * in order (a detached savepoint's finalize beside them).
+ */
 export class JobCheckpoints {
   readonly core: CheckpointCoordinatorCore<SubtaskSnapshot>;
   /** Savepoints in progress by checkpoint id. */
@@ -461,38 +461,4 @@ export class JobCheckpoints {
       ...(previous ? { previous } : {}),
     });
   }
-}
-
-/**
- * Per operator, the savepoint bytes its subtasks reported; undefined if any ack lacks them (a
- * worker of an older version), and then the store reads the sizes itself.
- */
-export function reportedBytes(acks: readonly SubtaskSnapshot[]): Record<string, number> | undefined {
-  const bytes: Record<string, number> = {};
-  for (const ack of acks) {
-    for (const [uid, snap] of Object.entries(ack.operators)) {
-      if (snap.savepointBytes === undefined) return undefined;
-      // Own properties only: bytes['constructor'] would start from Object otherwise.
-      bytes[uid] = (Object.hasOwn(bytes, uid) ? bytes[uid]! : 0) + snap.savepointBytes;
-    }
-  }
-  return bytes;
-}
-
-/**
- * The job blobs a detached savepoint's parts are still made of: for every key group a subtask
- * handed over as a chain (savepointChains), part i of the key group from chain blob i.
- */
-export function savepointReferences(jobId: string, acks: readonly SubtaskSnapshot[]): SavepointReferences {
-  const copies: { from: string; to: string }[] = [];
-  for (const ack of acks) {
-    for (const op of Object.values(ack.operators)) {
-      for (const [g, chain] of Object.entries(op.savepointChains ?? {})) {
-        const parts = op.keyGroups[Number(g)] ?? [];
-        if (chain.length > parts.length) throw new WeirError('WEIR_INTERNAL', `a detached savepoint's key group ${g} has ${parts.length} parts for a chain of ${chain.length} blobs`);
-        chain.forEach((from, i) => copies.push({ from, to: parts[i]! }));
-      }
-    }
-  }
-  return { jobId, copies };
 }
