@@ -28,8 +28,10 @@ COPY --from=build /weir/packages/runtime/dist packages/runtime/dist
 COPY --from=build /weir/packages/coordinator/dist packages/coordinator/dist
 COPY --from=build /weir/packages/cli/dist packages/cli/dist
 COPY --from=build /weir/examples/wordcount/src examples/wordcount/src
-# Workers cache job bundles under packages/cli/.cache (artifacts.ts); the image runs as `node`.
+# Workers cache job bundles under packages/cli/.cache (JOB_CACHE_DIR); the image runs as `node`.
 RUN mkdir -p packages/cli/.cache && chown node:node packages/cli/.cache
 USER node
+# A directory `node` may write to: an embedded `weir run` keeps its checkpoints under ./.weir.
+WORKDIR /home/node
 ENTRYPOINT ["node", "/weir/packages/cli/dist/main.js"]
 CMD ["--help"]

@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { JOB_CACHE_DIR, readEnv } from '@weir/cli';
 import { parse, parseAllDocuments } from 'yaml';
 import { cleanupCluster, CLI, freePort, NATS_URL, REDIS_URL, ROOT, uniqueId, waitFor, weir, WORDCOUNT } from './harness.js';
 
@@ -19,6 +20,7 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
+  restart?: string;
   deploy?: { replicas?: number };
 }
 const compose = parse(readFileSync(join(ROOT, 'deploy/docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> };
@@ -35,12 +37,14 @@ const flagValue = (command: readonly string[], flag: string): string | undefined
   const i = command.indexOf(flag);
   return i >= 0 ? command[i + 1] : undefined;
 };
-/** A k8s Deployment's one container. */
-const container = (deployment: string) => {
-  const d = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === deployment);
-  assert.ok(d, `deploy/kubernetes/weir.yaml has a Deployment '${deployment}'`);
-  return d.spec.template.spec.containers[0] as { image: string; args: string[]; envFrom: { configMapRef: { name: string } }[] };
+/** The one container of a k8s Deployment or StatefulSet. */
+const container = (kind: 'Deployment' | 'StatefulSet', name: string) => {
+  const d = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+  assert.ok(d, `deploy/kubernetes/weir.yaml has a ${kind} '${name}'`);
+  return d.spec.template.spec.containers[0] as { image: string; args: string[]; envFrom: { configMapRef: { name: string } }[]; ports: { name: string; containerPort: number }[] };
 };
+/** A k8s Service's port by name. */
+const servicePort = (name: string): number | undefined => manifests.find((m) => m.kind === 'Service' && m.metadata.name === name)?.spec.ports[0].port;
 
 describe('deployment files', () => {
   test('Dockerfile: every workspace\'s package.json and every package\'s build reach the image, and its entry point is the CLI', () => {
@@ -54,6 +58,8 @@ describe('deployment files', () => {
     assert.ok(entry, 'ENTRYPOINT runs node on a file under /weir');
     assert.equal(join(ROOT, entry[1]!), CLI);
     assert.ok(existsSync(CLI));
+    // The only place a worker writes in the install: the `node` user must own it.
+    assert.match(runtime, new RegExp(`^RUN mkdir -p ${relative(ROOT, dirname(JOB_CACHE_DIR))} && chown node:node ${relative(ROOT, dirname(JOB_CACHE_DIR))}$`, 'm'));
   });
 
   test('compose: the coordinator listens on every interface on the port it publishes; both roles use the one image and reach NATS and Redis by service name', () => {
@@ -66,31 +72,50 @@ describe('deployment files', () => {
     assert.ok(coordinator.ports?.includes(`${port}:${port}`), `the coordinator publishes its REST port ${port}`);
     assert.equal(coordinator.image, worker.image);
     for (const s of [coordinator, worker]) {
+      // Values the CLI accepts, and no variable it does not read (a misspelt one would be ignored).
+      const parsed = readEnv(s.environment!);
+      for (const key of Object.keys(s.environment!)) assert.ok(key in parsed, `${key} is a variable weir reads`);
       assert.equal(new URL(s.environment!.WEIR_NATS_URL!).hostname, 'nats');
       assert.equal(new URL(s.environment!.WEIR_REDIS_URL!).hostname, 'redis');
       assert.ok(s.environment!.WEIR_CLUSTER_ID);
+      assert.ok(s.restart !== undefined && s.restart !== 'no', 'a process that exits is started again');
     }
     assert.ok(compose.services.nats && compose.services.redis);
     assert.ok((worker.deploy?.replicas ?? 1) >= 2, 'two workers, so a job at parallelism 2 runs on two processes');
   });
 
-  test('Kubernetes: the same commands, image and environment as compose, with host names that are Services of the manifest', () => {
+  test('Kubernetes: the same commands, images and environment as compose, with hosts and ports that are Services of the manifest', () => {
     for (const [role, deployment] of [['coordinator', 'weir-coordinator'], ['worker', 'weir-worker']] as const) {
-      const c = container(deployment);
+      const c = container('Deployment', deployment);
       assert.deepEqual(c.args, service(role).command, `${deployment}'s args are the compose ${role}'s command`);
       assert.equal(c.image, service(role).image);
       const config = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === c.envFrom[0]!.configMapRef.name);
       assert.ok(config?.data, `the ConfigMap ${deployment} takes its environment from`);
-      assert.deepEqual(Object.keys(config.data).sort(), Object.keys(service(role).environment!).sort());
-      const services = new Set(manifests.filter((m) => m.kind === 'Service').map((m) => m.metadata.name));
-      for (const key of ['WEIR_NATS_URL', 'WEIR_REDIS_URL']) assert.ok(services.has(new URL(config.data[key]!).hostname), `${key} names a Service of the manifest`);
+      const composeEnv = service(role).environment!;
+      assert.deepEqual(Object.keys(config.data).sort(), Object.keys(composeEnv).sort());
+      for (const [key, value] of Object.entries(config.data)) {
+        if (key !== 'WEIR_NATS_URL' && key !== 'WEIR_REDIS_URL') {
+          assert.equal(value, composeEnv[key], `${key} is the same as in compose`);
+          continue;
+        }
+        // Another host (the Service), the same scheme and port, and the Service listens on that port.
+        const [k8s, local] = [new URL(value), new URL(composeEnv[key]!)];
+        assert.deepEqual([k8s.protocol, k8s.port], [local.protocol, local.port], key);
+        assert.equal(String(servicePort(k8s.hostname)), k8s.port, `${key}: the Service '${k8s.hostname}' of the manifest listens on ${k8s.port}`);
+      }
     }
-    const rest = manifests.find((m) => m.kind === 'Service' && m.metadata.name === 'weir-coordinator');
-    assert.equal(String(rest?.spec.ports[0].port), flagValue(service('coordinator').command!, '--rest-port'));
+    const port = flagValue(service('coordinator').command!, '--rest-port');
+    assert.equal(String(servicePort('weir-coordinator')), port);
+    assert.equal(String(container('Deployment', 'weir-coordinator').ports[0]!.containerPort), port);
+    // NATS and Redis run with the same flags (JetStream on a volume; an append-only file, no eviction).
+    for (const [name, set] of [['nats', 'weir-nats'], ['redis', 'weir-redis']] as const) {
+      assert.deepEqual(container('StatefulSet', set).args, service(name).command, `${set} runs with the compose ${name}'s flags`);
+      assert.equal(container('StatefulSet', set).image, service(name).image);
+    }
   });
 });
 
-describe('the compose topology as OS processes (real NATS and Redis)', { timeout: 180_000 }, () => {
+describe('the compose topology as OS processes (real NATS and Redis)', { timeout: 420_000 }, () => {
   const clusterId = uniqueId('dp');
   const processes = new Set<ChildProcess>();
   let restUrl = '';
@@ -128,17 +153,20 @@ describe('the compose topology as OS processes (real NATS and Redis)', { timeout
   after(async () => {
     const live = [...processes].filter((c) => !gone(c));
     for (const c of live) c.kill('SIGTERM');
-    await waitFor('processes exit', () => live.every(gone) || undefined, 10_000, 50).catch(() => live.forEach((c) => c.kill('SIGKILL')));
+    await waitFor('processes exit', () => live.every(gone) || undefined, 10_000, 50).catch(async () => {
+      live.forEach((c) => c.kill('SIGKILL'));
+      await waitFor('processes killed', () => live.every(gone) || undefined, 10_000, 50);
+    });
     await cleanupCluster(clusterId);
   });
 
-  test('a bounded job runs to FINISHED on the compose commands', { timeout: 90_000 }, async () => {
+  test('a bounded job runs to FINISHED on the compose commands', { timeout: 150_000 }, async () => {
     const r = await weir(['run', WORDCOUNT, '-p', '2', '--arg', 'source=generator', '--arg', 'words=20000', '--arg', 'output=none'], { WEIR_REST_URL: restUrl, WEIR_CLUSTER_ID: clusterId });
     assert.equal(r.code, 0, `${r.stderr}\n${output}`);
     assert.match(r.stderr, /FINISHED/);
   });
 
-  test('a worker killed with SIGKILL is replaced by a fresh process of the same command, and the running job carries on', { timeout: 120_000 }, async () => {
+  test('a worker killed with SIGKILL is replaced by a fresh process of the same command, and the running job carries on', { timeout: 200_000 }, async () => {
     const r = await weir(['run', WORDCOUNT, '-p', '2', '--detach', '--checkpoint-interval', '1000', '--arg', 'source=generator', '--arg', 'unbounded=true', '--arg', 'rate=2000', '--arg', 'output=none'], { WEIR_REST_URL: restUrl, WEIR_CLUSTER_ID: clusterId });
     assert.equal(r.code, 0, r.stderr);
     const id = r.stdout.trim();
@@ -148,9 +176,11 @@ describe('the compose topology as OS processes (real NATS and Redis)', { timeout
     }, 60_000, 100);
     const before = (await rest('GET', '/workers')).workers as { id: string; pid: number }[];
     const victim = before[0]!;
-    process.kill(victim.pid, 'SIGKILL');
+    const child = [...processes].find((c) => c.pid === victim.pid);
+    assert.ok(child, `worker ${victim.id} (pid ${victim.pid}) is one this test started`);
+    child.kill('SIGKILL');
     const port = Number(new URL(restUrl).port);
-    await waitFor('the killed worker exited', () => [...processes].some((c) => c.pid === victim.pid && gone(c)) || undefined, 10_000, 20);
+    await waitFor('the killed worker exited', () => gone(child) || undefined, 10_000, 20);
     startService('worker', port);
     await waitFor('the job counting again in a new attempt on the replacement', async () => {
       const v = await rest('GET', `/jobs/${id}`);

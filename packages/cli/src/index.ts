@@ -1,5 +1,6 @@
 /** @weir/cli — the `weir` command's building blocks (the entry point is main.ts). */
 export { bundleJob } from './bundle.js';
+export { JOB_CACHE_DIR } from './cache-dir.js';
 export { readEnv, type Env } from './config.js';
 export { startCoordinator } from './coordinator-role.js';
 export { startWorker } from './worker-role.js';
