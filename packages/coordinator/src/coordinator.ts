@@ -25,8 +25,8 @@ import type { Logger } from 'pino';
 import { jobView, subtaskKey, type Job, type JobFailure } from './job.js';
 import { TERMINAL_JOB_STATUSES, transition, type JobStatus } from './job-status.js';
 import { schedule } from './scheduler.js';
-import { WorkerProbe } from './worker-probe.js';
 import { checkpointConfigView, exceptionsView, jobListItem, overviewOf, workerView } from './views.js';
+import { WorkerProbe } from './worker-probe.js';
 import { WorkerRegistry } from './workers.js';
 
 export interface CoordinatorOptions {
